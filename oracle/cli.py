@@ -1,0 +1,42 @@
+"""The `ecoai` command. Each feature module contributes its subcommands through `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from oracle import __version__
+from oracle.errors import UsageError
+
+# Modules that add subcommands, in the order `ecoai --help` lists them.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecoai",
+        description="EcoAI: measure AI energy, prove it stayed under budget with Groth16, earn Eco Credits.",
+    )
+    parser.add_argument("--version", action="version", version=f"ecoai {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # argparse exits 2 with one clear line on a wrong subcommand
+    try:
+        return int(args.handler(args) or 0)
+    except UsageError as exc:
+        print(f"ecoai {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Fixtures shared by every test folder: an isolated state folder and a real anvil node on loopback."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from oracle.chain.anvil import Anvil
+from oracle.paths import NODE_BIN, REPO_ROOT
+
+# ape-foundry and our subprocesses find anvil, circom2 and snarkjs only on PATH.
+os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def ecoai_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes its runtime state under its own temporary folder, never the checkout's .ecoai."""
+    home = tmp_path / "ecoai-home"
+    home.mkdir()
+    monkeypatch.setenv("ECOAI_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def anvil(tmp_path: Path) -> Iterator[Anvil]:
+    """A fresh anvil on a free loopback port, stopped after the test."""
+    with Anvil(log_file=tmp_path / "anvil.log") as node:
+        yield node

@@ -1,0 +1,1 @@
+"""EcoAI web dApp: FastAPI + Jinja2 + HTMX over the chain indexer."""
