@@ -6,16 +6,32 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from oracle import __version__
 from oracle.errors import UsageError
 
 # Modules that add subcommands, in the order `ecoai --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "oracle.node.cli",
+    "oracle.optimize.cli",
+    "oracle.schedule.cli",
+    "oracle.zk.cli",
+    "oracle.measure.cli",
+    "oracle.carbon.cli",
+    "web.cli",
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: the problem and where to look, instead of the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ecoai",
         description="EcoAI: measure AI energy, prove it stayed under budget with Groth16, earn Eco Credits.",
     )

@@ -31,3 +31,26 @@ def anvil(tmp_path: Path) -> Iterator[Anvil]:
     """A fresh anvil on a free loopback port, stopped after the test."""
     with Anvil(log_file=tmp_path / "anvil.log") as node:
         yield node
+
+
+# ---- chain fixtures (contracts engineer): the deployed EcoAI stack on the `anvil` fixture ----
+
+@pytest.fixture
+def deployed(anvil: Anvil, ecoai_home: Path):
+    """GreenProof, EcoCredit and Groth16Verifier deployed on `anvil` with oracle/chain/default_params.toml
+    (anvil's first dev account is deployer and governor). Returns the `oracle.chain.deployment.Deployment`;
+    the file is also written to <ECOAI_HOME>/deployments/local.json."""
+    from oracle.chain.deploy import deploy_local
+
+    return deploy_local(anvil.url)
+
+
+@pytest.fixture
+def admit(anvil: Anvil, deployed):
+    """`admit(node, beneficiary, hardware_class="H200", region="KR")` admits a node on the `deployed` stack."""
+    from oracle.chain.deploy import admit_node
+
+    def _admit(node: str, beneficiary: str, hardware_class: str = "H200", region: str = "KR") -> None:
+        admit_node(deployed, anvil.url, node, beneficiary, hardware_class, region)
+
+    return _admit

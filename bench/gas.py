@@ -1,0 +1,115 @@
+"""Gas of the EcoAI contracts on a local anvil, with real proofs: prints one JSON line.
+
+    .venv/bin/python bench/gas.py
+
+Figures (gas used by mined transactions unless noted):
+- submit_first / submit_later: GreenProof.submit for a beneficiary's first accepted epoch (its accrued
+  balance goes 0 → x, a fresh slot) and for a later one; submit_goal is the issue's target.
+- of which: intrinsic (21000 + calldata), verifier_call (the STATICCALL into Groth16Verifier, from a call
+  trace), rest (registry and parameter reads, field/epoch checks, record and accrual writes, event).
+- verifier_tx / verifier_exec: verifyProof sent as its own transaction, and without its intrinsic part.
+- precompile_floor: what the EIP-196/197 precompiles alone cost for 4 public inputs (4 ecMul, 4 ecAdd, a
+  4-pair pairing); pairing_floor is the pairing alone (45000 + 4 × 34000 = 181000).
+- claim: claim() minting the accrued credits; admit_node: registering a node.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from web3 import Web3  # noqa: E402
+
+from oracle.chain.anvil import Anvil, rpc_call  # noqa: E402
+from oracle.chain.deploy import deploy_local, label_bytes32, load_params  # noqa: E402
+from oracle.paths import NODE_BIN  # noqa: E402
+
+PAIRING_FLOOR = 45_000 + 4 * 34_000
+PRECOMPILE_FLOOR = PAIRING_FLOOR + 4 * 6_000 + 4 * 150
+SUBMIT_GOAL = 230_000
+
+
+def intrinsic_gas(data: bytes) -> int:
+    """21000 + calldata at 4/16 gas per zero/non-zero byte (EIP-2028). The EIP-7623 calldata floor does not
+    bind here: it only applies when execution costs less than 6 gas per calldata token."""
+    zeros = data.count(0)
+    return 21_000 + 4 * zeros + 16 * (len(data) - zeros)
+
+
+def verifier_call_gas(url: str, tx_hash: str) -> int:
+    trace = rpc_call(url, "debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}], timeout=30)
+    calls = [c for c in trace.get("calls", []) if c["type"] == "STATICCALL"]
+    return sum(int(c["gasUsed"], 16) for c in calls)
+
+
+def main() -> int:
+    import os
+
+    os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    from oracle.zk import Prover, random_salt
+
+    params = load_params()
+    baseline, tiers = params.class_energy("H200")
+    readings = [15_000 + 37 * i for i in range(64)]  # 1,034,592 mJ: provable at tier 1 (1,500,000 mJ)
+    with tempfile.TemporaryDirectory() as tmp, Anvil(log_file=Path(tmp) / "anvil.log") as anvil:
+        os.environ["ECOAI_HOME"] = tmp
+        deployment = deploy_local(anvil.url, params, out=Path(tmp) / "local.json")
+        w3 = Web3(Web3.HTTPProvider(anvil.url))
+        governor, node, beneficiary = w3.eth.accounts[:3]
+        green, verifier = deployment.green_proof(w3), deployment.verifier(w3)
+
+        def send(fn, sender):
+            tx_hash = fn.transact({"from": sender})
+            receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+            assert receipt.status == 1
+            return receipt
+
+        admit = send(green.functions.admitNode(node, beneficiary, label_bytes32("H200"), label_bytes32("KR")),
+                     governor)
+        epoch = (int(time.time()) + 86_400) // params.epoch_length_s
+        with Prover() as prover:
+            bundles = [prover.prove(readings, random_salt(), tiers[1], e, node).calldata()
+                       for e in (epoch, epoch + 1)]
+        rpc_call(anvil.url, "evm_setNextBlockTimestamp", [(epoch + 2) * params.epoch_length_s + 1])
+        submits = []
+        for e, data in zip((epoch, epoch + 1), bundles, strict=True):
+            fn = green.functions.submit(e, 1, data["inputs"][3], data["proof"])
+            receipt = send(fn, node)
+            tx = w3.eth.get_transaction(receipt.transactionHash)
+            intrinsic = intrinsic_gas(bytes(tx["input"]))
+            verifier_gas = verifier_call_gas(anvil.url, receipt.transactionHash.to_0x_hex())
+            submits.append({"gas": receipt.gasUsed, "intrinsic": intrinsic, "verifier_call": verifier_gas,
+                            "rest": receipt.gasUsed - intrinsic - verifier_gas})
+        claim = send(green.functions.claim(), beneficiary)
+
+        data = bundles[0]
+        vfn = verifier.functions.verifyProof(data["a"], data["b"], data["c"], data["inputs"])
+        assert vfn.call() is True
+        verifier_tx = send(vfn, node)
+        verifier_intrinsic = intrinsic_gas(bytes(w3.eth.get_transaction(verifier_tx.transactionHash)["input"]))
+
+    print(json.dumps({
+        "submit_first": submits[0]["gas"],
+        "submit_later": submits[1]["gas"],
+        "submit_goal": SUBMIT_GOAL,
+        "submit_later_breakdown": {k: submits[1][k] for k in ("intrinsic", "verifier_call", "rest")},
+        "submit_first_breakdown": {k: submits[0][k] for k in ("intrinsic", "verifier_call", "rest")},
+        "claim": claim.gasUsed,
+        "admit_node": admit.gasUsed,
+        "verifier_tx": verifier_tx.gasUsed,
+        "verifier_exec": verifier_tx.gasUsed - verifier_intrinsic,
+        "precompile_floor": PRECOMPILE_FLOOR,
+        "pairing_floor": PAIRING_FLOOR,
+        "chain": "anvil (prague)",
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

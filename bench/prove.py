@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Proving time and peak memory: oracle.zk.Prover (persistent Node worker) against `snarkjs groth16 fullprove`
+(CLI, one Node process per proof), on the same inputs, in the same run.
+
+    .venv/bin/python bench/prove.py [--runs 5]
+
+The inputs are synthetic (a fixed pseudo-random epoch of 64 readings), not measurements: this measures proving.
+Our time includes everything `Prover.prove` does per proof (input checks, the Poseidon commitment in Python,
+witness, proof, the worker's own snarkjs verification); the CLI time is one `fullprove` process (no verify).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from oracle.paths import node_tool  # noqa: E402
+from oracle.zk import Prover, commitment, random_salt  # noqa: E402
+from oracle.zk.artifacts import WASM_FILE, ZKEY_FILE  # noqa: E402
+
+NODE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def bench_cli(input_file: Path, workdir: Path, runs: int) -> tuple[list[float], int]:
+    times, peak = [], 0
+    for i in range(runs):
+        started = time.perf_counter()
+        proc = subprocess.Popen([node_tool("snarkjs"), "groth16", "fullprove", str(input_file), str(WASM_FILE),
+                                 str(ZKEY_FILE), str(workdir / f"proof{i}.json"), str(workdir / f"public{i}.json")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        times.append(time.perf_counter() - started)
+        if status != 0:
+            sys.exit("snarkjs groth16 fullprove failed")
+        peak = max(peak, usage.ru_maxrss)  # KiB on Linux
+    return times, peak
+
+
+def bench_ours(readings: list[int], salt: int, threshold: int, epoch: int, runs: int) -> tuple[float, list[float], int, dict]:
+    started = time.perf_counter()
+    prover = Prover()
+    prover.start()
+    startup = time.perf_counter() - started
+    times = []
+    try:
+        for _ in range(runs):
+            started = time.perf_counter()
+            bundle = prover.prove(readings, salt, threshold, epoch, NODE)
+            times.append(time.perf_counter() - started)
+        worker_peak = _vm_hwm_kib(prover._proc.pid)  # the worker's own peak resident memory
+    finally:
+        prover.close()
+    return startup, times, worker_peak, bundle.proof
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    rng = random.Random(2026)
+    readings = [rng.randrange(1_000_000, 40_000_000) for _ in range(64)]
+    threshold, epoch, salt = sum(readings) + 1_000_000, 29_427_000, random_salt()
+    circuit_input = {
+        "threshold_mj": str(threshold), "epoch": str(epoch), "node": str(int(NODE, 16)),
+        "commitment": str(commitment(readings, salt, NODE, epoch)),
+        "readings_mj": [str(r) for r in readings], "salt": str(salt),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        input_file = workdir / "input.json"
+        input_file.write_text(json.dumps(circuit_input))
+        cli_times, cli_peak = bench_cli(input_file, workdir, args.runs)
+        startup, our_times, worker_peak, _ = bench_ours(readings, salt, threshold, epoch, args.runs)
+    py_peak = _vm_hwm_kib(os.getpid())
+
+    cli_med, our_med = statistics.median(cli_times), statistics.median(our_times)
+    print(f"circuit: energy_budget, 64 readings, {args.runs} proofs each, cpus={os.cpu_count()}")
+    print(f"snarkjs groth16 fullprove (CLI): median {cli_med * 1000:.0f} ms  "
+          f"(min {min(cli_times) * 1000:.0f}, max {max(cli_times) * 1000:.0f})  peak RSS {cli_peak / 1024:.0f} MiB")
+    print(f"oracle.zk.Prover (worker):       median {our_med * 1000:.0f} ms  "
+          f"(min {min(our_times) * 1000:.0f}, max {max(our_times) * 1000:.0f})  peak RSS worker "
+          f"{worker_peak / 1024:.0f} MiB + python {py_peak / 1024:.0f} MiB; worker start-up {startup * 1000:.0f} ms once")
+    print(f"ratio ours / snarkjs CLI: {our_med / cli_med:.2f} (goal <= 0.50)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Load benchmark of the web dApp: leaderboard and node pages over a database at scale.
+
+1. Seeds a SQLite store with SYNTHETIC data (labelled so in the database and on every page): 10,000 nodes and
+   1,000,000 proof records (100 epochs each), through the same summary code the indexer uses (store.refresh).
+2. Serves it with `web.app.create_app` under uvicorn (uvloop + httptools, one worker) in its own process.
+3. Drives load from this process over loopback with an asyncio keep-alive HTTP/1.1 client: half leaderboard
+   pages (random sort, random page), half node pages (random node), and reports requests/s and p50/p99.
+
+Goal on the 2-core dev machine: >= 1,000 req/s with p99 < 50 ms. Prints one JSON line of figures at the end.
+
+    .venv/bin/python bench/web_load.py [--nodes 10000] [--epochs 100] [--duration 10] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eth_utils import to_checksum_address  # noqa: E402
+
+from oracle.chain.anvil import free_port  # noqa: E402
+from web import store  # noqa: E402
+
+CLASSES = [("H200", 200_000_000_000, [120_000_000_000, 150_000_000_000, 180_000_000_000]),
+           ("A100", 150_000_000_000, [90_000_000_000, 110_000_000_000, 130_000_000_000])]
+REGIONS = [("KR", 436), ("FR", 56), ("US-CAL", 210)]
+
+
+def seed(db_path: Path, nodes: int, epochs: int, rng_seed: int = 7) -> dict[str, float]:
+    """Write `nodes` × `epochs` synthetic proof records in one transaction, then build the summaries."""
+    rng = random.Random(rng_seed)
+    conn = store.open_store(db_path)
+    # A fresh file: a rollback journal writes the 1M rows once (WAL would write them twice); WAL again after.
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.execute("PRAGMA cache_size=-262144")
+    t0 = time.perf_counter()
+    # Sorted, so rows arrive in primary-key order (node, epoch): appends to the B-tree, no page splits.
+    addresses = sorted(to_checksum_address(rng.getrandbits(160).to_bytes(20, "big")) for _ in range(nodes))
+    first_epoch = 490_000
+    with store.transaction(conn):
+        store.set_meta(conn, "synthetic", "1")
+        # Bulk load: build the secondary indexes once at the end instead of row by row.
+        conn.execute("DROP INDEX proofs_by_block")
+        conn.execute("DROP INDEX proofs_by_epoch")
+        node_rows = []
+        for i, node in enumerate(addresses):
+            hw, _, _ = CLASSES[i % len(CLASSES)]
+            region, _ = REGIONS[i % len(REGIONS)]
+            node_rows.append((f"0x{i:064x}", 0, node, "admitted", addresses[(i + 1) % nodes], hw, region, 1))
+        conn.executemany("INSERT INTO node_events VALUES (?,?,?,?,?,?,?,?)", node_rows)
+
+        def proof_rows():  # generated lazily: 1M tuples never sit in memory at once
+            log_index = 0
+            for i, node in enumerate(addresses):
+                _, baseline, tiers = CLASSES[i % len(CLASSES)]
+                _, grams = REGIONS[i % len(REGIONS)]
+                beneficiary = addresses[(i + 1) % nodes]
+                skill = rng.random()
+                for e in range(epochs):
+                    tier = 0 if rng.random() < skill else rng.randrange(1, len(tiers))
+                    threshold = tiers[tier]
+                    credits = (baseline - threshold) * store.WEI_PER_ECO // store.MJ_PER_KWH
+                    carbon = -(-threshold * grams // 3_600_000)
+                    block = 10 + e * 100 + (i % 100)
+                    log_index += 1
+                    yield (node, first_epoch + e, beneficiary, tier, threshold, str(rng.getrandbits(253)), carbon,
+                           str(credits), credits / store.WEI_PER_ECO, block, 1_764_000_000 + e * 3600 + i % 3600,
+                           f"0x{log_index:064x}", 0, 205_000 + (i % 1000))
+
+        conn.executemany("INSERT INTO proofs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", proof_rows())
+        store.ensure_schema(conn)
+        t1 = time.perf_counter()
+        store.refresh(conn)
+        conn.execute("INSERT INTO cursor VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET block = excluded.block",
+                     (10 + epochs * 100, "0x" + "00" * 32))
+    t2 = time.perf_counter()
+    conn.execute("ANALYZE")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+    return {"seed_rows_s": round(t1 - t0, 2), "seed_summaries_s": round(t2 - t1, 2), "seed_total_s": round(t2 - t0, 2)}
+
+
+def serve(db_path: Path, port: int) -> None:
+    import uvicorn
+
+    from web.app import create_app
+
+    uvicorn.run(create_app(db_path), host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                log_level="warning", access_log=False)
+
+
+async def _one_connection(port: int, paths: list[str], deadline: float, latencies: list[float],
+                          errors: list[str], rng: random.Random) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < deadline:
+            path = paths[rng.randrange(len(paths))]
+            start = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+            if status != 200:
+                errors.append(f"{status} {path}")
+    finally:
+        writer.close()
+
+
+async def drive(port: int, paths: list[str], duration: float, connections: int) -> tuple[list[float], list[str], float]:
+    rng = random.Random(11)
+    warm: list[float] = []
+    await asyncio.gather(*(_one_connection(port, paths, time.perf_counter() + 1.0, warm, [], rng)
+                           for _ in range(connections)))
+    latencies: list[float] = []
+    errors: list[str] = []
+    start = time.perf_counter()
+    await asyncio.gather(*(_one_connection(port, paths, start + duration, latencies, errors, rng)
+                           for _ in range(connections)))
+    return latencies, errors, time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=10_000)
+    parser.add_argument("--epochs", type=int, default=100, help="proof records per node")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of measured load")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--db", type=Path, help="reuse this seeded database instead of a fresh temporary one")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)  # internal: server process
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.db, args.serve)
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="ecoai-web-bench-") as tmp:
+        db = args.db or Path(tmp) / "web.sqlite"
+        seeding: dict[str, float] = {}
+        if args.db is None or not args.db.exists():
+            print(f"seeding {args.nodes:,} nodes x {args.epochs} epochs = {args.nodes * args.epochs:,} synthetic "
+                  f"proof records into {db} ...", flush=True)
+            seeding = seed(db, args.nodes, args.epochs)
+            print(f"seeded in {seeding['seed_total_s']} s (rows {seeding['seed_rows_s']} s, summaries "
+                  f"{seeding['seed_summaries_s']} s)", flush=True)
+        conn = store.connect(db, readonly=True)
+        nodes = [r[0] for r in conn.execute("SELECT node FROM nodes")]
+        total = store.Reader(conn).totals()
+        conn.close()
+        port = free_port()
+        server = subprocess.Popen([sys.executable, __file__, "--db", str(db), "--serve", str(port)],
+                                  env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+        try:
+            for _ in range(300):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                raise SystemExit("the server did not start")
+            rng = random.Random(3)
+            pages = max(1, len(nodes) // 25)
+            paths = []
+            for _ in range(2000):
+                sort = rng.choice(list(store.SORTS))
+                paths.append(f"/leaderboard?sort={sort}&page={rng.randint(1, pages)}")
+                paths.append(f"/nodes/{rng.choice(nodes)}")
+            latencies, errors, elapsed = asyncio.run(drive(port, paths, args.duration, args.connections))
+        finally:
+            server.terminate()
+            server.wait(10)
+    latencies.sort()
+    ms = [x * 1000 for x in latencies]
+    figures = {
+        "bench": "web_load", "data": "synthetic", "nodes": total["nodes"], "proof_records": total["proofs"],
+        **seeding, "connections": args.connections, "duration_s": round(elapsed, 2), "requests": len(ms),
+        "errors": len(errors), "requests_per_s": round(len(ms) / elapsed, 1),
+        "p50_ms": round(statistics.median(ms), 2), "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2),
+        "max_ms": round(ms[-1], 2), "goal": ">= 1000 req/s, p99 < 50 ms",
+    }
+    if errors:
+        print("first errors:", errors[:5], file=sys.stderr)
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

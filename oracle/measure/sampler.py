@@ -1,0 +1,126 @@
+"""The sampling loop: ticks every source at a fixed rate and hands readings and gaps to sinks in batches.
+
+Cheap by construction: one `sample(now)` per source per tick, batched sink calls (default once a second),
+and an Event wait between ticks (no busy loop). `run_until(t_end)` always ends with a tick at t_end, so a
+window [t0, t_end) is covered right up to its end and the next window continues seamlessly from the same
+source state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from oracle.measure.reading import EnergySource, Gap, Item
+
+Sink = Callable[[list[Item], float], None]
+log = logging.getLogger(__name__)
+
+
+class Sampler:
+    """Samples `sources` every `interval_s` seconds; calls each sink(items, now) every `flush_interval_s`.
+
+    Typical use by the oracle node, with the Store and the Metrics as sinks:
+
+        sampler = Sampler(open_sources(["auto"]), sinks=[store.sink, metrics.sink])
+        sampler.run_until(epoch_end)          # real time; store.append has committed every reading
+        store.close_epoch(epoch, t0, t1)
+
+    Fast (virtual clock, no sleeping) for tests and fast replays: `sampler.run(30, realtime=False, start=t0)`.
+    """
+
+    def __init__(self, sources: Sequence[EnergySource], sinks: Sequence[Sink] = (), interval_s: float = 0.1,
+                 flush_interval_s: float = 1.0) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+        self.sources = list(sources)
+        self.sinks = list(sinks)
+        self.interval_s = interval_s
+        self.flush_interval_s = flush_interval_s
+        self.last_sample_time: float | None = None
+        self.ticks = 0
+        self._buffer: list[Item] = []
+        self._last_flush: float | None = None
+        self._virtual_now: float | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask a running loop (possibly in another thread) to end after flushing."""
+        self._stop.set()
+
+    def run(self, seconds: float, *, realtime: bool = True, start: float | None = None) -> int:
+        """Sample for `seconds`; returns the number of ticks. `start` sets the virtual clock (realtime=False)."""
+        if realtime:
+            return self.run_until(time.time() + seconds)
+        if start is not None:
+            self._virtual_now = start
+        elif self._virtual_now is None:
+            self._virtual_now = time.time()
+        return self.run_until(self._virtual_now + seconds, realtime=False)
+
+    def run_until(self, t_end: float, *, realtime: bool = True) -> int:
+        """Sample until wall (or virtual) time t_end, with a final tick at t_end; flush before returning."""
+        self._stop.clear()
+        ticks = 0
+        try:
+            if realtime:
+                next_tick = time.time()
+                while not self._stop.is_set():
+                    now = time.time()
+                    if now >= t_end:
+                        self._tick(now)
+                        ticks += 1
+                        break
+                    if now >= next_tick:
+                        self._tick(now)
+                        ticks += 1
+                        next_tick += self.interval_s
+                        if next_tick < now:  # fell behind (suspended process): do not burst to catch up
+                            next_tick = now + self.interval_s
+                    self._stop.wait(max(0.0, min(next_tick, t_end) - time.time()))
+            else:
+                if self._virtual_now is None:
+                    raise ValueError("virtual clock not started: call run(..., realtime=False, start=t0)")
+                now = self._virtual_now
+                while not self._stop.is_set():
+                    self._tick(now)
+                    ticks += 1
+                    if now >= t_end:
+                        break
+                    now = min(now + self.interval_s, t_end)
+                self._virtual_now = now
+        finally:
+            self.flush()
+        return ticks
+
+    def start_background(self, until: float = float("inf")) -> threading.Thread:
+        """Run in a daemon thread until `stop()` (or wall time `until`); join the thread after stop()."""
+        thread = threading.Thread(target=self.run_until, args=(until,), name="ecoai-sampler", daemon=True)
+        thread.start()
+        return thread
+
+    def _tick(self, now: float) -> None:
+        for source in self.sources:
+            try:
+                self._buffer.extend(source.sample(now))
+            except Exception as exc:  # a broken adapter must not stop the others; its span becomes a gap
+                log.warning("source %s failed: %s", source.name, exc)
+                since = self.last_sample_time if self.last_sample_time is not None else now
+                self._buffer.extend(Gap(since, now, d, source.name, f"source error: {exc}")
+                                    for d in source.devices())
+        self.last_sample_time = now
+        self.ticks += 1
+        if self._last_flush is None:
+            self._last_flush = now
+        elif now - self._last_flush >= self.flush_interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand buffered items to every sink (the Store commits them before this returns)."""
+        items, self._buffer = self._buffer, []
+        self._last_flush = self.last_sample_time
+        if items or self.last_sample_time is not None:
+            for sink in self.sinks:
+                sink(items, self.last_sample_time if self.last_sample_time is not None else time.time())

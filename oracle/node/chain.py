@@ -1,0 +1,225 @@
+"""The node's thin adapter to GreenProof over JSON-RPC (web3.py), built only from the deployment file's ABIs.
+
+Expected faults surface as two exceptions the epoch loop handles without a stack trace:
+`RpcUnavailable` (the endpoint does not answer: retry later) and `SubmitRejected` (the contract refuses the
+submission, with the custom error's name).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from eth_utils import keccak
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+
+from oracle.chain.deployment import Deployment
+from oracle.errors import UsageError
+from oracle.node.keys import NodeKey
+
+log = logging.getLogger("ecoai.oracle")
+T = TypeVar("T")
+
+# Transport failures of an endpoint that is down, restarting or overloaded.
+TRANSIENT = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError, TimeExhausted)
+
+
+class RpcUnavailable(Exception):
+    """The RPC endpoint did not answer; the caller queues the work and retries with backoff."""
+
+
+class SubmitRejected(Exception):
+    """GreenProof refused the submission (custom error name in `reason`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def label_bytes32(label: str) -> bytes:
+    """A short ASCII label as bytes32, right-padded with zero bytes (INTERFACES.md)."""
+    raw = label.encode("ascii")
+    if len(raw) > 32:
+        raise ValueError(f"label {label!r} longer than 32 bytes")
+    return raw.ljust(32, b"\0")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tx_hash: str
+    status: int
+    gas_used: int
+    block: int
+
+
+def load_deployment(path: Path) -> Deployment:
+    """The deployment file, or one clear config error."""
+    try:
+        return Deployment.load(path)
+    except FileNotFoundError:
+        raise UsageError(f"config field chain.deployment: {path} does not exist (deploy first, or run `ecoai up`)") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"config field chain.deployment: {exc}") from None
+
+
+def _error_selectors(abi: Sequence[dict[str, Any]]) -> dict[str, str]:
+    selectors = {}
+    for entry in abi:
+        if entry.get("type") == "error":
+            signature = f"{entry['name']}({','.join(_abi_type(i) for i in entry.get('inputs', []))})"
+            selectors["0x" + keccak(text=signature)[:4].hex()] = entry["name"]
+    return selectors
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    if param["type"].startswith("tuple"):
+        return f"({','.join(_abi_type(c) for c in param['components'])}){param['type'][5:]}"
+    return str(param["type"])
+
+
+class GreenProofClient:
+    def __init__(self, rpc_url: str, deployed: Deployment, key: NodeKey, request_timeout: float = 5.0,
+                 quick_retries: int = 2) -> None:
+        self.url = rpc_url
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}))
+        # web3's own retry middleware would hide outages from our queue; we retry here, visibly.
+        self.deployed = deployed
+        self.contract = deployed.green_proof(self.w3)
+        self.key = key
+        self.address = key.address
+        self.quick_retries = quick_retries
+        self._errors = _error_selectors(deployed.contracts["GreenProof"].abi)
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+    def _rpc(self, what: str, call: Callable[[], T]) -> T:
+        """Run one RPC interaction; a few quick retries for blips, then RpcUnavailable for the queue."""
+        for attempt in range(self.quick_retries + 1):
+            try:
+                return call()
+            except TRANSIENT as exc:
+                if attempt == self.quick_retries:
+                    raise RpcUnavailable(f"{what}: {self.url} unreachable ({type(exc).__name__})") from None
+                time.sleep(0.2 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    def _revert_name(self, exc: ContractLogicError) -> str:
+        data = exc.data if isinstance(exc.data, str) else None
+        if data and len(data) >= 10:
+            return self._errors.get(data[:10].lower(), f"unknown error {data[:10]}")
+        return str(exc.message or exc)
+
+    # -- views ---------------------------------------------------------------------------------------------
+    def check_connection(self) -> None:
+        chain_id = self._rpc("eth_chainId", lambda: self.w3.eth.chain_id)
+        if chain_id != self.deployed.chain_id:
+            raise UsageError(f"config field chain.rpc_url: chain id {chain_id} is not the deployment's {self.deployed.chain_id}")
+        code = self._rpc("eth_getCode", lambda: self.w3.eth.get_code(self.contract.address))
+        if not code:
+            raise UsageError(f"config field chain.deployment: no GreenProof code at {self.contract.address} on {self.url}")
+
+    def epoch_length(self) -> int:
+        return int(self._rpc("epochLength", self.contract.functions.epochLength().call))
+
+    def max_epoch_age(self) -> int:
+        return int(self._rpc("maxEpochAge", self.contract.functions.maxEpochAge().call))
+
+    def tiers_of(self, hardware_class: str) -> list[int]:
+        return [int(t) for t in self._rpc("tiersOf", self.contract.functions.tiersOf(label_bytes32(hardware_class)).call)]
+
+    def baseline_of(self, hardware_class: str) -> int:
+        return int(self._rpc("baselineOf", self.contract.functions.baselineOf(label_bytes32(hardware_class)).call))
+
+    def carbon_factor_of(self, region: str) -> int:
+        return int(self._rpc("carbonFactorOf", self.contract.functions.carbonFactorOf(label_bytes32(region)).call))
+
+    def node_info(self, node: str | None = None) -> tuple[str, bytes, bytes, bool]:
+        info = self._rpc("nodeInfo", self.contract.functions.nodeInfo(node or self.address).call)
+        return (info[0], bytes(info[1]), bytes(info[2]), bool(info[3]))
+
+    def is_accepted(self, epoch: int) -> bool:
+        return bool(self._rpc("isAccepted", self.contract.functions.isAccepted(self.address, epoch).call))
+
+    def accrued(self, beneficiary: str) -> int:
+        return int(self._rpc("accrued", self.contract.functions.accrued(beneficiary).call))
+
+    def acceptance_event(self, epoch: int) -> Receipt | None:
+        """The EpochProved event of (this node, epoch), as the receipt of the transaction that emitted it."""
+        logs = self._rpc("eth_getLogs", lambda: self.contract.events.EpochProved.get_logs(
+            argument_filters={"node": self.address, "epoch": epoch}, from_block=self.deployed.block))
+        if not logs:
+            return None
+        return self.receipt(logs[0]["transactionHash"].to_0x_hex())
+
+    # -- transactions --------------------------------------------------------------------------------------
+    def sign_submit(self, epoch: int, tier: int, commitment: int, proof: Sequence[int]) -> tuple[int, str, str]:
+        """Dry-run (a revert raises SubmitRejected), then sign with the pending nonce. Returns (nonce, raw, hash)."""
+        call = self.contract.functions.submit(epoch, tier, commitment, [int(x) for x in proof])
+        try:
+            # Against the pending block: its timestamp is the chain's "now", which is what a new block will carry
+            # (the latest block can be older than the epoch's end on an idle chain).
+            gas = self._rpc("eth_estimateGas", lambda: call.estimate_gas({"from": self.address}, "pending"))
+        except ContractLogicError as exc:
+            raise SubmitRejected(self._revert_name(exc)) from None
+        except Web3RPCError as exc:  # e.g. a proof whose points make the pairing precompile burn all gas
+            message = exc.rpc_response.get("error", {}).get("message") if exc.rpc_response else None
+            raise SubmitRejected(f"dry run failed: {message or exc}") from None
+        nonce = self._rpc("eth_getTransactionCount", lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
+        base_fee = self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        tip = self._rpc("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee)
+        tx = call.build_transaction({"from": self.address, "nonce": nonce, "gas": gas * 5 // 4 + 10_000,
+                                     "maxFeePerGas": 2 * int(base_fee) + int(tip), "maxPriorityFeePerGas": int(tip),
+                                     "chainId": self.deployed.chain_id})
+        raw = self.key.sign_transaction(tx)
+        return nonce, "0x" + raw.hex(), "0x" + keccak(raw).hex()
+
+    def broadcast(self, raw_tx: str, tx_hash: str) -> str:
+        """Send the stored signed transaction. Returns 'sent', 'known' (already in pool or mined) or 'stale-nonce'."""
+        try:
+            self._rpc("eth_sendRawTransaction", lambda: self.w3.eth.send_raw_transaction(raw_tx))
+            return "sent"
+        except Web3RPCError as exc:
+            message = str(exc).lower()
+            if "already known" in message or "already imported" in message:
+                return "known"
+            if "nonce too low" in message or "nonce has already been used" in message:
+                # Mined already (ours) or replaced by another of our transactions: the receipt tells which.
+                return "known" if self.receipt(tx_hash) is not None else "stale-nonce"
+            raise SubmitRejected(f"eth_sendRawTransaction refused: {exc}") from None
+
+    def receipt(self, tx_hash: str) -> Receipt | None:
+        def fetch() -> Receipt | None:
+            try:
+                r = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                return None
+            return Receipt(r["transactionHash"].to_0x_hex(), int(r["status"]), int(r["gasUsed"]), int(r["blockNumber"]))
+        return self._rpc("eth_getTransactionReceipt", fetch)
+
+    def in_pool(self, tx_hash: str) -> bool:
+        def fetch() -> bool:
+            try:
+                self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+                return True
+            except TransactionNotFound:
+                return False
+        return self._rpc("eth_getTransactionByHash", fetch)
+
+    def block_number(self) -> int:
+        return int(self._rpc("eth_blockNumber", lambda: self.w3.eth.block_number))
+
+    def wait_receipt(self, tx_hash: str, timeout_s: float, confirmations: int = 1) -> Receipt | None:
+        """Poll for the receipt with `confirmations` blocks on top; None when it does not come within the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            receipt = self.receipt(tx_hash)
+            if receipt is not None and self.block_number() - receipt.block + 1 >= confirmations:
+                return receipt
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)

@@ -1,0 +1,154 @@
+"""`ecoai oracle init|run` and `ecoai up`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from oracle.errors import UsageError
+from oracle.node.config import DEFAULT_CONFIG_TEXT, load_config, with_overrides
+from oracle.paths import state_dir
+
+log = logging.getLogger("ecoai.oracle")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 1..65535, got {text!r}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    oracle = subparsers.add_parser("oracle", help="the oracle node: measure, prove and submit every epoch")
+    commands = oracle.add_subparsers(dest="oracle_command", metavar="SUBCOMMAND", required=True)
+
+    init = commands.add_parser("init", help="write a commented default config file")
+    init.add_argument("--out", type=Path, default=None, help="where to write it (default <state>/oracle.toml)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(handler=cmd_init)
+
+    run = commands.add_parser("run", help="run the epoch loop against a deployed GreenProof")
+    run.add_argument("--config", type=Path, default=None, help="config file (default: built-in defaults)")
+    _loop_flags(run)
+    run.add_argument("--rpc-url", default=None, help="override chain.rpc_url")
+    run.add_argument("--deployment", type=Path, default=None, help="override chain.deployment")
+    run.set_defaults(handler=cmd_run)
+
+    status = commands.add_parser("status", help="the node's recorded epochs (from <state>/node.db), newest last")
+    status.add_argument("--last", type=_positive_int, default=20, help="how many epochs to show (default 20)")
+    status.add_argument("--json", action="store_true", help="one JSON object per line")
+    status.set_defaults(handler=cmd_status)
+
+    up = subparsers.add_parser("up", help="local chain + contracts + oracle + web app, all in one (make run)")
+    _loop_flags(up)
+    up.add_argument("--no-web", action="store_true", help="do not start the web app")
+    up.add_argument("--rpc-port", type=_port, default=8545, help="anvil port (default 8545; a free one if taken)")
+    up.add_argument("--web-port", type=_port, default=8000, help="web app port (default 8000)")
+    up.add_argument("--metrics-port", type=int, default=None, help="Prometheus exporter port (0 disables)")
+    up.set_defaults(handler=cmd_up)
+
+
+def _loop_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=_positive_int, default=None, help="stop after N epochs (default: run until stopped)")
+    parser.add_argument("--epoch-seconds", type=_positive_int, default=None,
+                        help="epoch length; must match GreenProof.epochLength() (`ecoai up` sets it on its local chain)")
+    parser.add_argument("--source", action="append", default=None, metavar="SOURCE",
+                        help="energy source (auto, nvml, rapl, cpu, replay:FILE); repeat for several")
+    parser.add_argument("--json", action="store_true", help="print a one-line JSON summary at the end")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    out: Path = args.out or state_dir() / "oracle.toml"
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} already exists (pass --force to overwrite)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(DEFAULT_CONFIG_TEXT)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from oracle.node.logs import setup_logging
+    from oracle.node.service import build_loop, connect, install_stop_signals, read_chain, start_exporter, summarize
+
+    config = load_config(args.config)
+    config = with_overrides(config, chain__rpc_url=args.rpc_url, chain__deployment=args.deployment)
+    if args.source:
+        from oracle.node.config import parse_config
+        parse_config({"measure": {"sources": args.source}})  # same validation as the file
+    sources = tuple(args.source) if args.source else config.measure.sources
+    setup_logging(state_dir() / "logs" / "oracle.log")
+    client = connect(config)
+    view = read_chain(client, config, args.epoch_seconds)
+    log.info("oracle node %s (%s) on %s: class %s, region %s, epoch %d s, tiers %s mJ", client.address,
+             client.key.source, config.chain.rpc_url, view.hardware_class, view.region, view.epoch_seconds, view.tiers_mj)
+    stop = threading.Event()
+    install_stop_signals(stop)
+    start_exporter(config.exporter.port)
+    from oracle.node.advice import recommendation_line
+    advice = recommendation_line(config.optimize.profile, config.optimize.latency_slo_ms)
+    if advice:
+        log.info("%s", advice)
+    loop = build_loop(config, client, view, sources)
+    loop.stop_event = stop
+    result = loop.run(args.epochs)
+    summary = summarize(result, client, view)
+    _print_summary(summary, args.json)
+    return 0 if result.pending_left == 0 else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from oracle.node.service import node_db_path
+    from oracle.node.state import NodeState
+
+    path = node_db_path()
+    if not path.exists():
+        raise UsageError(f"no node state at {path} (run `ecoai oracle run` or `ecoai up` first)")
+    state = NodeState(path)
+    try:
+        records = sorted((r for node in state.nodes() for r in state.all(node)), key=lambda r: r.epoch)[-args.last:]
+    finally:
+        state.close()
+    for r in records:
+        if args.json:
+            print(json.dumps({"node": r.node, "epoch": r.epoch, "status": r.status, "energy_mj": r.energy_mj,
+                              "tier": r.tier, "threshold_mj": r.threshold_mj, "tx_hash": r.tx_hash,
+                              "gas": r.gas_used, "note": r.note}))
+        else:
+            print(f"{r.epoch:>12}  {r.status:<11}  {r.energy_mj if r.energy_mj is not None else '-':>10} mJ  "
+                  f"tier {r.tier if r.tier is not None else '-'}  {r.tx_hash or ''}  {r.note or ''}")
+    return 0
+
+
+def _print_summary(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, separators=(",", ":")))
+        return
+    print(f"{summary['epochs']} epoch(s): {len(summary['proofs_accepted'])} proof(s) accepted, "
+          f"{len(summary['over_budget'])} over budget, {len(summary['incomplete'])} incomplete, "
+          f"{summary['pending']} pending; {summary['credits']:.6f} ECO earned; "
+          f"{summary['energy_kwh']:.6f} kWh, {summary['carbon_kg']:.6f} kg CO2 ({summary['region']})")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from oracle.node.up import run_up
+    summary, code = run_up(args)
+    if summary is not None:
+        _print_summary(summary, args.json)
+    sys.stdout.flush()
+    return code

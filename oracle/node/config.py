@@ -1,0 +1,235 @@
+"""The oracle node's configuration: one TOML file, validated field by field.
+
+Every mistake raises `UsageError` naming the offending field (`section.key`), so the CLI prints one line and
+exits 2. Missing fields take the defaults of `default_config.toml`, which `ecoai oracle init` writes out.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from oracle.chain.deployment import default_path
+from oracle.errors import UsageError
+
+DEFAULT_CONFIG_TEXT = (Path(__file__).with_name("default_config.toml")).read_text()
+LOCAL_NETWORK = "ethereum:local"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    network: str = LOCAL_NETWORK
+    rpc_url: str = "http://127.0.0.1:8545"
+    deployment: Path | None = None
+    confirmations: int = 1
+
+    def deployment_path(self) -> Path:
+        """The configured file, else `<state>/deployments/<network>.json` (`ethereum:local` → local.json)."""
+        if self.deployment is not None:
+            return self.deployment
+        return default_path(self.network)
+
+    @property
+    def is_local(self) -> bool:
+        return self.network == LOCAL_NETWORK and urlparse(self.rpc_url).hostname in LOOPBACK_HOSTS
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    account: str = "dev:1"
+    passphrase_env: str = "ECOAI_KEY_PASSPHRASE"
+
+
+@dataclass(frozen=True)
+class NodeSection:
+    hardware_class: str = "H200"
+    region: str = "KR"
+    epoch_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    sources: tuple[str, ...] = ("auto",)
+    sample_hz: float = 10.0
+
+
+@dataclass(frozen=True)
+class ExporterConfig:
+    port: int = 9464
+
+
+@dataclass(frozen=True)
+class SubmitConfig:
+    max_backoff_s: float = 30.0
+    max_defer_s: int = 0
+    carbon_zone: str = "US-CAL"
+    carbon_trace: str = ""
+
+
+@dataclass(frozen=True)
+class OptimizeConfig:
+    profile: str = ""
+    latency_slo_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    chain: ChainConfig = field(default_factory=ChainConfig)
+    key: KeyConfig = field(default_factory=KeyConfig)
+    node: NodeSection = field(default_factory=NodeSection)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    exporter: ExporterConfig = field(default_factory=ExporterConfig)
+    submit: SubmitConfig = field(default_factory=SubmitConfig)
+    optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
+
+
+def _expect(section: dict[str, Any], name: str, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    if key not in section:
+        return default
+    value = section[key]
+    # bool is an int in Python; a `true` where a number belongs is still a mistake.
+    if isinstance(value, bool) and kind is not bool:
+        raise UsageError(f"config field {name}.{key}: expected {_kind_name(kind)}, got {value!r}")
+    if not isinstance(value, kind):
+        raise UsageError(f"config field {name}.{key}: expected {_kind_name(kind)}, got {value!r}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {int: "an integer", float: "a number", str: "a string", list: "a list", bool: "true/false"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _ascii_label(name: str, value: str) -> str:
+    if not value or not value.isascii() or len(value.encode()) > 32 or not value.replace("-", "").replace("_", "").isalnum():
+        raise UsageError(f"config field {name}: expected 1-32 ASCII letters/digits, got {value!r}")
+    return value
+
+
+def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConfig:
+    """Validate a parsed TOML document into a `NodeConfig`; unknown sections or keys are errors too."""
+    known = {"chain": {"network", "rpc_url", "deployment", "confirmations"},
+             "key": {"account", "passphrase_env"},
+             "node": {"hardware_class", "region", "epoch_seconds"},
+             "measure": {"sources", "sample_hz"},
+             "exporter": {"port"},
+             "submit": {"max_backoff_s", "max_defer_s", "carbon_zone", "carbon_trace"},
+             "optimize": {"profile", "latency_slo_ms"}}
+    for section_name, section in data.items():
+        if section_name not in known:
+            raise UsageError(f"config field {section_name}: unknown section (known: {', '.join(known)})")
+        if not isinstance(section, dict):
+            raise UsageError(f"config field {section_name}: expected a [{section_name}] table")
+        for key in section:
+            if key not in known[section_name]:
+                raise UsageError(f"config field {section_name}.{key}: unknown field")
+    c, k, n, m, e, s, o = (data.get(name, {}) for name in ("chain", "key", "node", "measure", "exporter", "submit",
+                                                           "optimize"))
+
+    network = _expect(c, "chain", "network", str, ChainConfig.network)
+    if ":" not in network:
+        raise UsageError(f"config field chain.network: expected ecosystem:network such as ethereum:local, got {network!r}")
+    rpc_url = _expect(c, "chain", "rpc_url", str, ChainConfig.rpc_url)
+    parsed = urlparse(rpc_url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise UsageError(f"config field chain.rpc_url: expected an http(s) URL, got {rpc_url!r}")
+    deployment_text = _expect(c, "chain", "deployment", str, "")
+    deployment = None
+    if deployment_text:
+        deployment = Path(deployment_text).expanduser()
+        if not deployment.is_absolute() and base_dir is not None:
+            deployment = base_dir / deployment
+    confirmations = _expect(c, "chain", "confirmations", int, ChainConfig.confirmations)
+    if confirmations < 1:
+        raise UsageError(f"config field chain.confirmations: expected >= 1, got {confirmations}")
+
+    account = _expect(k, "key", "account", str, KeyConfig.account)
+    kind, _, rest = account.partition(":")
+    if kind not in ("ape", "dev") or not rest or (kind == "dev" and not rest.isdigit()):
+        raise UsageError(f"config field key.account: expected 'ape:<alias>' or 'dev:<index>', got {account!r}")
+    passphrase_env = _expect(k, "key", "passphrase_env", str, KeyConfig.passphrase_env)
+    if not passphrase_env.isidentifier():
+        raise UsageError(f"config field key.passphrase_env: expected an environment variable name, got {passphrase_env!r}")
+    chain = ChainConfig(network, rpc_url, deployment, confirmations)
+    if kind == "dev" and not chain.is_local:
+        raise UsageError("config field key.account: dev accounts are only for the local chain "
+                         f"(network {LOCAL_NETWORK} on a loopback rpc_url); use 'ape:<alias>'")
+
+    hardware_class = _ascii_label("node.hardware_class", _expect(n, "node", "hardware_class", str, NodeSection.hardware_class))
+    region = _ascii_label("node.region", _expect(n, "node", "region", str, NodeSection.region))
+    epoch_seconds = _expect(n, "node", "epoch_seconds", int, NodeSection.epoch_seconds)
+    if epoch_seconds < 0:
+        raise UsageError(f"config field node.epoch_seconds: expected >= 0, got {epoch_seconds}")
+
+    sources_value = _expect(m, "measure", "sources", (str, list), "auto")
+    sources = (sources_value,) if isinstance(sources_value, str) else tuple(sources_value)
+    if not sources:
+        raise UsageError("config field measure.sources: expected \"auto\" or a non-empty list")
+    for source in sources:
+        if not isinstance(source, str) or not (source in ("auto", "nvml", "rapl", "cpu", "replay") or source.startswith("replay:")):
+            raise UsageError(f"config field measure.sources: unknown source {source!r} "
+                             "(auto, nvml, rapl, cpu, replay, replay:<file>)")
+    sample_hz = float(_expect(m, "measure", "sample_hz", (int, float), MeasureConfig.sample_hz))
+    if not 0.1 <= sample_hz <= 1000:
+        raise UsageError(f"config field measure.sample_hz: expected 0.1..1000, got {sample_hz}")
+
+    port = _expect(e, "exporter", "port", int, ExporterConfig.port)
+    if not 0 <= port <= 65535:
+        raise UsageError(f"config field exporter.port: expected 0..65535, got {port}")
+
+    max_backoff_s = float(_expect(s, "submit", "max_backoff_s", (int, float), SubmitConfig.max_backoff_s))
+    if max_backoff_s <= 0:
+        raise UsageError(f"config field submit.max_backoff_s: expected > 0, got {max_backoff_s}")
+    max_defer_s = _expect(s, "submit", "max_defer_s", int, SubmitConfig.max_defer_s)
+    if max_defer_s < 0:
+        raise UsageError(f"config field submit.max_defer_s: expected >= 0, got {max_defer_s}")
+
+    carbon_zone = _expect(s, "submit", "carbon_zone", str, SubmitConfig.carbon_zone)
+    carbon_trace = _expect(s, "submit", "carbon_trace", str, SubmitConfig.carbon_trace)
+    if carbon_trace and base_dir is not None and not Path(carbon_trace).is_absolute():
+        carbon_trace = str(base_dir / carbon_trace)
+
+    profile = _expect(o, "optimize", "profile", str, OptimizeConfig.profile)
+    if profile and base_dir is not None and not Path(profile).is_absolute():
+        profile = str(base_dir / profile)
+    latency_slo_ms = float(_expect(o, "optimize", "latency_slo_ms", (int, float), OptimizeConfig.latency_slo_ms))
+    if latency_slo_ms < 0:
+        raise UsageError(f"config field optimize.latency_slo_ms: expected >= 0, got {latency_slo_ms}")
+
+    return NodeConfig(chain, KeyConfig(account, passphrase_env), NodeSection(hardware_class, region, epoch_seconds),
+                      MeasureConfig(sources, sample_hz), ExporterConfig(port),
+                      SubmitConfig(max_backoff_s, max_defer_s, carbon_zone, carbon_trace),
+                      OptimizeConfig(profile, latency_slo_ms))
+
+
+def load_config(path: Path | None) -> NodeConfig:
+    """Read and validate a config file; None means all defaults."""
+    if path is None:
+        return parse_config({})
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"config file {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file {path}: not valid TOML ({exc})") from None
+    return parse_config(data, base_dir=path.parent)
+
+
+def with_overrides(config: NodeConfig, **changes: Any) -> NodeConfig:
+    """A copy with some `section.key` values replaced (CLI flags win over the file)."""
+    from dataclasses import replace
+    sections = {name: getattr(config, name) for name in ("chain", "key", "node", "measure", "exporter", "submit",
+                                                         "optimize")}
+    for dotted, value in changes.items():
+        if value is None:
+            continue
+        section, key = dotted.split("__")
+        sections[section] = replace(sections[section], **{key: value})
+    return NodeConfig(**sections)

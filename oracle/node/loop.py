@@ -1,0 +1,325 @@
+"""The epoch loop: measure → close the epoch into N interval energies → pick a tier → prove → submit → record.
+
+Every step reads its input from `NodeState` and records its outcome there before the next step acts, so the
+loop is also its own crash recovery: started again, it simply continues from whatever the database says.
+RPC outages never stop measuring: proofs wait in the pending queue, retried with backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from oracle.node import state as st
+from oracle.node.chain import GreenProofClient, RpcUnavailable, SubmitRejected
+from oracle.node.ports import EpochProver, Meter, Metrics, NoMetrics
+from oracle.node.retry import Backoff
+from oracle.node.state import EpochRecord, NodeState
+from oracle.node.tiers import epoch_bounds, epoch_of, pick_tier
+from oracle.zk import ProofInputError, ProverFailed
+
+log = logging.getLogger("ecoai.oracle")
+
+N_INTERVALS = 64
+# Refusals that pass with time: the chain's clock has not reached the epoch's end yet, or governance paused it.
+RETRYABLE_REVERTS = ("EpochNotEnded", "EnforcedPause")
+MAX_SEND_ATTEMPTS = 5  # signed transactions per epoch before it is recorded as failed (never loops forever)
+# The prover refuses inputs (a bug upstream: we only prove epochs under their threshold) or its worker fails.
+PROVER_ERRORS = (ProofInputError, ProverFailed)
+
+
+def fault_point(name: str) -> None:
+    """Crash-test hook: ECOAI_FAULT=<name> SIGKILLs this process here (no cleanup, like a power cut).
+
+    Named points: sampling (mid-epoch), proving (after the salt is stored, before the proof), after_send
+    (transaction broadcast, receipt not yet recorded).
+    """
+    if os.environ.get("ECOAI_FAULT") == name:
+        log.warning("fault injection: SIGKILL at %s", name)
+        for handler in logging.getLogger().handlers + log.handlers:
+            handler.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class ChainNotReady(Exception):
+    """The submission must wait (chain clock behind the epoch's end, contract paused): retried with backoff."""
+
+
+@dataclass
+class RunResult:
+    epochs: list[EpochRecord] = field(default_factory=list)
+    pending_left: int = 0
+
+
+class OracleLoop:
+    def __init__(self, *, state: NodeState, client: GreenProofClient, meter: Meter,
+                 prover_factory: Callable[[], EpochProver], hardware_class: str, epoch_seconds: int,
+                 tiers_mj: Sequence[int], random_salt: Callable[[], int], confirmations: int = 1,
+                 max_backoff_s: float = 30.0, metrics: Metrics | None = None,
+                 defer_until: Callable[[EpochRecord], float] | None = None,
+                 clock: Callable[[], float] = time.time, stop_event: threading.Event | None = None) -> None:
+        self.state = state
+        self.client = client
+        self.node = client.address
+        self.meter = meter
+        self.prover_factory = prover_factory
+        self._prover: EpochProver | None = None
+        self.hardware_class = hardware_class
+        self.L = epoch_seconds
+        self.tiers = list(tiers_mj)
+        self.random_salt = random_salt
+        self.confirmations = confirmations
+        self.backoff = Backoff(cap_s=max_backoff_s)
+        self.metrics = metrics or NoMetrics()
+        self.defer_until = defer_until
+        self.clock = clock
+        self.stop_event = stop_event or threading.Event()
+        self._next_try = 0.0
+        self._rpc_was_down = False
+
+    # -- steps ---------------------------------------------------------------------------------------------
+    def close(self, rec: EpochRecord) -> str:
+        start, end = epoch_bounds(rec.epoch, self.L)
+        energy = self.meter.close_epoch(rec.epoch, start, end, N_INTERVALS)
+        total = sum(energy.readings_mj)
+        tier = threshold = salt = None
+        if energy.gaps:
+            note = f"{len(energy.gaps)} of {N_INTERVALS} intervals unmeasured; not proved (it would hide energy)"
+        else:
+            tier = pick_tier(total, self.tiers)
+            if tier is None:
+                note = f"over budget: {total} mJ exceeds every tier (highest {max(self.tiers, default=0)} mJ)"
+            else:
+                threshold = self.tiers[tier]
+                salt = self.random_salt()
+                note = f"tier {tier}: {total} mJ <= {threshold} mJ"
+        status = self.state.close_epoch(self.node, rec.epoch, energy.readings_mj, energy.gaps, energy.methods,
+                                        tier, threshold, salt, note)
+        self.metrics.epoch_closed(status, total, energy.methods)
+        methods = ", ".join(sorted(set(energy.methods))) or "no source"
+        if status == st.OVER_BUDGET:
+            log.warning("ALERT epoch %d over budget: %d mJ (%.6f kWh, %s) exceeds every threshold tier of %s; "
+                        "no proof submitted", rec.epoch, total, total / 3.6e9, methods, self.hardware_class)
+        elif status == st.INCOMPLETE:
+            log.warning("epoch %d incomplete: %s", rec.epoch, note)
+        else:
+            log.info("epoch %d closed: %d mJ (%s) -> tier %d (threshold %d mJ)", rec.epoch, total, methods, tier, threshold)
+        return status
+
+    def prove(self, rec: EpochRecord) -> None:
+        assert rec.readings is not None and rec.threshold_mj is not None and rec.salt is not None
+        fault_point("proving")
+        if self._prover is None:
+            self._prover = self.prover_factory()
+        started = time.perf_counter()
+        try:
+            result = self._prover.prove(rec.readings, rec.salt, rec.threshold_mj, rec.epoch, int(self.node, 16))
+        except PROVER_ERRORS as exc:
+            self._fail(rec, f"proving failed ({type(exc).__name__}: {exc})")
+            return
+        seconds = time.perf_counter() - started
+        self.state.record_proof(self.node, rec.epoch, result.commitment, result.proof, result.bundle)
+        self.metrics.proof_made(seconds)
+        log.info("epoch %d proved in %.2f s (commitment %s…)", rec.epoch, seconds, hex(result.commitment)[:14])
+
+    def submit(self, rec: EpochRecord) -> None:
+        """Move one pending proof towards `accepted`; raises RpcUnavailable when the endpoint is down."""
+        # A crash between broadcast and record must never make us submit twice: the chain is the truth.
+        if self.client.is_accepted(rec.epoch):
+            receipt = self.client.receipt(rec.tx_hash) if rec.tx_hash else None
+            if receipt is None or receipt.status != 1:
+                receipt = self.client.acceptance_event(rec.epoch)
+            self.state.record_accepted(self.node, rec.epoch, receipt and receipt.tx_hash, receipt and receipt.gas_used,
+                                       receipt and receipt.block, "already accepted on chain")
+            log.info("epoch %d already accepted on chain (tx %s); recorded", rec.epoch, receipt and receipt.tx_hash)
+            if receipt:
+                self.metrics.proof_accepted(rec.epoch, receipt.gas_used)
+            return
+        if rec.status == st.SENDING:
+            assert rec.tx_hash is not None and rec.raw_tx is not None
+            receipt = self.client.receipt(rec.tx_hash)
+            if receipt is not None and receipt.status != 1:
+                self.state.unsign(self.node, rec.epoch, f"tx {rec.tx_hash} reverted")
+                rec = self._reload(rec)
+            elif receipt is None and not self.client.in_pool(rec.tx_hash):
+                try:
+                    outcome = self.client.broadcast(rec.raw_tx, rec.tx_hash)
+                except SubmitRejected as exc:  # e.g. fees no longer acceptable: sign afresh
+                    outcome, reason = "stale-nonce", exc.reason
+                else:
+                    reason = f"nonce {rec.nonce} taken by another transaction"
+                if outcome == "stale-nonce":
+                    self.state.unsign(self.node, rec.epoch, reason)
+                    rec = self._reload(rec)
+                else:
+                    log.info("epoch %d: rebroadcast stored transaction %s (nonce %d)", rec.epoch, rec.tx_hash, rec.nonce)
+        if rec.status == st.PROVED:
+            assert rec.tier is not None and rec.commitment is not None and rec.proof is not None
+            if rec.attempts >= MAX_SEND_ATTEMPTS:
+                self._fail(rec, f"gave up after {rec.attempts} transactions that did not get accepted ({rec.note})")
+                return
+            try:
+                nonce, raw, tx_hash = self.client.sign_submit(rec.epoch, rec.tier, rec.commitment, rec.proof)
+            except SubmitRejected as exc:
+                if exc.reason in RETRYABLE_REVERTS:
+                    log.info("epoch %d: not yet submittable (%s); will retry", rec.epoch, exc.reason)
+                    raise ChainNotReady(exc.reason) from None
+                self._fail(rec, f"GreenProof refused the proof ({exc.reason})")
+                return
+            self.state.record_signed(self.node, rec.epoch, nonce, raw, tx_hash)
+            try:
+                self.client.broadcast(raw, tx_hash)
+            except SubmitRejected as exc:
+                self.state.unsign(self.node, rec.epoch, exc.reason)
+                self._fail(self._reload(rec), exc.reason)
+                return
+            log.info("epoch %d submitted: tx %s (nonce %d)", rec.epoch, tx_hash, nonce)
+            fault_point("after_send")
+            rec = self._reload(rec)
+        assert rec.tx_hash is not None
+        receipt = self.client.wait_receipt(rec.tx_hash, timeout_s=5.0, confirmations=self.confirmations)
+        if receipt is None:
+            log.info("epoch %d: tx %s not yet mined; will check again", rec.epoch, rec.tx_hash)
+            return
+        if receipt.status == 1:
+            self.state.record_accepted(self.node, rec.epoch, receipt.tx_hash, receipt.gas_used, receipt.block, "accepted")
+            self.metrics.proof_accepted(rec.epoch, receipt.gas_used)
+            log.info("epoch %d accepted on chain: tx %s, block %d, gas %d", rec.epoch, receipt.tx_hash, receipt.block,
+                     receipt.gas_used)
+        else:
+            # The next pass dry-runs it again and records the contract's reason.
+            self.state.unsign(self.node, rec.epoch, f"tx {receipt.tx_hash} reverted")
+            log.warning("epoch %d: tx %s reverted; will re-check", rec.epoch, receipt.tx_hash)
+
+    def _fail(self, rec: EpochRecord, reason: str) -> None:
+        self.state.record_failed(self.node, rec.epoch, reason)
+        self.metrics.proof_failed(reason)
+        log.error("epoch %d: %s; the epoch is recorded as failed", rec.epoch, reason)
+
+    def _reload(self, rec: EpochRecord) -> EpochRecord:
+        fresh = self.state.get(self.node, rec.epoch)
+        assert fresh is not None
+        return fresh
+
+    def drain(self) -> None:
+        """Submit every proved epoch that is due, oldest first; stops at the first RPC failure."""
+        now = self.clock()
+        for rec in self.state.with_status(self.node, (st.PROVED, st.SENDING)):
+            if self.defer_until is not None and rec.status == st.PROVED and self.defer_until(rec) > now:
+                continue
+            self.submit(rec)
+
+    # -- the loop ------------------------------------------------------------------------------------------
+    def run(self, epochs: int | None = None, drain_timeout_s: float | None = None) -> RunResult:
+        """Measure `epochs` epochs (None: until stopped), then wait for their proofs to settle.
+
+        Epochs left open by a previous run are resumed first (and count towards `epochs`).
+        """
+        result = RunResult()
+        measured: list[int] = []
+        for rec in self.state.with_status(self.node, (st.OPEN, *st.PENDING)):
+            if rec.epoch_seconds != self.L:
+                # Epoch numbers depend on the length: under the new length this number names another time span.
+                self.state.record_failed(self.node, rec.epoch, f"epoch length changed from {rec.epoch_seconds} s "
+                                         f"to {self.L} s before it was accepted")
+                log.warning("epoch %d (of %d s) dropped: GreenProof's epoch length is now %d s", rec.epoch,
+                            rec.epoch_seconds, self.L)
+        for rec in self.state.with_status(self.node, (st.OPEN,)):
+            measured.append(rec.epoch)
+            log.info("resuming epoch %d left open by a previous run", rec.epoch)
+        for rec in self.state.with_status(self.node, st.PENDING):
+            log.info("resuming epoch %d: %s", rec.epoch, rec.status)
+            if rec.epoch not in measured:
+                measured.append(rec.epoch)
+        # The epoch in progress at start is only partly observable: begin at the next boundary.
+        first = epoch_of(self.clock(), self.L) + 1
+        if measured and not self.state.with_status(self.node, (st.OPEN,)):
+            first = max(first, max(measured) + 1)
+        new_target = None if epochs is None else max(epochs - len(measured), 0)
+        opened = 0
+        next_epoch = first
+        drain_timeout_s = drain_timeout_s if drain_timeout_s is not None else max(60.0, 4.0 * self.L)
+        drain_deadline: float | None = None
+        self.meter.start()
+        try:
+            while not self.stop_event.is_set():
+                now = self.clock()
+                current = epoch_of(now, self.L)
+                # Every epoch from `first` on is opened, even one a slow step let pass: the sampler kept storing.
+                while next_epoch <= current and (new_target is None or opened < new_target):
+                    if next_epoch not in measured:
+                        if self.state.open_epoch(self.node, next_epoch, self.L):
+                            log.info("epoch %d open: measuring [%d, %d)", next_epoch, *epoch_bounds(next_epoch, self.L))
+                        measured.append(next_epoch)
+                        opened += 1
+                    next_epoch += 1
+                for rec in self.state.with_status(self.node, (st.OPEN,)):
+                    end = epoch_bounds(rec.epoch, self.L)[1]
+                    if end <= now and self.meter.ready(end, now):
+                        self.close(rec)
+                    else:
+                        fault_point("sampling")
+                for rec in self.state.with_status(self.node, (st.PROVING,)):
+                    self.prove(rec)
+                    if self.stop_event.is_set():
+                        break
+                self._drain_with_backoff()
+                pending = self.state.with_status(self.node, st.PENDING)
+                self.metrics.pending(len(pending))
+                open_left = self.state.with_status(self.node, (st.OPEN,))
+                if new_target is not None and opened >= new_target and not open_left:
+                    if not pending:
+                        break
+                    drain_deadline = drain_deadline or self.clock() + drain_timeout_s
+                    if self.clock() >= drain_deadline:
+                        log.warning("%d proof(s) still pending after %.0f s; they stay queued for the next start",
+                                    len(pending), drain_timeout_s)
+                        break
+                self._sleep(pending)
+        finally:
+            self.meter.stop()
+            close = getattr(self._prover, "close", None)
+            if close is not None:
+                close()
+            self._prover = None
+        result.epochs = [r for r in self.state.all(self.node) if r.epoch in set(measured)]
+        result.pending_left = len(self.state.with_status(self.node, st.PENDING))
+        return result
+
+    def _drain_with_backoff(self) -> None:
+        if self.clock() < self._next_try:
+            return
+        try:
+            self.drain()
+        except ChainNotReady:
+            self._next_try = self.clock() + min(self.backoff.next_delay(), max(1.0, self.L / 2))
+            return
+        except RpcUnavailable as exc:
+            delay = self.backoff.next_delay()
+            self._next_try = self.clock() + delay
+            pending = len(self.state.with_status(self.node, st.PENDING))
+            log.warning("RPC unavailable (%s); %d proof(s) queued, retrying in %.1f s", exc, pending, delay)
+            self._rpc_was_down = True
+            self.metrics.rpc_down(True)
+            return
+        if self._rpc_was_down:
+            log.info("RPC endpoint %s is back; queue drained", self.client.url)
+            self._rpc_was_down = False
+            self.metrics.rpc_down(False)
+        self.backoff.reset()
+        self._next_try = 0.0
+
+    def _sleep(self, pending: list[EpochRecord]) -> None:
+        now = self.clock()
+        next_boundary = (epoch_of(now, self.L) + 1) * self.L + self.meter.settle_s()
+        wake = min(next_boundary, now + 0.5)
+        if any(epoch_bounds(r.epoch, self.L)[1] <= now for r in self.state.with_status(self.node, (st.OPEN,))):
+            wake = now + 0.05  # an ended epoch waits for its last readings
+        if pending and self._next_try > now:
+            wake = min(wake, self._next_try)
+        self.stop_event.wait(max(0.01, wake - now))

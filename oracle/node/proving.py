@@ -1,0 +1,24 @@
+"""Adapter from the epoch loop to oracle.zk's persistent Groth16 prover."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from oracle.node.ports import ProofResult
+from oracle.zk import Prover
+
+
+class ZkEpochProver:
+    """One long-lived prover worker for the node's lifetime (no Node start-up per proof)."""
+
+    def __init__(self) -> None:
+        self._prover = Prover()
+        self._prover.start()
+
+    def prove(self, readings_mj: Sequence[int], salt: int, threshold_mj: int, epoch: int, node: int) -> ProofResult:
+        bundle = self._prover.prove(list(readings_mj), salt, threshold_mj, epoch, node)
+        return ProofResult(commitment=bundle.commitment, proof=[int(x) for x in bundle.calldata()["proof"]],
+                           bundle={"proof": bundle.proof, "publicSignals": bundle.public_signals})
+
+    def close(self) -> None:
+        self._prover.close()

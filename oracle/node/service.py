@@ -1,0 +1,150 @@
+"""Assembles a running oracle node from its config: key, chain client, state, meter, prover, exporter.
+
+Shared by `ecoai oracle run` and `ecoai up`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from oracle.errors import UsageError
+from oracle.node import state as st
+from oracle.node.chain import GreenProofClient, RpcUnavailable, load_deployment
+from oracle.node.config import NodeConfig
+from oracle.node.keys import NodeKey, load_key
+from oracle.node.loop import OracleLoop, RunResult
+from oracle.node.state import NodeState
+from oracle.node.tiers import ECO_WEI, MJ_PER_KWH
+from oracle.paths import state_dir
+
+log = logging.getLogger("ecoai.oracle")
+
+
+def node_db_path() -> Any:
+    return state_dir() / "node.db"
+
+
+@dataclass
+class ChainView:
+    """What the node reads from GreenProof at start: its admission and the governed parameters."""
+
+    epoch_seconds: int
+    max_epoch_age_s: int
+    hardware_class: str
+    region: str
+    beneficiary: str
+    tiers_mj: list[int]
+    baseline_mj: int
+    carbon_g_per_kwh: int
+
+
+def connect(config: NodeConfig, key: NodeKey | None = None, wait_s: float = 30.0) -> GreenProofClient:
+    key = key or load_key(config.key.account, config.key.passphrase_env, config.chain.is_local)
+    deployed = load_deployment(config.chain.deployment_path())
+    client = GreenProofClient(config.chain.rpc_url, deployed, key)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            client.check_connection()
+            return client
+        except RpcUnavailable as exc:
+            if time.monotonic() >= deadline:
+                raise UsageError(f"config field chain.rpc_url: {exc}") from None
+            log.warning("%s; waiting for it", exc)
+            time.sleep(1.0)
+
+
+def read_chain(client: GreenProofClient, config: NodeConfig, epoch_seconds: int | None) -> ChainView:
+    beneficiary, hardware_class_b, region_b, active = client.node_info()
+    if not active:
+        raise UsageError(f"config field key.account: node {client.address} is not admitted on GreenProof "
+                         f"{client.contract.address} (a governor must call admitNode)")
+    hardware_class = hardware_class_b.rstrip(b"\0").decode("ascii", "replace")
+    region = region_b.rstrip(b"\0").decode("ascii", "replace")
+    if hardware_class != config.node.hardware_class:
+        raise UsageError(f"config field node.hardware_class: {config.node.hardware_class!r} but GreenProof admitted "
+                         f"this node as {hardware_class!r}")
+    if region != config.node.region:
+        raise UsageError(f"config field node.region: {config.node.region!r} but GreenProof admitted this node "
+                         f"in {region!r}")
+    length = client.epoch_length()
+    wanted = epoch_seconds or config.node.epoch_seconds
+    if wanted and wanted != length:
+        raise UsageError(f"config field node.epoch_seconds: {wanted} s but GreenProof.epochLength() is {length} s")
+    return ChainView(length, client.max_epoch_age(), hardware_class, region, beneficiary,
+                     client.tiers_of(hardware_class), client.baseline_of(hardware_class),
+                     client.carbon_factor_of(region))
+
+
+def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> dict[str, Any]:
+    """The run's one-line summary: accepted proofs (tx, gas), credits earned, energy and carbon."""
+    accepted = [r for r in result.epochs if r.status == st.ACCEPTED]
+    earned = sum((view.baseline_mj - (r.threshold_mj or 0)) * ECO_WEI // MJ_PER_KWH for r in accepted)
+    energy_mj = sum(r.energy_mj or 0 for r in result.epochs if r.energy_mj is not None)
+    energy_kwh = energy_mj / MJ_PER_KWH
+    methods = sorted({m for r in result.epochs for m in (r.methods or [])})
+    try:
+        accrued = client.accrued(view.beneficiary)
+    except RpcUnavailable:
+        accrued = None
+    return {
+        "epochs": len(result.epochs),
+        "epoch_seconds": view.epoch_seconds,
+        "node": client.address,
+        "beneficiary": view.beneficiary,
+        "proofs_accepted": [{"epoch": r.epoch, "tx_hash": r.tx_hash, "gas": r.gas_used, "block": r.block,
+                             "tier": r.tier, "threshold_mj": r.threshold_mj} for r in accepted],
+        "over_budget": [r.epoch for r in result.epochs if r.status == st.OVER_BUDGET],
+        "incomplete": [r.epoch for r in result.epochs if r.status == st.INCOMPLETE],
+        "failed": [{"epoch": r.epoch, "reason": r.note} for r in result.epochs if r.status == st.FAILED],
+        "pending": result.pending_left,
+        "credits": earned / ECO_WEI,
+        "credits_wei": str(earned),
+        "beneficiary_accrued_wei": None if accrued is None else str(accrued),
+        "energy_kwh": energy_kwh,
+        "carbon_kg": energy_kwh * view.carbon_g_per_kwh / 1000,
+        "carbon_g_per_kwh": view.carbon_g_per_kwh,
+        "region": view.region,
+        "hardware_class": view.hardware_class,
+        "sources": methods,
+    }
+
+
+def build_loop(config: NodeConfig, client: GreenProofClient, view: ChainView, sources: tuple[str, ...],
+               state: NodeState | None = None) -> OracleLoop:
+    from oracle.node.measuring import make_meter
+    from oracle.node.metrics import PrometheusMetrics
+    from oracle.node.proving import ZkEpochProver
+    from oracle.node.scheduling import submission_deferral
+    from oracle.zk import random_salt
+
+    state = state or NodeState(node_db_path())
+    meter = make_meter(sources, config.measure.sample_hz, view.epoch_seconds)
+    return OracleLoop(state=state, client=client, meter=meter, prover_factory=ZkEpochProver,
+                      hardware_class=view.hardware_class, epoch_seconds=view.epoch_seconds, tiers_mj=view.tiers_mj,
+                      random_salt=random_salt, confirmations=config.chain.confirmations,
+                      max_backoff_s=config.submit.max_backoff_s, metrics=PrometheusMetrics(),
+                      defer_until=submission_deferral(config, view))
+
+
+def start_exporter(port: int) -> None:
+    if port:
+        from prometheus_client import start_http_server
+        start_http_server(port, addr="127.0.0.1")
+        log.info("metrics on http://127.0.0.1:%d/metrics", port)
+
+
+def install_stop_signals(stop: threading.Event) -> None:
+    """SIGTERM and Ctrl-C set `stop`: the loop finishes its step (state stays consistent) and returns."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

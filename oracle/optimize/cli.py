@@ -1,0 +1,154 @@
+"""`ecoai optimize` (frontier + recommendation from a measured profile) and `ecoai profile` (measure one)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from oracle.errors import UsageError
+from oracle.optimize.pareto import (
+    Constraints,
+    Prices,
+    Recommendation,
+    Weights,
+    cost_per_item,
+    recommend,
+)
+from oracle.optimize.profile import ProfileRow, load_profile
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "optimize",
+        help="Pareto frontier and recommended configuration from a measured profile CSV",
+        description="Frontier over (cost, energy, latency) per item of the configurations that meet the "
+        "constraints, and the recommendation (lowest weighted score; default weights 0,1,0 = greenest) "
+        "with its saving against the default configuration (fp32 at the largest batch).",
+    )
+    p.add_argument("--profile", required=True, type=Path, help="profile CSV (see docs: columns gpu..quality)")
+    p.add_argument("--latency-slo-ms", type=float, default=None, help="max latency per batch call, ms")
+    p.add_argument("--min-quality", type=float, default=None, help="min quality retained (fraction, 0..1)")
+    p.add_argument("--weights", default="0,1,0", help="l1,l2,l3 for cost,energy,latency (default 0,1,0)")
+    p.add_argument("--energy-price", type=float, default=0.15, help="per kWh (default 0.15)")
+    p.add_argument("--gpu-hour-price", type=float, default=3.0, help="per GPU-hour (default 3.0)")
+    p.add_argument("--json", action="store_true", help="print JSON: frontier, recommendation, default, saving")
+    p.add_argument("--plot", type=Path, default=None, help="write a PNG of energy vs latency with the frontier")
+    p.set_defaults(handler=run_optimize)
+
+    q = subparsers.add_parser(
+        "profile",
+        help="measure a real PyTorch model (digits MLP) under fp32/bf16/int8 and batch sizes into a profile CSV",
+    )
+    q.add_argument("--out", required=True, type=Path, help="profile CSV to write")
+    q.add_argument("--batches", default="1,8,32,128,512", help="comma-separated batch sizes")
+    q.add_argument("--precisions", default="fp32,bf16,int8", help="comma-separated: fp32,bf16,int8")
+    q.add_argument("--seconds", type=float, default=1.0, help="measuring window per configuration (s)")
+    q.add_argument("--source", default="auto", help="energy source: auto|nvml|rapl|cpu (oracle.measure)")
+    q.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: stable on shared cores)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=run_profile)
+
+
+def _finite(x: float | None, name: str) -> None:
+    if x is not None and not math.isfinite(x):
+        raise UsageError(f"{name} must be a finite number")
+
+
+def _row_json(row: ProfileRow) -> dict[str, Any]:
+    return row.as_dict()
+
+
+def as_json(rec: Recommendation) -> dict[str, Any]:
+    return {
+        "frontier": [_row_json(r) for r in rec.frontier],
+        "recommendation": _row_json(rec.row),
+        "default": _row_json(rec.default),
+        "default_rule": "fp32 row with the largest batch (then highest power limit); else the first row",
+        "saving": {
+            "energy_j_per_item": rec.saving.energy_j_per_item,
+            "energy_pct": rec.saving.energy_pct,
+            "cost_per_item": rec.saving.cost_per_item,
+            "cost_pct": rec.saving.cost_pct,
+            "latency_ms": rec.saving.latency_ms,
+        },
+        "constraints": {"latency_slo_ms": rec.constraints.latency_slo_ms, "min_quality": rec.constraints.min_quality},
+        "weights": {"cost": rec.weights.cost, "energy": rec.weights.energy, "latency": rec.weights.latency},
+        "prices": {"energy_per_kwh": rec.prices.energy_per_kwh, "gpu_hour": rec.prices.gpu_hour},
+    }
+
+
+def _text(rec: Recommendation) -> str:
+    def line(r: ProfileRow) -> str:
+        q = "-" if r.quality is None else f"{r.quality:.3f}"
+        return (f"  {r.label():<18} {r.energy_j_per_item:>12.6g} J/item {r.latency_ms:>9.4g} ms "
+                f"{cost_per_item(r, rec.prices):>11.4g} $/item  quality {q}")
+
+    out = [f"Pareto frontier ({len(rec.frontier)} configurations, {rec.constraints.describe()}):"]
+    out += [line(r) for r in rec.frontier]
+    out.append("Recommended:")
+    out.append(line(rec.row))
+    out.append("Default (fp32, largest batch):")
+    out.append(line(rec.default))
+    s = rec.saving
+    out.append(f"Saving vs default: {s.energy_pct:.1f} % energy per item ({s.energy_j_per_item:.6g} J), "
+               f"{s.cost_pct:.1f} % cost per item, latency {-s.latency_ms:+.4g} ms")
+    return "\n".join(out)
+
+
+def plot(rec: Recommendation, rows: list[ProfileRow], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter([r.latency_ms for r in rows], [r.energy_j_per_item for r in rows], c="#bbbbbb", label="measured")
+    front = sorted(rec.frontier, key=lambda r: r.latency_ms)
+    ax.plot([r.latency_ms for r in front], [r.energy_j_per_item for r in front], "o-", c="#2a9d8f", label="frontier")
+    ax.scatter([rec.row.latency_ms], [rec.row.energy_j_per_item], marker="*", s=250, c="#e76f51",
+               label=f"recommended {rec.row.label()}", zorder=5)
+    for r in rows:
+        ax.annotate(r.label(), (r.latency_ms, r.energy_j_per_item), fontsize=7, alpha=0.7)
+    if rec.constraints.latency_slo_ms is not None:
+        ax.axvline(rec.constraints.latency_slo_ms, ls="--", c="#888888", label="latency SLO")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("latency per batch call (ms)")
+    ax.set_ylabel("energy per item (J)")
+    ax.set_title(f"{rows[0].gpu} · {rows[0].workload}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise UsageError(f"cannot write plot {path}: {exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    for name in ("latency_slo_ms", "min_quality", "energy_price", "gpu_hour_price"):
+        _finite(getattr(args, name), "--" + name.replace("_", "-"))
+    rows = load_profile(args.profile)
+    rec = recommend(
+        rows,
+        Constraints(args.latency_slo_ms, args.min_quality),
+        Weights.parse(args.weights),
+        Prices(args.energy_price, args.gpu_hour_price),
+    )
+    if args.plot is not None:
+        plot(rec, rows, args.plot)
+    if args.json:
+        print(json.dumps(as_json(rec), indent=2))
+    else:
+        print(_text(rec))
+    return 0
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    from oracle.optimize.profiler import profile_cli  # torch is optional: imported only here
+
+    return profile_cli(args)

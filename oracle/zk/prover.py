@@ -1,0 +1,243 @@
+"""Prove that an epoch's committed energy readings stayed under a threshold (Groth16 over circuits/energy_budget).
+
+`Prover` owns one long-lived Node worker (oracle/zk/prover_worker.mjs: snarkjs with the witness generator,
+proving key and curve kept in memory), so a proof pays no Node start-up. The inputs are checked here first,
+so bad input is refused with a clear error and nothing is proved; the worker verifies each proof before
+it is returned.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from oracle.paths import state_dir
+from oracle.zk.artifacts import VERIFICATION_KEY_FILE, WASM_FILE, ZKEY_FILE
+from oracle.zk.errors import (
+    FieldOutOfRange,
+    OverThreshold,
+    ProverFailed,
+    ReadingOutOfRange,
+    ThresholdOutOfRange,
+    WrongReadingCount,
+)
+from oracle.zk.poseidon import FIELD_MODULUS, poseidon
+
+N_READINGS = 64
+READING_BITS = 32
+PACK = 7  # readings per field element in the commitment: 7 * 32 = 224 bits < 253, so packing is injective
+THRESHOLD_BITS = 64
+EPOCH_BITS = 64  # GreenProof.submit takes a uint64 epoch
+NODE_BITS = 160  # an Ethereum address
+WORKER_SCRIPT = Path(__file__).with_name("prover_worker.mjs")
+
+
+def random_salt() -> int:
+    """A uniformly random field element: it hides the readings inside the commitment."""
+    return secrets.randbelow(FIELD_MODULUS)
+
+
+def node_to_int(node: int | str) -> int:
+    """The node as a field element: its Ethereum address (0x + 40 hex digits) as uint160."""
+    if isinstance(node, str):
+        text = node.strip()
+        if not (text.startswith(("0x", "0X")) and len(text) == 42):
+            raise FieldOutOfRange(f"node must be a 0x-prefixed 20-byte address, got {node!r}")
+        try:
+            return int(text, 16)
+        except ValueError:
+            raise FieldOutOfRange(f"node must be a 0x-prefixed 20-byte address, got {node!r}") from None
+    return _checked_int(node, NODE_BITS, "node", FieldOutOfRange)
+
+
+def _checked_int(value: object, bits: int, name: str, error: type[Exception]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise error(f"{name} must be an integer, got {value!r}")
+    if not 0 <= value < 1 << bits:
+        raise error(f"{name} must be in [0, 2^{bits}), got {value}")
+    return value
+
+
+def _checked_readings(readings_mj: Sequence[int]) -> list[int]:
+    readings = list(readings_mj)
+    if len(readings) != N_READINGS:
+        raise WrongReadingCount(
+            f"an epoch has exactly {N_READINGS} interval readings, got {len(readings)} "
+            "(a missing interval is not zero energy)")
+    for i, r in enumerate(readings):
+        _checked_int(r, READING_BITS, f"reading {i} (mJ)", ReadingOutOfRange)
+    return readings
+
+
+def commitment(readings: Sequence[int], salt: int, node: int | str, epoch: int) -> int:
+    """The public commitment to an epoch's readings (circuits/README.md, "Commitment"):
+    c0 = Poseidon(salt, node, epoch); word_j = sum_i readings[7j + i] * 2^(32 i) for j = 0..9;
+    commitment = Poseidon(c0, word_0, ..., word_9)."""
+    values = _checked_readings(readings)
+    node_int = node_to_int(node)
+    _checked_int(epoch, EPOCH_BITS, "epoch", FieldOutOfRange)
+    _checked_int(salt, 254, "salt", FieldOutOfRange)
+    if salt >= FIELD_MODULUS:
+        raise FieldOutOfRange("salt must be a field element (< the BN254 scalar field order)")
+    return poseidon([poseidon([salt, node_int, epoch]), *pack_readings(values)])
+
+
+def pack_readings(readings: Sequence[int]) -> list[int]:
+    """The readings as field elements of PACK readings each, little-endian (reading 7j is the low 32 bits)."""
+    return [sum(r << (READING_BITS * i) for i, r in enumerate(readings[k:k + PACK]))
+            for k in range(0, len(readings), PACK)]
+
+
+def check_inputs(readings_mj: Sequence[int], threshold_mj: int, epoch: int,
+                 node: int | str) -> tuple[list[int], int, int]:
+    """Refuse what the circuit cannot prove, with one clear error; returns (readings, threshold, node)."""
+    readings = _checked_readings(readings_mj)
+    threshold = _checked_int(threshold_mj, THRESHOLD_BITS, "threshold (mJ)", ThresholdOutOfRange)
+    _checked_int(epoch, EPOCH_BITS, "epoch", FieldOutOfRange)
+    node_int = node_to_int(node)
+    total = sum(readings)
+    if total > threshold:
+        raise OverThreshold(f"the readings sum to {total} mJ, over the threshold of {threshold} mJ: "
+                            "nothing to prove")
+    return readings, threshold, node_int
+
+
+@dataclass(frozen=True)
+class ProofBundle:
+    """A Groth16 proof as snarkjs writes it (proof.json, public.json), public signals
+    [threshold_mj, epoch, node, commitment] as decimal strings."""
+
+    proof: dict = field(hash=False)
+    public_signals: list[str] = field(hash=False)
+
+    def calldata(self) -> dict:
+        """EVM calldata: `proof` is the uint256[8] of GreenProof.submit ([a.x, a.y, b.x.c1, b.x.c0, b.y.c1,
+        b.y.c0, c.x, c.y]: G2 coordinates as [c1, c0], the precompile's order), `inputs` the uint256[4]
+        public inputs; `a`, `b`, `c` are the same points split for Groth16Verifier.verifyProof."""
+        a = [int(v) for v in self.proof["pi_a"][:2]]
+        b = [[int(self.proof["pi_b"][i][1]), int(self.proof["pi_b"][i][0])] for i in range(2)]
+        c = [int(v) for v in self.proof["pi_c"][:2]]
+        return {"proof": [*a, *b[0], *b[1], *c], "inputs": [int(s) for s in self.public_signals],
+                "a": a, "b": b, "c": c}
+
+    @property
+    def threshold_mj(self) -> int:
+        return int(self.public_signals[0])
+
+    @property
+    def epoch(self) -> int:
+        return int(self.public_signals[1])
+
+    @property
+    def node(self) -> int:
+        return int(self.public_signals[2])
+
+    @property
+    def commitment(self) -> int:
+        return int(self.public_signals[3])
+
+
+class Prover:
+    """Makes proofs through one persistent Node worker; use as a context manager (or call close())."""
+
+    def __init__(self, zkey: Path = ZKEY_FILE, wasm: Path = WASM_FILE,
+                 verification_key: Path = VERIFICATION_KEY_FILE, node_bin: str = "node") -> None:
+        for path in (zkey, wasm, verification_key):
+            if not Path(path).exists():
+                raise FileNotFoundError(f"{path} is missing: run scripts/ceremony.py")
+        self._args = [node_bin, str(WORKER_SCRIPT), str(wasm), str(zkey), str(verification_key)]
+        self._proc: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+        self._next_id = 0
+
+    def __enter__(self) -> Prover:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the worker now (otherwise the first proof starts it); returns once it is ready."""
+        with self._lock:
+            self._ensure_worker()
+
+    def close(self) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            proc.stdin.close()  # the worker finishes the queue, stops the curve's threads and exits
+            proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+
+    def prove(self, readings_mj: Sequence[int], salt: int, threshold_mj: int, epoch: int,
+              node: int | str) -> ProofBundle:
+        """Prove sum(readings_mj) ≤ threshold_mj for the commitment to (readings, salt, node, epoch).
+        Raises an oracle.zk error (a UsageError) and proves nothing when the inputs are out of range or
+        over the threshold."""
+        readings, threshold, node_int = check_inputs(readings_mj, threshold_mj, epoch, node)
+        commit = commitment(readings, salt, node_int, epoch)
+        circuit_input = {
+            "threshold_mj": str(threshold), "epoch": str(epoch), "node": str(node_int),
+            "commitment": str(commit), "readings_mj": [str(r) for r in readings], "salt": str(salt),
+        }
+        reply = self._request(circuit_input)
+        bundle = ProofBundle(proof=reply["proof"], public_signals=[str(s) for s in reply["publicSignals"]])
+        expected = [str(threshold), str(epoch), str(node_int), str(commit)]
+        if not reply.get("verified") or bundle.public_signals != expected:
+            raise ProverFailed(f"the worker's proof did not verify for public signals {expected}")
+        return bundle
+
+    def _ensure_worker(self) -> subprocess.Popen[str]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        log_file = state_dir() / "logs" / "prover-worker.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_file, "ab") as log:  # the worker keeps its own copy of the descriptor
+            proc = subprocess.Popen(self._args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                    text=True, bufsize=1)
+        line = proc.stdout.readline()
+        if not line or not json.loads(line).get("ready"):
+            proc.kill()
+            proc.wait()
+            raise ProverFailed(f"the prover worker did not start (is node >= 20 and node_modules installed?); "
+                               f"see {log_file}")
+        self._proc = proc
+        return proc
+
+    def _request(self, circuit_input: dict) -> dict:
+        with self._lock:
+            for attempt in (1, 2):  # a dead worker (crash, OOM kill) is restarted once
+                proc = self._ensure_worker()
+                self._next_id += 1
+                request_id = self._next_id
+                try:
+                    proc.stdin.write(json.dumps({"id": request_id, "input": circuit_input}) + "\n")
+                    proc.stdin.flush()
+                    line = proc.stdout.readline()
+                except (BrokenPipeError, OSError):
+                    line = ""
+                if line:
+                    break
+                proc.kill()
+                proc.wait()
+                self._proc = None
+                if attempt == 2:
+                    raise ProverFailed("the prover worker died twice in a row")
+            reply = json.loads(line)
+        if reply.get("id") != request_id:
+            raise ProverFailed(f"the prover worker answered out of order: {reply!r:.200}")
+        if "error" in reply:
+            raise ProverFailed(f"the prover worker failed: {reply['error']}")
+        return reply

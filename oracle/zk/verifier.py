@@ -1,0 +1,203 @@
+"""Groth16 verification on py_ecc, independent of snarkjs: checks snarkjs-format proofs against a
+snarkjs-format verification key.
+
+Structurally broken input (not JSON of the snarkjs shape, not integers, wrong lengths) raises MalformedProof;
+a well-formed proof that does not verify (point off the curve or outside the subgroup, coordinate or public
+input not reduced, failed pairing check) gives a reason string / False.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from py_ecc.optimized_bn128 import (
+    FQ,
+    FQ2,
+    FQ12,
+    add,
+    b,
+    b2,
+    curve_order,
+    field_modulus,
+    is_inf,
+    is_on_curve,
+    multiply,
+    neg,
+    pairing,
+)
+
+from oracle.zk.artifacts import VERIFICATION_KEY_FILE
+from oracle.zk.errors import MalformedProof
+
+G1Point = tuple[FQ, FQ, FQ]
+G2Point = tuple[FQ2, FQ2, FQ2]
+
+
+class _Invalid(Exception):
+    """A well-formed but invalid proof; the message is the reason."""
+
+
+def load_verification_key(path: str | Path | None = None) -> dict:
+    """A snarkjs verification_key.json (default: circuits/keys/verification_key.json)."""
+    return _load_json(Path(path) if path is not None else VERIFICATION_KEY_FILE, "verification key")
+
+
+def load_json_file(path: str | Path, what: str) -> Any:
+    return _load_json(Path(path), what)
+
+
+def _load_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MalformedProof(f"{what} file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MalformedProof(f"cannot read {what} file {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedProof(f"{what} file {path} is not JSON: {exc}") from None
+
+
+def _int(value: object, what: str) -> int:
+    # snarkjs writes every number as a decimal string.
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise MalformedProof(f"{what} must be a decimal string, got {value!r:.60}")
+    text = str(value)
+    if not text.isascii() or not text.isdigit():
+        raise MalformedProof(f"{what} must be a decimal string, got {text!r:.60}")
+    return int(text)
+
+
+def _list(value: object, length: int, what: str) -> list:
+    if not isinstance(value, list) or len(value) != length:
+        raise MalformedProof(f"{what} must be a list of {length}")
+    return value
+
+
+def _g1(value: object, what: str) -> G1Point:
+    x, y, z = (_int(v, what) for v in _list(value, 3, what))
+    if z != 1:
+        raise _Invalid(f"{what} is not an affine point (z = {z})")
+    if x >= field_modulus or y >= field_modulus:
+        raise _Invalid(f"{what} has a coordinate ≥ the base field modulus")
+    point = (FQ(x), FQ(y), FQ.one())
+    if not is_on_curve(point, b):
+        raise _Invalid(f"{what} is not on the BN254 G1 curve")
+    return point  # G1 has cofactor 1: on the curve is in the group
+
+
+def _g2(value: object, what: str) -> G2Point:
+    rows = _list(value, 3, what)
+    (x0, x1), (y0, y1), (z0, z1) = ((_int(v, what) for v in _list(row, 2, what)) for row in rows)
+    if (z0, z1) != (1, 0):
+        raise _Invalid(f"{what} is not an affine point (z = [{z0}, {z1}])")
+    if max(x0, x1, y0, y1) >= field_modulus:
+        raise _Invalid(f"{what} has a coordinate ≥ the base field modulus")
+    point = (FQ2([x0, x1]), FQ2([y0, y1]), FQ2.one())
+    if not is_on_curve(point, b2):
+        raise _Invalid(f"{what} is not on the BN254 G2 twist")
+    if not is_inf(multiply(point, curve_order)):
+        raise _Invalid(f"{what} is not in the order-r subgroup of G2")
+    return point
+
+
+def _parse_vk(vk: object) -> tuple[G1Point, G2Point, G2Point, G2Point, list[G1Point], FQ12]:
+    if not isinstance(vk, dict):
+        raise MalformedProof("verification key must be a JSON object")
+    return _parse_vk_json(json.dumps(vk, sort_keys=True))
+
+
+@lru_cache(maxsize=8)
+def _parse_vk_json(canonical: str) -> tuple[G1Point, G2Point, G2Point, G2Point, list[G1Point], FQ12]:
+    """Parsed, checked key plus the Miller loop of e(alpha, beta), cached: they cost seconds on py_ecc."""
+    vk = json.loads(canonical)
+    if vk.get("protocol") != "groth16" or vk.get("curve") not in ("bn128", "bn254"):
+        raise MalformedProof("verification key is not a groth16 bn128 key")
+    try:
+        ic = vk["IC"]
+        if not isinstance(ic, list) or not ic:
+            raise MalformedProof("verification key IC must be a non-empty list")
+        alpha, beta = _g1(vk["vk_alpha_1"], "vk_alpha_1"), _g2(vk["vk_beta_2"], "vk_beta_2")
+        parsed = (alpha, beta, _g2(vk["vk_gamma_2"], "vk_gamma_2"), _g2(vk["vk_delta_2"], "vk_delta_2"),
+                  [_g1(p, f"IC[{i}]") for i, p in enumerate(ic)])
+    except KeyError as exc:
+        raise MalformedProof(f"verification key has no {exc.args[0]}") from None
+    except _Invalid as exc:
+        raise MalformedProof(f"verification key is broken: {exc}") from None
+    return (*parsed, pairing(beta, alpha, final_exponentiate=False))
+
+
+def _conjugate(f: FQ12) -> FQ12:
+    # In py_ecc's FQ12 = FQ[w]/(w^12 - 18 w^6 + 82), w -> -w is the order-2 automorphism, i.e. f -> f^(p^6).
+    return FQ12([c if i % 2 == 0 else -c for i, c in enumerate(f.coeffs)])
+
+
+@lru_cache(maxsize=1)
+def _frobenius2_basis() -> tuple[FQ12, ...]:
+    """(w^(p^2))^i for i < 12: f^(p^2) = sum of f's coefficients times these (the coefficients are in FQ)."""
+    w_p2 = FQ12([0, 1] + [0] * 10) ** (field_modulus ** 2)
+    basis = [FQ12.one()]
+    for _ in range(11):
+        basis.append(basis[-1] * w_p2)
+    return tuple(basis)
+
+
+_HARD_EXPONENT = (field_modulus ** 4 - field_modulus ** 2 + 1) // curve_order
+
+
+def final_exponentiate(f: FQ12) -> FQ12:
+    """f^((p^12 - 1) / r), as py_ecc's, with the easy part (p^6 - 1)(p^2 + 1) done by automorphisms:
+    only the hard part (p^4 - p^2 + 1) / r is a generic power, about a quarter of the full one."""
+    g = _conjugate(f) / f  # f^(p^6 - 1)
+    basis = _frobenius2_basis()
+    g_p2 = FQ12.zero()
+    for c, b_i in zip(g.coeffs, basis):
+        if c:
+            g_p2 += b_i * c
+    return (g_p2 * g) ** _HARD_EXPONENT  # g^(p^2 + 1), then the hard part
+
+
+def check(vk: dict, proof: dict, public_signals: Sequence) -> str | None:
+    """None when the proof verifies, else the reason it does not. Raises MalformedProof on malformed input."""
+    alpha, beta, gamma, delta, ic, alpha_beta = _parse_vk(vk)
+    if not isinstance(proof, dict):
+        raise MalformedProof("proof must be a JSON object")
+    if proof.get("protocol", "groth16") != "groth16":
+        raise MalformedProof(f"proof protocol is {proof.get('protocol')!r}, not groth16")
+    if not isinstance(public_signals, (list, tuple)):
+        raise MalformedProof("public signals must be a JSON list")
+    if len(public_signals) != len(ic) - 1:
+        raise MalformedProof(f"expected {len(ic) - 1} public signals, got {len(public_signals)}")
+    signals = [_int(s, f"public signal {i}") for i, s in enumerate(public_signals)]
+    try:
+        for key in ("pi_a", "pi_b", "pi_c"):
+            if key not in proof:
+                raise MalformedProof(f"proof has no {key}")
+        a = _g1(proof["pi_a"], "pi_a")
+        bp = _g2(proof["pi_b"], "pi_b")
+        c = _g1(proof["pi_c"], "pi_c")
+        for i, s in enumerate(signals):
+            if s >= curve_order:
+                raise _Invalid(f"public signal {i} is not reduced (≥ the scalar field order r)")
+    except _Invalid as exc:
+        return str(exc)
+
+    vk_x = ic[0]
+    for s, point in zip(signals, ic[1:]):
+        if s:
+            vk_x = add(vk_x, multiply(point, s))
+    # e(-A, B) · e(alpha, beta) · e(vk_x, gamma) · e(C, delta) == 1, one final exponentiation for all four.
+    product = alpha_beta
+    for g2, g1 in ((bp, neg(a)), (gamma, vk_x), (delta, c)):
+        product *= pairing(g2, g1, final_exponentiate=False)
+    if final_exponentiate(product) != FQ12.one():
+        return "pairing check failed"
+    return None
+
+
+def verify(vk: dict, proof: dict, public_signals: Sequence) -> bool:
+    """True when the Groth16 proof verifies for these public signals under the verification key."""
+    return check(vk, proof, public_signals) is None

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Compile the energy-budget circuit and run its Groth16 trusted-setup ceremony with snarkjs, from scratch.
+
+    .venv/bin/python scripts/ceremony.py                 # local phase 1 (power 12) + phase 2
+    .venv/bin/python scripts/ceremony.py --ptau FILE     # production: a public multi-party phase-1 file
+
+Writes circuits/compiled/energy_budget.wasm (witness generator), circuits/keys/energy_budget.zkey (proving key),
+circuits/keys/verification_key.json, circuits/keys/constraint_system.json (hash of the compiled r1cs) and
+circuits/keys/transcript.json (every step, its command and the SHA-256 of what it produced). Intermediate
+files (ptau, zkeys before the beacon, r1cs) stay in the work folder (default .build/ceremony, ignored by git).
+Contribution entropy comes from os.urandom and is never written anywhere: it is the toxic waste.
+Re-running it makes new keys: the Solidity verifier must then be regenerated from the new verification key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from oracle.zk.artifacts import (  # noqa: E402  (the path insert above makes the checkout importable)
+    CIRCUIT_NAME,
+    CIRCUIT_SOURCE,
+    COMPILED_DIR,
+    CONSTRAINT_SYSTEM_FILE,
+    KEYS_DIR,
+    TRANSCRIPT_FILE,
+    VERIFICATION_KEY_FILE,
+    WASM_FILE,
+    ZKEY_FILE,
+    compile_circuit,
+    constraint_system_record,
+    sha256_file,
+)
+from oracle.paths import node_tool  # noqa: E402
+
+PHASE1_POWER = 12  # 2^12 = 4096 >= constraints + public inputs + 1 (2902 + 4 + 1)
+BEACON_ITERATIONS_EXP = 10
+
+
+class Transcript:
+    def __init__(self) -> None:
+        self.steps: list[dict] = []
+
+    def run(self, name: str, args: list[str], outputs: list[Path], cwd: Path, redact: str | None = None) -> str:
+        started = time.monotonic()
+        proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+        log = proc.stdout + proc.stderr
+        if redact:
+            log = log.replace(redact, "<entropy>")
+        if proc.returncode != 0 or "[ERROR]" in log:
+            sys.exit(f"ceremony step {name!r} failed:\n{log}")
+        shown = [a if not redact or redact not in a else a.replace(redact, "<entropy>") for a in args]
+        self.steps.append({
+            "step": name,
+            "command": " ".join(Path(shown[0]).name if i == 0 else _rel(a, cwd) for i, a in enumerate(shown)),
+            "seconds": round(time.monotonic() - started, 2),
+            "outputs": {p.name: sha256_file(p) for p in outputs},
+            # snarkjs prints the contribution hashes (blake2b) a verifier compares with `zkey verify`.
+            "log": [_strip_ansi(line) for line in log.splitlines() if line.strip()],
+        })
+        print(f"  {name}: {self.steps[-1]['seconds']} s", flush=True)
+        return log
+
+
+def _strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def _rel(arg: str, cwd: Path) -> str:
+    try:
+        return str(Path(arg).relative_to(cwd))
+    except ValueError:
+        return arg
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ptau", type=Path, help="a prepared phase-1 file (powersoftau ... prepare phase2 output, "
+                        f"power >= {PHASE1_POWER}); default: run a local phase 1")
+    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".build" / "ceremony")
+    parser.add_argument("--beacon", help="phase-2 beacon as hex (a public random value fixed after the "
+                        "contributions, e.g. a future block hash); default: SHA-256 of the transcript so far")
+    args = parser.parse_args()
+
+    snarkjs = node_tool("snarkjs")
+    work: Path = args.workdir.resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    t = Transcript()
+    print(f"ceremony in {work}", flush=True)
+
+    # Compile.
+    started = time.monotonic()
+    r1cs, wasm = compile_circuit(work)
+    cs = constraint_system_record(r1cs)
+    t.steps.append({"step": "compile", "command": f"circom2 {CIRCUIT_SOURCE.relative_to(REPO_ROOT)} --O2 --r1cs --wasm",
+                    "seconds": round(time.monotonic() - started, 2),
+                    "outputs": {r1cs.name: sha256_file(r1cs), wasm.name: sha256_file(wasm)},
+                    "source_sha256": sha256_file(CIRCUIT_SOURCE)})
+    print(f"  compile: {cs['constraints']} constraints", flush=True)
+
+    # Phase 1 (universal): local unless a public prepared ptau is given.
+    if args.ptau:
+        final_ptau = args.ptau.resolve()
+        t.steps.append({"step": "phase1 (external)", "command": f"--ptau {final_ptau}", "seconds": 0,
+                        "outputs": {final_ptau.name: sha256_file(final_ptau)}})
+        t.run("phase1 verify", [snarkjs, "powersoftau", "verify", str(final_ptau)], [], work)
+    else:
+        p0, p1, p2, pb = (work / f"pot{PHASE1_POWER}_{s}.ptau" for s in ("0000", "0001", "0002", "beacon"))
+        final_ptau = work / f"pot{PHASE1_POWER}_final.ptau"
+        t.run("phase1 new", [snarkjs, "powersoftau", "new", "bn128", str(PHASE1_POWER), str(p0)], [p0], work)
+        for i, (src, dst) in enumerate(((p0, p1), (p1, p2)), start=1):
+            entropy = os.urandom(32).hex()
+            t.run(f"phase1 contribution {i}", [snarkjs, "powersoftau", "contribute", str(src), str(dst),
+                                               f"--name=EcoAI phase1 #{i}", f"-e={entropy}"], [dst], work, entropy)
+        beacon1 = hashlib.sha256(json.dumps(t.steps, sort_keys=True).encode()).hexdigest()
+        t.run("phase1 beacon", [snarkjs, "powersoftau", "beacon", str(p2), str(pb), beacon1,
+                                str(BEACON_ITERATIONS_EXP), "--name=EcoAI phase1 beacon"], [pb], work)
+        t.run("phase1 prepare phase2", [snarkjs, "powersoftau", "prepare", "phase2", str(pb), str(final_ptau)],
+              [final_ptau], work)
+
+    # Phase 2 (circuit-specific): two contributions, then a beacon.
+    z0, z1, z2 = (work / f"{CIRCUIT_NAME}_{i:04d}.zkey" for i in range(3))
+    zfinal = work / f"{CIRCUIT_NAME}.zkey"
+    t.run("phase2 setup", [snarkjs, "groth16", "setup", str(r1cs), str(final_ptau), str(z0)], [z0], work)
+    for i, (src, dst) in enumerate(((z0, z1), (z1, z2)), start=1):
+        entropy = os.urandom(32).hex()
+        t.run(f"phase2 contribution {i}", [snarkjs, "zkey", "contribute", str(src), str(dst),
+                                           f"--name=EcoAI phase2 #{i}", f"-e={entropy}"], [dst], work, entropy)
+    beacon2 = args.beacon or hashlib.sha256(json.dumps(t.steps, sort_keys=True).encode()).hexdigest()
+    t.run("phase2 beacon", [snarkjs, "zkey", "beacon", str(z2), str(zfinal), beacon2,
+                            str(BEACON_ITERATIONS_EXP), "--name=EcoAI phase2 beacon"], [zfinal], work)
+    t.run("phase2 verify", [snarkjs, "zkey", "verify", str(r1cs), str(final_ptau), str(zfinal)], [], work)
+    vk = work / "verification_key.json"
+    t.run("export verification key", [snarkjs, "zkey", "export", "verificationkey", str(zfinal), str(vk)], [vk], work)
+
+    # Publish.
+    KEYS_DIR.mkdir(parents=True, exist_ok=True)
+    COMPILED_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(zfinal, ZKEY_FILE)
+    shutil.copyfile(vk, VERIFICATION_KEY_FILE)
+    shutil.copyfile(wasm, WASM_FILE)
+    CONSTRAINT_SYSTEM_FILE.write_text(json.dumps(cs, indent=2) + "\n")
+    transcript = {
+        "circuit": str(CIRCUIT_SOURCE.relative_to(REPO_ROOT)),
+        "finished_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "phase1": "external" if args.ptau else f"local, power {PHASE1_POWER}, 2 contributions + beacon",
+        "phase2": "2 contributions + beacon",
+        "published": {p.name: sha256_file(p) for p in (ZKEY_FILE, VERIFICATION_KEY_FILE, WASM_FILE,
+                                                        CONSTRAINT_SYSTEM_FILE)},
+        "steps": t.steps,
+    }
+    TRANSCRIPT_FILE.write_text(json.dumps(transcript, indent=2) + "\n")
+    print(f"keys written to {KEYS_DIR}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Property tests: no random tampering of a real proof or its public inputs is ever accepted, neither by the
+verifier alone nor by GreenProof.submit (both read through eth_call, so nothing is mined)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oracle.chain.anvil import rpc_call
+from oracle.chain.deploy import load_params
+
+pytestmark = pytest.mark.chain
+
+PARAMS = load_params()
+R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# A replacement for one 256-bit word: a nearby value, a field-sized one, or any uint256.
+words = st.one_of(st.integers(-3, 3), st.integers(0, Q - 1), st.integers(0, 2**256 - 1))
+
+
+@pytest.fixture(scope="module")
+def contracts(module_stack, proofs):
+    # Mine a block inside the proofs' acceptance window, so eth_call runs at a time the real proof is accepted.
+    rpc_call(module_stack.url, "evm_setNextBlockTimestamp", [proofs.submit_time])
+    rpc_call(module_stack.url, "evm_mine", [])
+    return module_stack.green, module_stack.verifier, module_stack.node
+
+
+def _replace(values: list[int], index: int, word: int) -> list[int]:
+    changed = list(values)
+    changed[index] = word % 2**256 if word >= 0 else (values[index] + word) % 2**256
+    return changed
+
+
+def test_the_untampered_proof_is_accepted(contracts, proofs):
+    """The baseline the properties below are measured against: the real submission passes eth_call."""
+    green, verifier, node = contracts
+    first = proofs.first
+    assert verifier.verifyProof(*first.verifier_args())
+    green.submit.call(first.epoch, first.tier, first.commitment, first.proof, sender=node)
+
+
+@SETTINGS
+@given(index=st.integers(0, 7), word=words)
+def test_a_tampered_proof_word_never_verifies(contracts, proofs, index, word):
+    green, verifier, node = contracts
+    first = proofs.first
+    proof = _replace(first.proof, index, word)
+    if proof == first.proof:
+        return
+    assert not verifier.verifyProof(*first.verifier_args(proof=proof))
+
+
+@SETTINGS
+@given(index=st.integers(0, 3), word=words)
+def test_a_tampered_public_input_never_verifies(contracts, proofs, index, word):
+    green, verifier, node = contracts
+    first = proofs.first
+    inputs = _replace(first.inputs, index, word)
+    if inputs == first.inputs:
+        return
+    assert not verifier.verifyProof(*first.verifier_args(inputs=inputs))
+
+
+@SETTINGS
+@given(proof_index=st.one_of(st.none(), st.integers(0, 7)), proof_word=words,
+       commitment=st.one_of(st.none(), words), tier=st.integers(0, 255), epoch_shift=st.integers(-3, 3))
+def test_no_tampered_submission_is_accepted(contracts, proofs, proof_index, proof_word, commitment, tier,
+                                            epoch_shift):
+    from ape.exceptions import ContractLogicError
+
+    green, verifier, node = contracts
+    first = proofs.first
+    proof = first.proof if proof_index is None else _replace(first.proof, proof_index, proof_word)
+    commit = first.commitment if commitment is None else _replace([first.commitment], 0, commitment)[0]
+    epoch = first.epoch + epoch_shift
+    if (proof, commit, tier, epoch) == (first.proof, first.commitment, first.tier, first.epoch):
+        return
+    with pytest.raises(ContractLogicError):
+        green.submit.call(epoch, tier, commit, proof, sender=node)

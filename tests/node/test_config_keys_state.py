@@ -1,0 +1,142 @@
+"""Config validation, key loading and the durable epoch state machine (no chain needed)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from oracle.cli import main
+from oracle.errors import UsageError
+from oracle.node import state as st
+from oracle.node.config import DEFAULT_CONFIG_TEXT, load_config, parse_config
+from oracle.node.keys import NodeKey, dev_account, load_key
+from oracle.node.retry import Backoff
+from oracle.node.state import NodeState
+from oracle.node.tiers import credits_wei, epoch_of, pick_tier
+
+ANVIL_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil's documented account 1
+
+
+def test_default_config_file_parses_to_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "oracle.toml"
+    path.write_text(DEFAULT_CONFIG_TEXT)
+    assert load_config(path) == load_config(None)
+
+
+@pytest.mark.parametrize(("doc", "field"), [
+    ({"chain": {"rpc_url": "ftp://x"}}, "chain.rpc_url"),
+    ({"chain": {"confirmations": 0}}, "chain.confirmations"),
+    ({"chain": {"network": "sepolia"}}, "chain.network"),
+    ({"node": {"epoch_seconds": "60"}}, "node.epoch_seconds"),
+    ({"node": {"hardware_class": "H200 GPU with a very long name over 32 bytes"}}, "node.hardware_class"),
+    ({"node": {"regoin": "KR"}}, "node.regoin"),
+    ({"measure": {"sources": ["nvml", "tea-leaves"]}}, "measure.sources"),
+    ({"measure": {"sample_hz": True}}, "measure.sample_hz"),
+    ({"exporter": {"port": 70000}}, "exporter.port"),
+    ({"key": {"account": "0xabc"}}, "key.account"),
+    ({"chain": {"network": "ethereum:sepolia", "rpc_url": "https://rpc.example"}}, "key.account"),
+    ({"oracel": {}}, "oracel"),
+])
+def test_bad_config_names_the_field(doc: dict, field: str) -> None:
+    with pytest.raises(UsageError, match=rf"config field {field}\b"):
+        parse_config(doc)
+
+
+def test_bad_config_file_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "oracle.toml"
+    path.write_text('[exporter]\nport = "ninety"\n')
+    assert main(["oracle", "run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "exporter.port" in err
+
+
+def test_init_writes_a_commented_default_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "oracle.toml"
+    assert main(["oracle", "init", "--out", str(path)]) == 0
+    text = path.read_text()
+    assert text.count("#") > 10 and load_config(path).node.hardware_class == "H200"
+    assert main(["oracle", "init", "--out", str(path)]) == 2
+
+
+def test_dev_key_is_anvils_documented_account_and_never_shown() -> None:
+    key = dev_account(1)
+    assert key.address == Account.from_key(ANVIL_KEY_1).address
+    shown = repr(key) + str(key) + f"{key}"
+    assert ANVIL_KEY_1[2:] not in shown and key.address in shown
+    with pytest.raises(UsageError, match="key.account"):
+        load_key("dev:1", "X", local_chain=False)
+
+
+def test_ape_keystore_account_decrypts_with_the_env_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    private_key = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+    accounts = tmp_path / "ape" / "accounts"
+    accounts.mkdir(parents=True)
+    (accounts / "operator.json").write_text(json.dumps(Account.encrypt(private_key, "correct horse", iterations=2)))
+    monkeypatch.setenv("APE_DATA_FOLDER", str(tmp_path / "ape"))
+    monkeypatch.delenv("NODE_PASS", raising=False)
+    with pytest.raises(UsageError, match="NODE_PASS is not set"):
+        load_key("ape:operator", "NODE_PASS", local_chain=False)
+    monkeypatch.setenv("NODE_PASS", "wrong")
+    with pytest.raises(UsageError, match="does not decrypt"):
+        load_key("ape:operator", "NODE_PASS", local_chain=False)
+    monkeypatch.setenv("NODE_PASS", "correct horse")
+    key = load_key("ape:operator", "NODE_PASS", local_chain=False)
+    assert isinstance(key, NodeKey) and key.address == Account.from_key(private_key).address
+    with pytest.raises(UsageError, match="no Ape account 'nobody'"):
+        load_key("ape:nobody", "NODE_PASS", local_chain=False)
+
+
+def test_tier_choice_is_the_lowest_satisfied_threshold() -> None:
+    tiers = [100, 200, 400]
+    assert pick_tier(50, tiers) == 0
+    assert pick_tier(100, tiers) == 0
+    assert pick_tier(101, tiers) == 1
+    assert pick_tier(400, tiers) == 2
+    assert pick_tier(401, tiers) is None
+    assert pick_tier(150, [400, 200]) == 1
+    assert epoch_of(1_000_004.99, 5) == 200_000 and epoch_of(1_000_005, 5) == 200_001
+    assert credits_wei(3_600_000_000 + 1000, 1000) == 10**18
+
+
+def test_backoff_grows_to_the_cap_with_jitter() -> None:
+    backoff = Backoff(base_s=0.5, cap_s=8.0, rng=random.Random(1))
+    delays = [backoff.next_delay() for _ in range(8)]
+    assert all(0.25 <= d <= 0.5 for d in delays[:1]) and all(4.0 <= d <= 8.0 for d in delays[5:])
+    assert len({round(d, 6) for d in delays[5:]}) == 3  # jittered, not identical
+    backoff.reset()
+    assert backoff.next_delay() <= 0.5
+
+
+def test_state_machine_is_durable_and_refuses_wrong_transitions(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    node = "0xNode"
+    state = NodeState(path)
+    assert state.open_epoch(node, 7, 5) and not state.open_epoch(node, 7, 5)
+    assert state.close_epoch(node, 7, [1] * 64, [], ["replayed"], 0, 100, 12345, "tier 0") == st.PROVING
+    with pytest.raises(st.StateError):
+        state.record_signed(node, 7, 0, "0x00", "0xhash")  # not proved yet
+    with pytest.raises(st.StateError):
+        state.record_accepted(node, 7, "0xhash", 1, 1, "x")
+    state.record_proof(node, 7, 99, list(range(8)), {"proof": {}})
+    state.close()
+    # A fresh process sees exactly what was recorded, salt included (a re-proof keeps the commitment).
+    again = NodeState(path)
+    rec = again.get(node, 7)
+    assert rec is not None and rec.status == st.PROVED and rec.salt == 12345 and rec.proof == list(range(8))
+    assert rec.energy_mj == 64 and rec.readings == [1] * 64
+    again.record_signed(node, 7, 3, "0xraw", "0xhash")
+    assert again.get(node, 7).status == st.SENDING  # type: ignore[union-attr]
+    again.unsign(node, 7, "nonce taken")
+    assert again.get(node, 7).nonce is None  # type: ignore[union-attr]
+    assert again.open_epoch(node, 8, 5)
+    assert again.close_epoch(node, 8, [5] * 64, [3, 4], ["replayed"], None, None, None, "gaps") == st.INCOMPLETE
+    assert again.open_epoch(node, 9, 5)
+    assert again.close_epoch(node, 9, [5] * 64, [], ["replayed"], None, None, None, "over") == st.OVER_BUDGET
+    assert [r.epoch for r in again.with_status(node, st.PENDING)] == [7]
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"

@@ -1,0 +1,45 @@
+"""The node's use of the optimizer (start-up advice) and the scheduler (deferrable submission)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from oracle.errors import UsageError
+from oracle.node.advice import recommendation_line
+from oracle.node.config import parse_config
+from oracle.node.scheduling import TraceGrid, submission_deferral
+from oracle.node.service import ChainView
+from oracle.node.state import EpochRecord
+
+from .conftest import SHARED_PROFILE
+
+
+def test_advice_names_the_recommended_configuration_of_the_h200_profile() -> None:
+    line = recommendation_line(str(SHARED_PROFILE), 0.25)
+    assert line is not None and "NVIDIA H200" in line and "less energy per item" in line
+    with pytest.raises(UsageError, match="optimize.profile"):
+        recommendation_line("/nonexistent/profile.csv")
+
+
+def _record(epoch: int, seconds: int) -> EpochRecord:
+    return EpochRecord("0xN", epoch, seconds, "proved", None, None, None, None, 0, 1, 1, 1, [0] * 8, {}, None, None,
+                       None, None, None, None, 0)
+
+
+def test_deferral_stays_within_the_deadline_and_off_by_default() -> None:
+    view = ChainView(60, 7200, "H200", "KR", "0xB", [1], 2, 431)
+    assert submission_deferral(parse_config({}), view) is None
+    config = parse_config({"submit": {"max_defer_s": 6 * 3600}})
+    send_time = submission_deferral(config, view)
+    assert send_time is not None
+    now = time.time()
+    epoch = int(now // 60) - 1
+    chosen = send_time(_record(epoch, 60))
+    # maxEpochAge (2 h) caps the 6 h allowance: the proof must still be accepted.
+    assert now - 1 <= chosen <= (epoch + 1) * 60 + 7200 - 120
+    grid = TraceGrid("US-CAL")
+    assert grid.greenest_send_time(now, now - 10) == pytest.approx(now)
+    with pytest.raises(UsageError, match="submit.carbon_zone"):
+        submission_deferral(parse_config({"submit": {"max_defer_s": 60, "carbon_zone": "MARS"}}), view)

@@ -1,0 +1,56 @@
+"""End to end: `ecoai up --epochs 3 --epoch-seconds 5 --no-web --json` on a fresh state folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from oracle.chain.anvil import Anvil, free_port
+from oracle.chain.deployment import Deployment
+from oracle.node.tiers import credits_wei
+from oracle.paths import REPO_ROOT
+
+from .conftest import BENEFICIARY, DEV_KEYS, NODE, proved_events
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+
+def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "oracle.cli", "up", "--epochs", "3", "--epoch-seconds", "5",
+                           "--no-web", "--json"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout  # one JSON line, nothing else on stdout
+    summary = json.loads(lines[0])
+    assert summary["epochs"] == 3
+    accepted = summary["proofs_accepted"]
+    assert len(accepted) == 3 and all(p["tx_hash"].startswith("0x") and p["gas"] > 100_000 for p in accepted)
+    assert summary["energy_kwh"] > 0 and summary["carbon_kg"] > 0
+    assert summary["carbon_kg"] == pytest.approx(summary["energy_kwh"] * 431 / 1000)  # KR factor on chain
+    assert "Traceback" not in proc.stderr
+    for key in DEV_KEYS:  # neither the node key nor the governor key is ever printed or logged
+        assert key not in proc.stdout and key not in proc.stderr
+        for log in (ecoai_home / "logs").iterdir():
+            assert key not in log.read_text(errors="replace")
+
+    # `up` stopped anvil, which dumped its state: the chain, with the proofs, comes back from the state folder.
+    deployment = Deployment.load(ecoai_home / "deployments" / "local.json")
+    with Anvil(port=free_port(), state_file=ecoai_home / "anvil" / "state.json") as chain:
+        w3 = Web3(Web3.HTTPProvider(chain.url))
+        green = deployment.green_proof(w3)
+        baseline = green.functions.baselineOf(b"H200".ljust(32, b"\0")).call()
+        expected = 0
+        for proof in accepted:
+            assert green.functions.isAccepted(NODE.address, proof["epoch"]).call()
+            receipt = w3.eth.get_transaction_receipt(proof["tx_hash"])
+            assert receipt["status"] == 1 and receipt["gasUsed"] == proof["gas"]
+            expected += credits_wei(baseline, proof["threshold_mj"])
+        assert green.functions.accrued(BENEFICIARY.address).call() == expected > 0
+        assert summary["credits"] == pytest.approx(expected / 10**18)
+        events = proved_events(w3, deployment, NODE.address)
+        assert sorted(e["args"]["epoch"] for e in events) == sorted(p["epoch"] for p in accepted)

@@ -1,0 +1,52 @@
+"""`ecoai web` as `ecoai up` runs it: a subprocess that indexes, serves, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from chainsetup import wait_for
+from oracle.chain.anvil import free_port
+from oracle.paths import REPO_ROOT
+
+ECOAI = [sys.executable, "-m", "oracle.cli"]
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path: Path) -> None:
+    missing = subprocess.run([*ECOAI, "web", "--deployment", str(tmp_path / "none.json")],
+                             capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    port = subprocess.run([*ECOAI, "web", "--port", "70000"], capture_output=True, text=True, cwd=REPO_ROOT,
+                          timeout=60)
+    assert port.returncode == 2 and "--port" in port.stderr
+
+
+@pytest.mark.chain
+def test_serves_the_indexed_chain_and_stops_on_sigterm(web_chain, tmp_path: Path) -> None:
+    port = free_port()
+    db = tmp_path / "index.sqlite"
+    log = (tmp_path / "web.log").open("w")
+    process = subprocess.Popen([*ECOAI, "web", "--port", str(port), "--deployment", str(web_chain.deployment_file),
+                                "--rpc-url", web_chain.anvil.url, "--db", str(db), "--poll-interval", "0.2"],
+                               stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: json.load(urllib.request.urlopen(f"{url}/api/totals", timeout=2))["proofs"] == 3,
+                 "ecoai web to index the chain", timeout=60)
+        health = json.load(urllib.request.urlopen(f"{url}/healthz", timeout=2))
+        assert health["status"] == "ok" and health["chain_id"] == 31337 and health["indexer"]["running"]
+        board = urllib.request.urlopen(f"{url}/leaderboard", timeout=2).read().decode()
+        assert web_chain.accounts[1] in board
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+        log.close()
+    assert code == 0, (tmp_path / "web.log").read_text()[-2000:]
+    assert db.exists()
