@@ -65,7 +65,9 @@ def main() -> int:
         green, verifier = deployment.green_proof(w3), deployment.verifier(w3)
 
         def send(fn, sender):
-            tx_hash = fn.transact({"from": sender})
+            # An explicit gas limit: eth_estimateGas would find the least gas at which verifyProof does not
+            # revert, which is where its pairing runs out of gas and it returns false.
+            tx_hash = fn.transact({"from": sender, "gas": 2_000_000})
             receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
             assert receipt.status == 1
             return receipt
@@ -77,6 +79,7 @@ def main() -> int:
             bundles = [prover.prove(readings, random_salt(), tiers[1], e, node).calldata()
                        for e in (epoch, epoch + 1)]
         rpc_call(anvil.url, "evm_setNextBlockTimestamp", [(epoch + 2) * params.epoch_length_s + 1])
+        rpc_call(anvil.url, "evm_mine", [])  # calls and gas estimates see the new time too
         submits = []
         for e, data in zip((epoch, epoch + 1), bundles, strict=True):
             fn = green.functions.submit(e, 1, data["inputs"][3], data["proof"])
@@ -92,6 +95,9 @@ def main() -> int:
         vfn = verifier.functions.verifyProof(data["a"], data["b"], data["c"], data["inputs"])
         assert vfn.call() is True
         verifier_tx = send(vfn, node)
+        trace = rpc_call(anvil.url, "debug_traceTransaction",
+                         [verifier_tx.transactionHash.to_0x_hex(), {"tracer": "callTracer"}], timeout=30)
+        assert int(trace["output"], 16) == 1, "verifyProof returned false in the measured transaction"
         verifier_intrinsic = intrinsic_gas(bytes(w3.eth.get_transaction(verifier_tx.transactionHash)["input"]))
 
     print(json.dumps({

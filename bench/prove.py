@@ -12,6 +12,7 @@ witness, proof, the worker's own snarkjs verification); the CLI time is one `ful
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -38,36 +39,17 @@ def _vm_hwm_kib(pid: int) -> int:
     return 0
 
 
-def bench_cli(input_file: Path, workdir: Path, runs: int) -> tuple[list[float], int]:
-    times, peak = [], 0
-    for i in range(runs):
-        started = time.perf_counter()
-        proc = subprocess.Popen([node_tool("snarkjs"), "groth16", "fullprove", str(input_file), str(WASM_FILE),
-                                 str(ZKEY_FILE), str(workdir / f"proof{i}.json"), str(workdir / f"public{i}.json")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        times.append(time.perf_counter() - started)
-        if status != 0:
-            sys.exit("snarkjs groth16 fullprove failed")
-        peak = max(peak, usage.ru_maxrss)  # KiB on Linux
-    return times, peak
-
-
-def bench_ours(readings: list[int], salt: int, threshold: int, epoch: int, runs: int) -> tuple[float, list[float], int, dict]:
+def run_cli(input_file: Path, workdir: Path) -> tuple[float, int]:
+    """One `snarkjs groth16 fullprove` process: (seconds, its peak RSS in KiB)."""
     started = time.perf_counter()
-    prover = Prover()
-    prover.start()
-    startup = time.perf_counter() - started
-    times = []
-    try:
-        for _ in range(runs):
-            started = time.perf_counter()
-            bundle = prover.prove(readings, salt, threshold, epoch, NODE)
-            times.append(time.perf_counter() - started)
-        worker_peak = _vm_hwm_kib(prover._proc.pid)  # the worker's own peak resident memory
-    finally:
-        prover.close()
-    return startup, times, worker_peak, bundle.proof
+    proc = subprocess.Popen([node_tool("snarkjs"), "groth16", "fullprove", str(input_file), str(WASM_FILE),
+                             str(ZKEY_FILE), str(workdir / "proof.json"), str(workdir / "public.json")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        sys.exit("snarkjs groth16 fullprove failed")
+    return elapsed, usage.ru_maxrss
 
 
 def main() -> int:
@@ -83,16 +65,32 @@ def main() -> int:
         "commitment": str(commitment(readings, salt, NODE, epoch)),
         "readings_mj": [str(r) for r in readings], "salt": str(salt),
     }
-    with tempfile.TemporaryDirectory() as tmp:
+    cli_times: list[float] = []
+    our_times: list[float] = []
+    cli_peak = 0
+    with tempfile.TemporaryDirectory() as tmp, contextlib.closing(Prover()) as prover:
         workdir = Path(tmp)
         input_file = workdir / "input.json"
         input_file.write_text(json.dumps(circuit_input))
-        cli_times, cli_peak = bench_cli(input_file, workdir, args.runs)
-        startup, our_times, worker_peak, _ = bench_ours(readings, salt, threshold, epoch, args.runs)
+        started = time.perf_counter()
+        prover.start()
+        startup = time.perf_counter() - started
+        # One untimed warm-up each (file cache, JIT), then alternate so both see the same machine load.
+        run_cli(input_file, workdir)
+        prover.prove(readings, salt, threshold, epoch, NODE)
+        for _ in range(args.runs):
+            elapsed, peak = run_cli(input_file, workdir)
+            cli_times.append(elapsed)
+            cli_peak = max(cli_peak, peak)
+            started = time.perf_counter()
+            prover.prove(readings, salt, threshold, epoch, NODE)
+            our_times.append(time.perf_counter() - started)
+        worker_peak = _vm_hwm_kib(prover._proc.pid)  # the worker's own peak resident memory
     py_peak = _vm_hwm_kib(os.getpid())
 
     cli_med, our_med = statistics.median(cli_times), statistics.median(our_times)
-    print(f"circuit: energy_budget, 64 readings, {args.runs} proofs each, cpus={os.cpu_count()}")
+    print(f"circuit: energy_budget (64 readings), {args.runs} proofs each, alternating, after one warm-up each; "
+          f"cpus={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     print(f"snarkjs groth16 fullprove (CLI): median {cli_med * 1000:.0f} ms  "
           f"(min {min(cli_times) * 1000:.0f}, max {max(cli_times) * 1000:.0f})  peak RSS {cli_peak / 1024:.0f} MiB")
     print(f"oracle.zk.Prover (worker):       median {our_med * 1000:.0f} ms  "

@@ -4,9 +4,11 @@
    1,000,000 proof records (100 epochs each), through the same summary code the indexer uses (store.refresh).
 2. Serves it with `web.app.create_app` under uvicorn (uvloop + httptools, one worker) in its own process.
 3. Drives load from this process over loopback with an asyncio keep-alive HTTP/1.1 client: half leaderboard
-   pages (random sort, random page), half node pages (random node), and reports requests/s and p50/p99.
+   pages (random sort, random page), half node pages (random node), and reports requests/s and p50/p99,
+   next to a peer measured in the same run (the same server's /healthz: the HTTP stack's floor right now).
 
-Goal on the 2-core dev machine: >= 1,000 req/s with p99 < 50 ms. Prints one JSON line of figures at the end.
+Goal on the 2-core dev machine: >= 1,000 req/s with p99 < 50 ms. Prints one JSON line of figures per server
+configuration: 1 worker (what `ecoai web` runs) and 2 workers sharing the port (SO_REUSEPORT).
 
     .venv/bin/python bench/web_load.py [--nodes 10000] [--epochs 100] [--duration 10] [--connections 16]
 """
@@ -93,12 +95,20 @@ def seed(db_path: Path, nodes: int, epochs: int, rng_seed: int = 7) -> dict[str,
 
 
 def serve(db_path: Path, port: int) -> None:
+    """One server process. With SO_REUSEPORT several of them share the port; the kernel spreads connections."""
+    import socket
+
     import uvicorn
 
     from web.app import create_app
 
-    uvicorn.run(create_app(db_path), host="127.0.0.1", port=port, loop="uvloop", http="httptools",
-                log_level="warning", access_log=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    server = uvicorn.Server(uvicorn.Config(create_app(db_path), loop="uvloop", http="httptools",
+                                           log_level="warning", access_log=False))
+    server.run(sockets=[sock])
 
 
 async def _one_connection(port: int, paths: list[str], deadline: float, latencies: list[float],
@@ -142,6 +152,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=100, help="proof records per node")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of measured load")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="server processes to measure, one run each (default: 1, as `ecoai web` runs, and 2)")
     parser.add_argument("--db", type=Path, help="reuse this seeded database instead of a fresh temporary one")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)  # internal: server process
     args = parser.parse_args()
@@ -162,42 +174,55 @@ def main() -> int:
         nodes = [r[0] for r in conn.execute("SELECT node FROM nodes")]
         total = store.Reader(conn).totals()
         conn.close()
-        port = free_port()
-        server = subprocess.Popen([sys.executable, __file__, "--db", str(db), "--serve", str(port)],
-                                  env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
-        try:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                raise SystemExit("the server did not start")
-            rng = random.Random(3)
-            pages = max(1, len(nodes) // 25)
-            paths = []
-            for _ in range(2000):
-                sort = rng.choice(list(store.SORTS))
-                paths.append(f"/leaderboard?sort={sort}&page={rng.randint(1, pages)}")
-                paths.append(f"/nodes/{rng.choice(nodes)}")
-            latencies, errors, elapsed = asyncio.run(drive(port, paths, args.duration, args.connections))
-        finally:
+        rng = random.Random(3)
+        pages = max(1, len(nodes) // 25)
+        paths = []
+        for _ in range(2000):
+            sort = rng.choice(list(store.SORTS))
+            paths.append(f"/leaderboard?sort={sort}&page={rng.randint(1, pages)}")
+            paths.append(f"/nodes/{rng.choice(nodes)}")
+        # Peer measured in the same run: the same server answering /healthz (one tiny read, small JSON), i.e.
+        # the floor of this HTTP stack on this machine right now; pages / peer shows what the pages cost on top.
+        peer = measure(db, 1, ["/healthz"], args.duration, args.connections)
+        results = [measure(db, workers, paths, args.duration, args.connections) for workers in args.workers]
+    for result in results:
+        print(json.dumps({"bench": "web_load", "data": "synthetic", "nodes": total["nodes"],
+                          "proof_records": total["proofs"], **seeding, **result,
+                          "peer_healthz_requests_per_s": peer["requests_per_s"], "peer_healthz_p99_ms": peer["p99_ms"],
+                          "pages_vs_peer": round(result["requests_per_s"] / peer["requests_per_s"], 2),
+                          "goal": ">= 1000 req/s, p99 < 50 ms", "load_avg_1m": round(os.getloadavg()[0], 2)}))
+    return 0
+
+
+def measure(db: Path, workers: int, paths: list[str], duration: float, connections: int) -> dict[str, object]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    servers = [subprocess.Popen([sys.executable, __file__, "--db", str(db), "--serve", str(port)], env=env)
+               for _ in range(workers)]
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not start")
+        time.sleep(1.0)  # every worker up (each one answers /healthz only once it listens)
+        latencies, errors, elapsed = asyncio.run(drive(port, paths, duration, connections))
+    finally:
+        for server in servers:
             server.terminate()
+        for server in servers:
             server.wait(10)
     latencies.sort()
     ms = [x * 1000 for x in latencies]
-    figures = {
-        "bench": "web_load", "data": "synthetic", "nodes": total["nodes"], "proof_records": total["proofs"],
-        **seeding, "connections": args.connections, "duration_s": round(elapsed, 2), "requests": len(ms),
-        "errors": len(errors), "requests_per_s": round(len(ms) / elapsed, 1),
-        "p50_ms": round(statistics.median(ms), 2), "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2),
-        "max_ms": round(ms[-1], 2), "goal": ">= 1000 req/s, p99 < 50 ms",
-    }
     if errors:
-        print("first errors:", errors[:5], file=sys.stderr)
-    print(json.dumps(figures))
-    return 0
+        print(f"{workers} worker(s): first errors: {errors[:5]}", file=sys.stderr)
+    return {"server_workers": workers, "connections": connections, "duration_s": round(elapsed, 2),
+            "requests": len(ms), "errors": len(errors), "requests_per_s": round(len(ms) / elapsed, 1),
+            "p50_ms": round(statistics.median(ms), 2), "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2),
+            "max_ms": round(ms[-1], 2)}
 
 
 if __name__ == "__main__":

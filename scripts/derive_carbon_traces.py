@@ -73,11 +73,11 @@ def fetch_wheel(dest: Path) -> Path:
     return next(dest.glob("carbonfootprint-*.whl"))
 
 
-def derive(wheel: Path) -> tuple[list[tuple[str, str, float]], dict[str, list[str]]]:
+def derive(wheel: Path, zones: dict[str, str] = ZONES) -> tuple[list[tuple[str, str, float]], dict[str, list[str]]]:
     rows: list[tuple[str, str, float]] = []
     gaps: dict[str, list[str]] = {}
     with zipfile.ZipFile(wheel) as zf:
-        for folder, zone in ZONES.items():
+        for folder, zone in zones.items():
             names = sorted(n for n in zf.namelist() if f"/dataset/{folder}/" in n and n.endswith(".csv"))
             by_hour: dict[datetime, float] = {}
             for name in names:
@@ -90,6 +90,8 @@ def derive(wheel: Path) -> tuple[list[tuple[str, str, float]], dict[str, list[st
                         continue
                     by_hour[start] = sum(gen[f] * FACTORS[f][0] for f in FACTORS) / total
             hours = sorted(by_hour)
+            if not hours:
+                raise SystemExit(f"no hourly data for {zone} (folder {folder}) in {wheel.name}")
             expected = hours[0]
             for h in hours:
                 while expected < h:  # hours missing from the export: recorded, not filled

@@ -221,7 +221,7 @@ def create_app(db_path: Path | str, deployment: Deployment | None = None, rpc_ur
             return render("_node_proofs.html", node=node, proofs=proofs, rows_html=rows_html)
         return render("node.html", nav="leaderboard", node=node, proofs=proofs, rows_html=rows_html,
                       chart_json=precomputed["chart_json"] if precomputed else "", rank=node["rank_credits"],
-                      saved_kwh=node["credits_eco"], synthetic=synthetic)
+                      saved_mj=node["credits_eco"] * store.MJ_PER_KWH, synthetic=synthetic)
 
     @app.get("/proofs/{address}/{epoch}", response_class=HTMLResponse, include_in_schema=False)
     async def proof_page(address: AddressParam, epoch: EpochParam) -> HTMLResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import socket
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if confirmations is None:
         confirmations = 0 if deployment.chain_id == LOCAL_CHAIN_ID else 3
     with socket.socket() as probe:  # one clear line instead of uvicorn's traceback when the port is taken
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
         try:
             probe.bind((args.host, args.port))
         except OSError as exc:
@@ -65,8 +67,17 @@ def run(args: argparse.Namespace) -> int:
                      poll_interval=args.poll_interval)
     print(f"ecoai web: http://{args.host}:{args.port}/ (GreenProof {deployment.address('GreenProof')} on chain "
           f"{deployment.chain_id} via {args.rpc_url}; {confirmations} confirmations; index {db})", flush=True)
-    # uvicorn turns SIGTERM/SIGINT into a graceful shutdown; the app's lifespan then stops the indexer.
+    # uvicorn turns SIGTERM/SIGINT into a graceful shutdown (the app's lifespan then stops the indexer) and
+    # afterwards re-raises the signal to the handler that was installed before it: this one makes a requested
+    # stop a clean exit 0 instead of death by signal.
+    stop_requests: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stop_requests.append(signum))
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, loop="uvloop", http="httptools",
                                            log_level="info", access_log=False, lifespan="on"))
     server.run()
+    if not server.started:
+        return 1  # uvicorn logged why (e.g. the app failed to start)
+    print(f"ecoai web: stopped{' on ' + signal.Signals(stop_requests[0]).name if stop_requests else ''}",
+          flush=True)
     return 0

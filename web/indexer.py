@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -114,7 +113,7 @@ class Indexer:
         cursor, cursor_hash = self._cursor()
         if cursor_hash is not None and self._block_hash(cursor) != cursor_hash:
             self._rewind()
-            return 0
+            cursor, _ = self._cursor()
         safe = head - self.confirmations
         if safe <= cursor:
             self.status.indexed_block = cursor
@@ -130,7 +129,7 @@ class Indexer:
             return 0  # the chain moved under us mid-step; the next step re-checks from the cursor
         events = sorted(logs, key=lambda e: (int(e["blockNumber"]), int(e["logIndex"])))
         gas = self._gas_used({_hex(e["transactionHash"]) for e in events
-                              if self._topics.get(bytes(e["topics"][0]), (None, ""))[1] == "EpochProved"})
+                              if e["topics"] and self._topics.get(bytes(e["topics"][0]), (None, ""))[1] == "EpochProved"})
         with store.transaction(self.conn):
             nodes, epochs = self._apply(events, blocks, gas)
             self.conn.executemany("INSERT OR IGNORE INTO blocks VALUES (?, ?, ?)",
@@ -220,7 +219,7 @@ class Indexer:
             try:
                 advanced = self.step()
                 self.status.last_error = None
-            except (OSError, ValueError, sqlite3.Error, Exception) as exc:  # noqa: BLE001 - keep following
+            except Exception as exc:  # noqa: BLE001 - chain down, RPC errors, a locked DB: record, retry
                 advanced = 0
                 message = f"{type(exc).__name__}: {exc}"
                 if message != self.status.last_error:

@@ -17,7 +17,10 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
+
+from markupsafe import Markup
 
 SCHEMA_VERSION = 1
 NODE_PAGE_SIZE = 20  # proofs per page on a node page (the first page is precomputed in node_pages)
@@ -318,7 +321,7 @@ def rollback_to(conn: sqlite3.Connection, block: int, block_hash: str) -> None:
 
 @dataclass(frozen=True)
 class Page:
-    rows: list[sqlite3.Row]
+    rows: list[Any]
     page: int
     size: int
     total: int
@@ -354,6 +357,8 @@ class Reader:
             f" credits_wei, credits_eco, eco_score, last_epoch")
         rows = self.conn.execute(f"SELECT {columns} FROM nodes WHERE {rank} > ? ORDER BY {rank} LIMIT ?",
                                  ((page - 1) * size, size)).fetchall()
+        if html:  # (position, cells): the cells were rendered with autoescaping when stored, so they are Markup
+            rows = [(r[0], Markup(r[1])) for r in rows]
         return Page(rows, page, size, total)
 
     def node(self, node: str) -> sqlite3.Row | None:

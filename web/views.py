@@ -23,12 +23,16 @@ SORT_LABELS = {
 
 
 def fmt_kwh(mj: int | float | None) -> str:
-    return f"{(mj or 0) / MJ_PER_KWH:,.3f} kWh"
+    """kWh with 3 decimals, or 6 below 1 kWh (a short local epoch is a few Wh)."""
+    kwh = (mj or 0) / MJ_PER_KWH
+    return f"{kwh:,.3f} kWh" if kwh >= 1 or kwh == 0 else f"{kwh:.6f} kWh"
 
 
 def fmt_eco(wei: str | int | None) -> str:
     """ECO with 4 decimals, or 8 below 1 ECO (a short local epoch earns thousandths); truncated, never rounded up."""
     value = int(wei or 0)
+    if value == 0:
+        return "0 ECO"
     whole, frac = divmod(value, WEI_PER_ECO)
     frac_text = f"{frac:018d}"[:4 if whole else 8]
     return f"{whole:,}.{frac_text} ECO"

@@ -18,8 +18,11 @@ COUNTER = "energy_counter"
 INTEGRATION = "power_integration"
 # Largest sample spacing over which integrating power is still honest; longer spans become gaps.
 MAX_INTEGRATION_GAP_S = 1.0
-# A counter increase above power_limit x this factor x dt is physically impossible: treat as a reset.
+# A counter increase above power_limit x this factor x (dt + COUNTER_LAG_S) is physically impossible: treat it
+# as a reset. The lag allowance matters because the counter moves in ~100 ms steps, so a short interval (the
+# final tick at an epoch boundary) can legitimately see a whole step.
 PLAUSIBLE_POWER_FACTOR = 2.0
+COUNTER_LAG_S = 1.0
 
 
 @dataclass
@@ -147,7 +150,8 @@ class NvmlSource:
         if dt <= 0:
             return None
         if g.method == COUNTER:
-            max_delta = g.power_limit_w * PLAUSIBLE_POWER_FACTOR * dt * 1000.0 if g.power_limit_w else None
+            max_delta = (g.power_limit_w * PLAUSIBLE_POWER_FACTOR * (dt + COUNTER_LAG_S) * 1000.0
+                         if g.power_limit_w else None)
             delta = counter_delta(last_value, value, 2**64, max_delta)
             if delta is None:
                 return Gap(last_t, now, g.device, self.name,

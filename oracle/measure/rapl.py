@@ -66,7 +66,7 @@ class RaplSource:
                 if last_uj is None and last_t is not None and now > last_t:
                     out.append(Gap(last_t, now, z.device, self.name, "RAPL readable again; counter re-primed"))
                 continue
-            delta = counter_delta(last_uj, value, z.modulus, MAX_PLAUSIBLE_W * (now - last_t) * 1e6)
+            delta = counter_delta(last_uj, value, z.modulus, MAX_PLAUSIBLE_W * (now - last_t + 0.1) * 1e6)
             if delta is None:
                 out.append(Gap(last_t, now, z.device, self.name, f"RAPL counter reset ({last_uj} -> {value} uJ)"))
                 continue

@@ -25,6 +25,8 @@ def recommendation_line(profile: str = "", latency_slo_ms: float = 0.0) -> str |
         raise UsageError(f"config field optimize.profile: {exc}") from None
     row, saving = rec.row, rec.saving
     slo = f" within a {latency_slo_ms:g} ms latency SLO" if latency_slo_ms else ""
-    return (f"optimizer: for {row.workload} on {row.gpu}{slo}, run {row.label()} "
-            f"({row.energy_j_per_item:.4g} J/item, {row.latency_ms:.3g} ms/batch): {saving.energy_pct:.1f} % less "
-            f"energy per item than the default {rec.default.label()} (profile {path.name})")
+    return (
+        f"optimizer: for {row.workload} on {row.gpu}{slo}, run {row.label()} "
+        f"({row.energy_j_per_item:.4g} J/item, {row.latency_ms:.3g} ms/batch): {saving.energy_pct:.1f} % less "
+        f"energy per item than the default {rec.default.label()} (profile {path.name})"
+    )

@@ -27,7 +27,13 @@ log = logging.getLogger("ecoai.oracle")
 T = TypeVar("T")
 
 # Transport failures of an endpoint that is down, restarting or overloaded.
-TRANSIENT = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError, TimeExhausted)
+TRANSIENT = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    ConnectionError,
+    TimeoutError,
+    TimeExhausted,
+)
 
 
 class RpcUnavailable(Exception):
@@ -63,7 +69,9 @@ def load_deployment(path: Path) -> Deployment:
     try:
         return Deployment.load(path)
     except FileNotFoundError:
-        raise UsageError(f"config field chain.deployment: {path} does not exist (deploy first, or run `ecoai up`)") from None
+        raise UsageError(
+            f"config field chain.deployment: {path} does not exist (deploy first, or run `ecoai up`)"
+        ) from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"config field chain.deployment: {exc}") from None
 
@@ -84,8 +92,9 @@ def _abi_type(param: dict[str, Any]) -> str:
 
 
 class GreenProofClient:
-    def __init__(self, rpc_url: str, deployed: Deployment, key: NodeKey, request_timeout: float = 5.0,
-                 quick_retries: int = 2) -> None:
+    def __init__(
+        self, rpc_url: str, deployed: Deployment, key: NodeKey, request_timeout: float = 5.0, quick_retries: int = 2
+    ) -> None:
         self.url = rpc_url
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}))
         # web3's own retry middleware would hide outages from our queue; we retry here, visibly.
@@ -105,7 +114,7 @@ class GreenProofClient:
             except TRANSIENT as exc:
                 if attempt == self.quick_retries:
                     raise RpcUnavailable(f"{what}: {self.url} unreachable ({type(exc).__name__})") from None
-                time.sleep(0.2 * 2 ** attempt)
+                time.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
     def _revert_name(self, exc: ContractLogicError) -> str:
@@ -118,10 +127,14 @@ class GreenProofClient:
     def check_connection(self) -> None:
         chain_id = self._rpc("eth_chainId", lambda: self.w3.eth.chain_id)
         if chain_id != self.deployed.chain_id:
-            raise UsageError(f"config field chain.rpc_url: chain id {chain_id} is not the deployment's {self.deployed.chain_id}")
+            raise UsageError(
+                f"config field chain.rpc_url: chain id {chain_id} is not the deployment's {self.deployed.chain_id}"
+            )
         code = self._rpc("eth_getCode", lambda: self.w3.eth.get_code(self.contract.address))
         if not code:
-            raise UsageError(f"config field chain.deployment: no GreenProof code at {self.contract.address} on {self.url}")
+            raise UsageError(
+                f"config field chain.deployment: no GreenProof code at {self.contract.address} on {self.url}"
+            )
 
     def epoch_length(self) -> int:
         return int(self._rpc("epochLength", self.contract.functions.epochLength().call))
@@ -130,7 +143,9 @@ class GreenProofClient:
         return int(self._rpc("maxEpochAge", self.contract.functions.maxEpochAge().call))
 
     def tiers_of(self, hardware_class: str) -> list[int]:
-        return [int(t) for t in self._rpc("tiersOf", self.contract.functions.tiersOf(label_bytes32(hardware_class)).call)]
+        return [
+            int(t) for t in self._rpc("tiersOf", self.contract.functions.tiersOf(label_bytes32(hardware_class)).call)
+        ]
 
     def baseline_of(self, hardware_class: str) -> int:
         return int(self._rpc("baselineOf", self.contract.functions.baselineOf(label_bytes32(hardware_class)).call))
@@ -150,8 +165,12 @@ class GreenProofClient:
 
     def acceptance_event(self, epoch: int) -> Receipt | None:
         """The EpochProved event of (this node, epoch), as the receipt of the transaction that emitted it."""
-        logs = self._rpc("eth_getLogs", lambda: self.contract.events.EpochProved.get_logs(
-            argument_filters={"node": self.address, "epoch": epoch}, from_block=self.deployed.block))
+        logs = self._rpc(
+            "eth_getLogs",
+            lambda: self.contract.events.EpochProved.get_logs(
+                argument_filters={"node": self.address, "epoch": epoch}, from_block=self.deployed.block
+            ),
+        )
         if not logs:
             return None
         return self.receipt(logs[0]["transactionHash"].to_0x_hex())
@@ -172,9 +191,16 @@ class GreenProofClient:
         nonce = self._rpc("eth_getTransactionCount", lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
         base_fee = self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
         tip = self._rpc("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee)
-        tx = call.build_transaction({"from": self.address, "nonce": nonce, "gas": gas * 5 // 4 + 10_000,
-                                     "maxFeePerGas": 2 * int(base_fee) + int(tip), "maxPriorityFeePerGas": int(tip),
-                                     "chainId": self.deployed.chain_id})
+        tx = call.build_transaction(
+            {
+                "from": self.address,
+                "nonce": nonce,
+                "gas": gas * 5 // 4 + 10_000,
+                "maxFeePerGas": 2 * int(base_fee) + int(tip),
+                "maxPriorityFeePerGas": int(tip),
+                "chainId": self.deployed.chain_id,
+            }
+        )
         raw = self.key.sign_transaction(tx)
         return nonce, "0x" + raw.hex(), "0x" + keccak(raw).hex()
 
@@ -199,6 +225,7 @@ class GreenProofClient:
             except TransactionNotFound:
                 return None
             return Receipt(r["transactionHash"].to_0x_hex(), int(r["status"]), int(r["gasUsed"]), int(r["blockNumber"]))
+
         return self._rpc("eth_getTransactionReceipt", fetch)
 
     def in_pool(self, tx_hash: str) -> bool:
@@ -208,6 +235,7 @@ class GreenProofClient:
                 return True
             except TransactionNotFound:
                 return False
+
         return self._rpc("eth_getTransactionByHash", fetch)
 
     def block_number(self) -> int:

@@ -64,11 +64,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _loop_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=_positive_int, default=None, help="stop after N epochs (default: run until stopped)")
-    parser.add_argument("--epoch-seconds", type=_positive_int, default=None,
-                        help="epoch length; must match GreenProof.epochLength() (`ecoai up` sets it on its local chain)")
-    parser.add_argument("--source", action="append", default=None, metavar="SOURCE",
-                        help="energy source (auto, nvml, rapl, cpu, replay:FILE); repeat for several")
+    parser.add_argument(
+        "--epochs", type=_positive_int, default=None, help="stop after N epochs (default: run until stopped)"
+    )
+    parser.add_argument(
+        "--epoch-seconds",
+        type=_positive_int,
+        default=None,
+        help="epoch length; must match GreenProof.epochLength() (`ecoai up` sets it on its local chain)",
+    )
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=None,
+        metavar="SOURCE",
+        help="energy source (auto, nvml, rapl, cpu, replay:FILE); repeat for several",
+    )
     parser.add_argument("--json", action="store_true", help="print a one-line JSON summary at the end")
 
 
@@ -84,23 +95,41 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from oracle.node.logs import setup_logging
-    from oracle.node.service import build_loop, connect, install_stop_signals, read_chain, start_exporter, summarize
+    from oracle.node.service import (
+        build_loop,
+        connect,
+        exit_code,
+        install_stop_signals,
+        read_chain,
+        start_exporter,
+        summarize,
+    )
 
     config = load_config(args.config)
     config = with_overrides(config, chain__rpc_url=args.rpc_url, chain__deployment=args.deployment)
     if args.source:
         from oracle.node.config import parse_config
+
         parse_config({"measure": {"sources": args.source}})  # same validation as the file
     sources = tuple(args.source) if args.source else config.measure.sources
     setup_logging(state_dir() / "logs" / "oracle.log")
     client = connect(config)
     view = read_chain(client, config, args.epoch_seconds)
-    log.info("oracle node %s (%s) on %s: class %s, region %s, epoch %d s, tiers %s mJ", client.address,
-             client.key.source, config.chain.rpc_url, view.hardware_class, view.region, view.epoch_seconds, view.tiers_mj)
+    log.info(
+        "oracle node %s (%s) on %s: class %s, region %s, epoch %d s, tiers %s mJ",
+        client.address,
+        client.key.source,
+        config.chain.rpc_url,
+        view.hardware_class,
+        view.region,
+        view.epoch_seconds,
+        view.tiers_mj,
+    )
     stop = threading.Event()
     install_stop_signals(stop)
     start_exporter(config.exporter.port)
     from oracle.node.advice import recommendation_line
+
     advice = recommendation_line(config.optimize.profile, config.optimize.latency_slo_ms)
     if advice:
         log.info("%s", advice)
@@ -109,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = loop.run(args.epochs)
     summary = summarize(result, client, view)
     _print_summary(summary, args.json)
-    return 0 if result.pending_left == 0 else 1
+    return exit_code(summary)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -121,17 +150,31 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise UsageError(f"no node state at {path} (run `ecoai oracle run` or `ecoai up` first)")
     state = NodeState(path)
     try:
-        records = sorted((r for node in state.nodes() for r in state.all(node)), key=lambda r: r.epoch)[-args.last:]
+        records = sorted((r for node in state.nodes() for r in state.all(node)), key=lambda r: r.epoch)[-args.last :]
     finally:
         state.close()
     for r in records:
         if args.json:
-            print(json.dumps({"node": r.node, "epoch": r.epoch, "status": r.status, "energy_mj": r.energy_mj,
-                              "tier": r.tier, "threshold_mj": r.threshold_mj, "tx_hash": r.tx_hash,
-                              "gas": r.gas_used, "note": r.note}))
+            print(
+                json.dumps(
+                    {
+                        "node": r.node,
+                        "epoch": r.epoch,
+                        "status": r.status,
+                        "energy_mj": r.energy_mj,
+                        "tier": r.tier,
+                        "threshold_mj": r.threshold_mj,
+                        "tx_hash": r.tx_hash,
+                        "gas": r.gas_used,
+                        "note": r.note,
+                    }
+                )
+            )
         else:
-            print(f"{r.epoch:>12}  {r.status:<11}  {r.energy_mj if r.energy_mj is not None else '-':>10} mJ  "
-                  f"tier {r.tier if r.tier is not None else '-'}  {r.tx_hash or ''}  {r.note or ''}")
+            print(
+                f"{r.epoch:>12}  {r.status:<11}  {r.energy_mj if r.energy_mj is not None else '-':>10} mJ  "
+                f"tier {r.tier if r.tier is not None else '-'}  {r.tx_hash or ''}  {r.note or ''}"
+            )
     return 0
 
 
@@ -139,14 +182,17 @@ def _print_summary(summary: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, separators=(",", ":")))
         return
-    print(f"{summary['epochs']} epoch(s): {len(summary['proofs_accepted'])} proof(s) accepted, "
-          f"{len(summary['over_budget'])} over budget, {len(summary['incomplete'])} incomplete, "
-          f"{summary['pending']} pending; {summary['credits']:.6f} ECO earned; "
-          f"{summary['energy_kwh']:.6f} kWh, {summary['carbon_kg']:.6f} kg CO2 ({summary['region']})")
+    print(
+        f"{summary['epochs']} epoch(s): {len(summary['proofs_accepted'])} proof(s) accepted, "
+        f"{len(summary['over_budget'])} over budget, {len(summary['incomplete'])} incomplete, "
+        f"{len(summary['failed'])} failed, {summary['pending']} pending; {summary['credits']:.6f} ECO earned; "
+        f"{summary['energy_kwh']:.6f} kWh, {summary['carbon_kg']:.6f} kg CO2 ({summary['region']})"
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     from oracle.node.up import run_up
+
     summary, code = run_up(args)
     if summary is not None:
         _print_summary(summary, args.json)

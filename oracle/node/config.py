@@ -106,20 +106,27 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 
 def _ascii_label(name: str, value: str) -> str:
-    if not value or not value.isascii() or len(value.encode()) > 32 or not value.replace("-", "").replace("_", "").isalnum():
+    if (
+        not value
+        or not value.isascii()
+        or len(value.encode()) > 32
+        or not value.replace("-", "").replace("_", "").isalnum()
+    ):
         raise UsageError(f"config field {name}: expected 1-32 ASCII letters/digits, got {value!r}")
     return value
 
 
 def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConfig:
     """Validate a parsed TOML document into a `NodeConfig`; unknown sections or keys are errors too."""
-    known = {"chain": {"network", "rpc_url", "deployment", "confirmations"},
-             "key": {"account", "passphrase_env"},
-             "node": {"hardware_class", "region", "epoch_seconds"},
-             "measure": {"sources", "sample_hz"},
-             "exporter": {"port"},
-             "submit": {"max_backoff_s", "max_defer_s", "carbon_zone", "carbon_trace"},
-             "optimize": {"profile", "latency_slo_ms"}}
+    known = {
+        "chain": {"network", "rpc_url", "deployment", "confirmations"},
+        "key": {"account", "passphrase_env"},
+        "node": {"hardware_class", "region", "epoch_seconds"},
+        "measure": {"sources", "sample_hz"},
+        "exporter": {"port"},
+        "submit": {"max_backoff_s", "max_defer_s", "carbon_zone", "carbon_trace"},
+        "optimize": {"profile", "latency_slo_ms"},
+    }
     for section_name, section in data.items():
         if section_name not in known:
             raise UsageError(f"config field {section_name}: unknown section (known: {', '.join(known)})")
@@ -128,12 +135,15 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
         for key in section:
             if key not in known[section_name]:
                 raise UsageError(f"config field {section_name}.{key}: unknown field")
-    c, k, n, m, e, s, o = (data.get(name, {}) for name in ("chain", "key", "node", "measure", "exporter", "submit",
-                                                           "optimize"))
+    c, k, n, m, e, s, o = (
+        data.get(name, {}) for name in ("chain", "key", "node", "measure", "exporter", "submit", "optimize")
+    )
 
     network = _expect(c, "chain", "network", str, ChainConfig.network)
     if ":" not in network:
-        raise UsageError(f"config field chain.network: expected ecosystem:network such as ethereum:local, got {network!r}")
+        raise UsageError(
+            f"config field chain.network: expected ecosystem:network such as ethereum:local, got {network!r}"
+        )
     rpc_url = _expect(c, "chain", "rpc_url", str, ChainConfig.rpc_url)
     parsed = urlparse(rpc_url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -154,13 +164,19 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
         raise UsageError(f"config field key.account: expected 'ape:<alias>' or 'dev:<index>', got {account!r}")
     passphrase_env = _expect(k, "key", "passphrase_env", str, KeyConfig.passphrase_env)
     if not passphrase_env.isidentifier():
-        raise UsageError(f"config field key.passphrase_env: expected an environment variable name, got {passphrase_env!r}")
+        raise UsageError(
+            f"config field key.passphrase_env: expected an environment variable name, got {passphrase_env!r}"
+        )
     chain = ChainConfig(network, rpc_url, deployment, confirmations)
     if kind == "dev" and not chain.is_local:
-        raise UsageError("config field key.account: dev accounts are only for the local chain "
-                         f"(network {LOCAL_NETWORK} on a loopback rpc_url); use 'ape:<alias>'")
+        raise UsageError(
+            "config field key.account: dev accounts are only for the local chain "
+            f"(network {LOCAL_NETWORK} on a loopback rpc_url); use 'ape:<alias>'"
+        )
 
-    hardware_class = _ascii_label("node.hardware_class", _expect(n, "node", "hardware_class", str, NodeSection.hardware_class))
+    hardware_class = _ascii_label(
+        "node.hardware_class", _expect(n, "node", "hardware_class", str, NodeSection.hardware_class)
+    )
     region = _ascii_label("node.region", _expect(n, "node", "region", str, NodeSection.region))
     epoch_seconds = _expect(n, "node", "epoch_seconds", int, NodeSection.epoch_seconds)
     if epoch_seconds < 0:
@@ -169,11 +185,15 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     sources_value = _expect(m, "measure", "sources", (str, list), "auto")
     sources = (sources_value,) if isinstance(sources_value, str) else tuple(sources_value)
     if not sources:
-        raise UsageError("config field measure.sources: expected \"auto\" or a non-empty list")
+        raise UsageError('config field measure.sources: expected "auto" or a non-empty list')
     for source in sources:
-        if not isinstance(source, str) or not (source in ("auto", "nvml", "rapl", "cpu", "replay") or source.startswith("replay:")):
-            raise UsageError(f"config field measure.sources: unknown source {source!r} "
-                             "(auto, nvml, rapl, cpu, replay, replay:<file>)")
+        if not isinstance(source, str) or not (
+            source in ("auto", "nvml", "rapl", "cpu", "replay") or source.startswith("replay:")
+        ):
+            raise UsageError(
+                f"config field measure.sources: unknown source {source!r} "
+                "(auto, nvml, rapl, cpu, replay, replay:<file>)"
+            )
     sample_hz = float(_expect(m, "measure", "sample_hz", (int, float), MeasureConfig.sample_hz))
     if not 0.1 <= sample_hz <= 1000:
         raise UsageError(f"config field measure.sample_hz: expected 0.1..1000, got {sample_hz}")
@@ -201,10 +221,15 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     if latency_slo_ms < 0:
         raise UsageError(f"config field optimize.latency_slo_ms: expected >= 0, got {latency_slo_ms}")
 
-    return NodeConfig(chain, KeyConfig(account, passphrase_env), NodeSection(hardware_class, region, epoch_seconds),
-                      MeasureConfig(sources, sample_hz), ExporterConfig(port),
-                      SubmitConfig(max_backoff_s, max_defer_s, carbon_zone, carbon_trace),
-                      OptimizeConfig(profile, latency_slo_ms))
+    return NodeConfig(
+        chain,
+        KeyConfig(account, passphrase_env),
+        NodeSection(hardware_class, region, epoch_seconds),
+        MeasureConfig(sources, sample_hz),
+        ExporterConfig(port),
+        SubmitConfig(max_backoff_s, max_defer_s, carbon_zone, carbon_trace),
+        OptimizeConfig(profile, latency_slo_ms),
+    )
 
 
 def load_config(path: Path | None) -> NodeConfig:
@@ -225,8 +250,10 @@ def load_config(path: Path | None) -> NodeConfig:
 def with_overrides(config: NodeConfig, **changes: Any) -> NodeConfig:
     """A copy with some `section.key` values replaced (CLI flags win over the file)."""
     from dataclasses import replace
-    sections = {name: getattr(config, name) for name in ("chain", "key", "node", "measure", "exporter", "submit",
-                                                         "optimize")}
+
+    sections = {
+        name: getattr(config, name) for name in ("chain", "key", "node", "measure", "exporter", "submit", "optimize")
+    }
     for dotted, value in changes.items():
         if value is None:
             continue

@@ -61,18 +61,24 @@ def ape_account(alias: str, passphrase_env: str) -> NodeKey:
     try:
         keyfile = json.loads(path.read_text())
     except FileNotFoundError:
-        raise UsageError(f"config field key.account: no Ape account {alias!r} ({path} missing; "
-                         f"create it with `ape accounts import {alias}`)") from None
+        raise UsageError(
+            f"config field key.account: no Ape account {alias!r} ({path} missing; "
+            f"create it with `ape accounts import {alias}`)"
+        ) from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"config field key.account: cannot read keystore {path} ({exc})") from None
     passphrase = os.environ.get(passphrase_env)
     if passphrase is None:
-        raise UsageError(f"config field key.passphrase_env: environment variable {passphrase_env} is not set "
-                         f"(it holds the passphrase of Ape account {alias!r})")
+        raise UsageError(
+            f"config field key.passphrase_env: environment variable {passphrase_env} is not set "
+            f"(it holds the passphrase of Ape account {alias!r})"
+        )
     try:
         private_key = Account.decrypt(keyfile, passphrase)
     except ValueError:
-        raise UsageError(f"config field key.passphrase_env: {passphrase_env} does not decrypt Ape account {alias!r}") from None
+        raise UsageError(
+            f"config field key.passphrase_env: {passphrase_env} does not decrypt Ape account {alias!r}"
+        ) from None
     return NodeKey(Account.from_key(private_key), f"ape:{alias}")
 
 

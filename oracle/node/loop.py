@@ -57,12 +57,24 @@ class RunResult:
 
 
 class OracleLoop:
-    def __init__(self, *, state: NodeState, client: GreenProofClient, meter: Meter,
-                 prover_factory: Callable[[], EpochProver], hardware_class: str, epoch_seconds: int,
-                 tiers_mj: Sequence[int], random_salt: Callable[[], int], confirmations: int = 1,
-                 max_backoff_s: float = 30.0, metrics: Metrics | None = None,
-                 defer_until: Callable[[EpochRecord], float] | None = None,
-                 clock: Callable[[], float] = time.time, stop_event: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        state: NodeState,
+        client: GreenProofClient,
+        meter: Meter,
+        prover_factory: Callable[[], EpochProver],
+        hardware_class: str,
+        epoch_seconds: int,
+        tiers_mj: Sequence[int],
+        random_salt: Callable[[], int],
+        confirmations: int = 1,
+        max_backoff_s: float = 30.0,
+        metrics: Metrics | None = None,
+        defer_until: Callable[[EpochRecord], float] | None = None,
+        clock: Callable[[], float] = time.time,
+        stop_event: threading.Event | None = None,
+    ) -> None:
         self.state = state
         self.client = client
         self.node = client.address
@@ -98,17 +110,27 @@ class OracleLoop:
                 threshold = self.tiers[tier]
                 salt = self.random_salt()
                 note = f"tier {tier}: {total} mJ <= {threshold} mJ"
-        status = self.state.close_epoch(self.node, rec.epoch, energy.readings_mj, energy.gaps, energy.methods,
-                                        tier, threshold, salt, note)
+        status = self.state.close_epoch(
+            self.node, rec.epoch, energy.readings_mj, energy.gaps, energy.methods, tier, threshold, salt, note
+        )
         self.metrics.epoch_closed(status, total, energy.methods)
         methods = ", ".join(sorted(set(energy.methods))) or "no source"
         if status == st.OVER_BUDGET:
-            log.warning("ALERT epoch %d over budget: %d mJ (%.6f kWh, %s) exceeds every threshold tier of %s; "
-                        "no proof submitted", rec.epoch, total, total / 3.6e9, methods, self.hardware_class)
+            log.warning(
+                "ALERT epoch %d over budget: %d mJ (%.6f kWh, %s) exceeds every threshold tier of %s; "
+                "no proof submitted",
+                rec.epoch,
+                total,
+                total / 3.6e9,
+                methods,
+                self.hardware_class,
+            )
         elif status == st.INCOMPLETE:
             log.warning("epoch %d incomplete: %s", rec.epoch, note)
         else:
-            log.info("epoch %d closed: %d mJ (%s) -> tier %d (threshold %d mJ)", rec.epoch, total, methods, tier, threshold)
+            log.info(
+                "epoch %d closed: %d mJ (%s) -> tier %d (threshold %d mJ)", rec.epoch, total, methods, tier, threshold
+            )
         return status
 
     def prove(self, rec: EpochRecord) -> None:
@@ -134,8 +156,14 @@ class OracleLoop:
             receipt = self.client.receipt(rec.tx_hash) if rec.tx_hash else None
             if receipt is None or receipt.status != 1:
                 receipt = self.client.acceptance_event(rec.epoch)
-            self.state.record_accepted(self.node, rec.epoch, receipt and receipt.tx_hash, receipt and receipt.gas_used,
-                                       receipt and receipt.block, "already accepted on chain")
+            self.state.record_accepted(
+                self.node,
+                rec.epoch,
+                receipt and receipt.tx_hash,
+                receipt and receipt.gas_used,
+                receipt and receipt.block,
+                "already accepted on chain",
+            )
             log.info("epoch %d already accepted on chain (tx %s); recorded", rec.epoch, receipt and receipt.tx_hash)
             if receipt:
                 self.metrics.proof_accepted(rec.epoch, receipt.gas_used)
@@ -157,7 +185,9 @@ class OracleLoop:
                     self.state.unsign(self.node, rec.epoch, reason)
                     rec = self._reload(rec)
                 else:
-                    log.info("epoch %d: rebroadcast stored transaction %s (nonce %d)", rec.epoch, rec.tx_hash, rec.nonce)
+                    log.info(
+                        "epoch %d: rebroadcast stored transaction %s (nonce %d)", rec.epoch, rec.tx_hash, rec.nonce
+                    )
         if rec.status == st.PROVED:
             assert rec.tier is not None and rec.commitment is not None and rec.proof is not None
             if rec.attempts >= MAX_SEND_ATTEMPTS:
@@ -187,10 +217,17 @@ class OracleLoop:
             log.info("epoch %d: tx %s not yet mined; will check again", rec.epoch, rec.tx_hash)
             return
         if receipt.status == 1:
-            self.state.record_accepted(self.node, rec.epoch, receipt.tx_hash, receipt.gas_used, receipt.block, "accepted")
+            self.state.record_accepted(
+                self.node, rec.epoch, receipt.tx_hash, receipt.gas_used, receipt.block, "accepted"
+            )
             self.metrics.proof_accepted(rec.epoch, receipt.gas_used)
-            log.info("epoch %d accepted on chain: tx %s, block %d, gas %d", rec.epoch, receipt.tx_hash, receipt.block,
-                     receipt.gas_used)
+            log.info(
+                "epoch %d accepted on chain: tx %s, block %d, gas %d",
+                rec.epoch,
+                receipt.tx_hash,
+                receipt.block,
+                receipt.gas_used,
+            )
         else:
             # The next pass dry-runs it again and records the contract's reason.
             self.state.unsign(self.node, rec.epoch, f"tx {receipt.tx_hash} reverted")
@@ -225,10 +262,17 @@ class OracleLoop:
         for rec in self.state.with_status(self.node, (st.OPEN, *st.PENDING)):
             if rec.epoch_seconds != self.L:
                 # Epoch numbers depend on the length: under the new length this number names another time span.
-                self.state.record_failed(self.node, rec.epoch, f"epoch length changed from {rec.epoch_seconds} s "
-                                         f"to {self.L} s before it was accepted")
-                log.warning("epoch %d (of %d s) dropped: GreenProof's epoch length is now %d s", rec.epoch,
-                            rec.epoch_seconds, self.L)
+                self.state.record_failed(
+                    self.node,
+                    rec.epoch,
+                    f"epoch length changed from {rec.epoch_seconds} s to {self.L} s before it was accepted",
+                )
+                log.warning(
+                    "epoch %d (of %d s) dropped: GreenProof's epoch length is now %d s",
+                    rec.epoch,
+                    rec.epoch_seconds,
+                    self.L,
+                )
         for rec in self.state.with_status(self.node, (st.OPEN,)):
             measured.append(rec.epoch)
             log.info("resuming epoch %d left open by a previous run", rec.epoch)
@@ -277,8 +321,11 @@ class OracleLoop:
                         break
                     drain_deadline = drain_deadline or self.clock() + drain_timeout_s
                     if self.clock() >= drain_deadline:
-                        log.warning("%d proof(s) still pending after %.0f s; they stay queued for the next start",
-                                    len(pending), drain_timeout_s)
+                        log.warning(
+                            "%d proof(s) still pending after %.0f s; they stay queued for the next start",
+                            len(pending),
+                            drain_timeout_s,
+                        )
                         break
                 self._sleep(pending)
         finally:

@@ -58,8 +58,14 @@ class StoreMeter:
     def close_epoch(self, epoch: int, start_s: float, end_s: float, n: int) -> EpochEnergy:
         energy = self.store.close_epoch(epoch, start_s, end_s, n, devices=self.devices)
         width = (end_s - start_s) / n
-        gap_intervals = sorted({k for g in energy.gaps for k in range(n)
-                                if g.t_start < start_s + (k + 1) * width and g.t_end > start_s + k * width})
+        gap_intervals = sorted(
+            {
+                k
+                for g in energy.gaps
+                for k in range(n)
+                if g.t_start < start_s + (k + 1) * width and g.t_end > start_s + k * width
+            }
+        )
         # Labels say how each share was obtained: source/method, and the kind totals (measured/estimated/replayed).
         methods = sorted(energy.by_method) + [f"{kind}={mj}mJ" for kind, mj in sorted(energy.by_kind.items())]
         return EpochEnergy(list(energy.intervals_mj), gap_intervals, methods)

@@ -15,8 +15,9 @@ EPOCHS = Counter("ecoai_oracle_epochs", "Epochs closed by the oracle, by outcome
 OVER_BUDGET = Counter("ecoai_oracle_over_budget_epochs", "Epochs whose energy exceeded every threshold tier")
 OVER_BUDGET_NOW = Gauge("ecoai_oracle_epoch_over_budget", "1 while the latest closed epoch is over budget (alert)")
 EPOCH_ENERGY = Gauge("ecoai_oracle_epoch_energy_joules", "Energy of the latest closed epoch")
-PROOF_SECONDS = Histogram("ecoai_oracle_proof_seconds", "Time to prove one epoch",
-                          buckets=(0.25, 0.5, 1, 2, 4, 8, 16, 32))
+PROOF_SECONDS = Histogram(
+    "ecoai_oracle_proof_seconds", "Time to prove one epoch", buckets=(0.25, 0.5, 1, 2, 4, 8, 16, 32)
+)
 ACCEPTED = Counter("ecoai_oracle_proofs_accepted", "Proofs accepted by GreenProof")
 FAILED = Counter("ecoai_oracle_proofs_failed", "Proofs GreenProof refused")
 LAST_ACCEPTED_EPOCH = Gauge("ecoai_oracle_last_accepted_epoch", "Latest epoch accepted on chain")

@@ -36,6 +36,7 @@ class Meter(Protocol):
     def settle_s(self) -> float:
         """How long after an epoch's end its last reading is usually stored (when to look again)."""
         ...
+
     def ready(self, end_s: float, now: float) -> bool:
         """Whether the readings up to `end_s` are all stored, so the epoch can be closed."""
         ...
@@ -55,9 +56,20 @@ class Metrics(Protocol):
 
 
 class NoMetrics:
-    def epoch_closed(self, status: str, energy_mj: int, methods: Sequence[str]) -> None: pass
-    def proof_made(self, seconds: float) -> None: pass
-    def proof_accepted(self, epoch: int, gas: int) -> None: pass
-    def proof_failed(self, reason: str) -> None: pass
-    def rpc_down(self, down: bool) -> None: pass
-    def pending(self, count: int) -> None: pass
+    def epoch_closed(self, status: str, energy_mj: int, methods: Sequence[str]) -> None:
+        pass
+
+    def proof_made(self, seconds: float) -> None:
+        pass
+
+    def proof_accepted(self, epoch: int, gas: int) -> None:
+        pass
+
+    def proof_failed(self, reason: str) -> None:
+        pass
+
+    def rpc_down(self, down: bool) -> None:
+        pass
+
+    def pending(self, count: int) -> None:
+        pass

@@ -17,8 +17,11 @@ class ZkEpochProver:
 
     def prove(self, readings_mj: Sequence[int], salt: int, threshold_mj: int, epoch: int, node: int) -> ProofResult:
         bundle = self._prover.prove(list(readings_mj), salt, threshold_mj, epoch, node)
-        return ProofResult(commitment=bundle.commitment, proof=[int(x) for x in bundle.calldata()["proof"]],
-                           bundle={"proof": bundle.proof, "publicSignals": bundle.public_signals})
+        return ProofResult(
+            commitment=bundle.commitment,
+            proof=[int(x) for x in bundle.calldata()["proof"]],
+            bundle={"proof": bundle.proof, "publicSignals": bundle.public_signals},
+        )
 
     def close(self) -> None:
         self._prover.close()

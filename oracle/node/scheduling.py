@@ -59,7 +59,7 @@ class TraceGrid:
         index = self.trace.index(hour)
         if index <= 0 or index >= self.trace.hours:
             return now_s  # outside the recorded year: no signal, no reason to wait
-        history = self.series[max(0, index - HISTORY_HOURS):index]  # only hours already past
+        history = self.series[max(0, index - HISTORY_HOURS) : index]  # only hours already past
         horizon = max(1, math.ceil((deadline_s - now_s) / 3600) + 1)
         predicted = forecast(history, horizon)
         deadline_t = now_t + timedelta(seconds=deadline_s - now_s)
@@ -67,19 +67,25 @@ class TraceGrid:
         return now_s + (start_t - now_t).total_seconds()
 
 
-def submission_deferral(config: NodeConfig, view: ChainView,
-                        grid: TraceGrid | None = None) -> Callable[[EpochRecord], float] | None:
+def submission_deferral(
+    config: NodeConfig, view: ChainView, grid: TraceGrid | None = None
+) -> Callable[[EpochRecord], float] | None:
     """None (submit at once) unless submit.max_defer_s > 0; else a function giving each proof its send time."""
     if config.submit.max_defer_s <= 0:
         return None
     if grid is None:
         from oracle.errors import UsageError
+
         try:
             grid = TraceGrid(config.submit.carbon_zone, config.submit.carbon_trace or None)
         except UsageError as exc:
             raise UsageError(f"config field submit.carbon_zone/carbon_trace: {exc}") from None
-    log.info("deferrable submission: up to %d s, greenest hour of zone %s (replayed 2020 trace, forecast from past "
-             "hours only)", config.submit.max_defer_s, grid.zone)
+    log.info(
+        "deferrable submission: up to %d s, greenest hour of zone %s (replayed 2020 trace, forecast from past "
+        "hours only)",
+        config.submit.max_defer_s,
+        grid.zone,
+    )
     decided: dict[int, float] = {}
 
     def send_time(rec: EpochRecord) -> float:
@@ -89,9 +95,12 @@ def submission_deferral(config: NodeConfig, view: ChainView,
             now = datetime.now(UTC).timestamp()
             decided[rec.epoch] = now if deadline <= now else grid.greenest_send_time(now, deadline)
             if decided[rec.epoch] > now + 1:
-                log.info("epoch %d: submission deferred to %s (greener forecast hour, deadline %s)", rec.epoch,
-                         datetime.fromtimestamp(decided[rec.epoch], UTC).isoformat(timespec="seconds"),
-                         datetime.fromtimestamp(deadline, UTC).isoformat(timespec="seconds"))
+                log.info(
+                    "epoch %d: submission deferred to %s (greener forecast hour, deadline %s)",
+                    rec.epoch,
+                    datetime.fromtimestamp(decided[rec.epoch], UTC).isoformat(timespec="seconds"),
+                    datetime.fromtimestamp(deadline, UTC).isoformat(timespec="seconds"),
+                )
         return decided[rec.epoch]
 
     return send_time

@@ -61,23 +61,35 @@ def connect(config: NodeConfig, key: NodeKey | None = None, wait_s: float = 30.0
 def read_chain(client: GreenProofClient, config: NodeConfig, epoch_seconds: int | None) -> ChainView:
     beneficiary, hardware_class_b, region_b, active = client.node_info()
     if not active:
-        raise UsageError(f"config field key.account: node {client.address} is not admitted on GreenProof "
-                         f"{client.contract.address} (a governor must call admitNode)")
+        raise UsageError(
+            f"config field key.account: node {client.address} is not admitted on GreenProof "
+            f"{client.contract.address} (a governor must call admitNode)"
+        )
     hardware_class = hardware_class_b.rstrip(b"\0").decode("ascii", "replace")
     region = region_b.rstrip(b"\0").decode("ascii", "replace")
     if hardware_class != config.node.hardware_class:
-        raise UsageError(f"config field node.hardware_class: {config.node.hardware_class!r} but GreenProof admitted "
-                         f"this node as {hardware_class!r}")
+        raise UsageError(
+            f"config field node.hardware_class: {config.node.hardware_class!r} but GreenProof admitted "
+            f"this node as {hardware_class!r}"
+        )
     if region != config.node.region:
-        raise UsageError(f"config field node.region: {config.node.region!r} but GreenProof admitted this node "
-                         f"in {region!r}")
+        raise UsageError(
+            f"config field node.region: {config.node.region!r} but GreenProof admitted this node in {region!r}"
+        )
     length = client.epoch_length()
     wanted = epoch_seconds or config.node.epoch_seconds
     if wanted and wanted != length:
         raise UsageError(f"config field node.epoch_seconds: {wanted} s but GreenProof.epochLength() is {length} s")
-    return ChainView(length, client.max_epoch_age(), hardware_class, region, beneficiary,
-                     client.tiers_of(hardware_class), client.baseline_of(hardware_class),
-                     client.carbon_factor_of(region))
+    return ChainView(
+        length,
+        client.max_epoch_age(),
+        hardware_class,
+        region,
+        beneficiary,
+        client.tiers_of(hardware_class),
+        client.baseline_of(hardware_class),
+        client.carbon_factor_of(region),
+    )
 
 
 def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> dict[str, Any]:
@@ -96,8 +108,17 @@ def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> d
         "epoch_seconds": view.epoch_seconds,
         "node": client.address,
         "beneficiary": view.beneficiary,
-        "proofs_accepted": [{"epoch": r.epoch, "tx_hash": r.tx_hash, "gas": r.gas_used, "block": r.block,
-                             "tier": r.tier, "threshold_mj": r.threshold_mj} for r in accepted],
+        "proofs_accepted": [
+            {
+                "epoch": r.epoch,
+                "tx_hash": r.tx_hash,
+                "gas": r.gas_used,
+                "block": r.block,
+                "tier": r.tier,
+                "threshold_mj": r.threshold_mj,
+            }
+            for r in accepted
+        ],
         "over_budget": [r.epoch for r in result.epochs if r.status == st.OVER_BUDGET],
         "incomplete": [r.epoch for r in result.epochs if r.status == st.INCOMPLETE],
         "failed": [{"epoch": r.epoch, "reason": r.note} for r in result.epochs if r.status == st.FAILED],
@@ -114,8 +135,13 @@ def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> d
     }
 
 
-def build_loop(config: NodeConfig, client: GreenProofClient, view: ChainView, sources: tuple[str, ...],
-               state: NodeState | None = None) -> OracleLoop:
+def build_loop(
+    config: NodeConfig,
+    client: GreenProofClient,
+    view: ChainView,
+    sources: tuple[str, ...],
+    state: NodeState | None = None,
+) -> OracleLoop:
     from oracle.node.measuring import make_meter
     from oracle.node.metrics import PrometheusMetrics
     from oracle.node.proving import ZkEpochProver
@@ -124,16 +150,26 @@ def build_loop(config: NodeConfig, client: GreenProofClient, view: ChainView, so
 
     state = state or NodeState(node_db_path())
     meter = make_meter(sources, config.measure.sample_hz, view.epoch_seconds)
-    return OracleLoop(state=state, client=client, meter=meter, prover_factory=ZkEpochProver,
-                      hardware_class=view.hardware_class, epoch_seconds=view.epoch_seconds, tiers_mj=view.tiers_mj,
-                      random_salt=random_salt, confirmations=config.chain.confirmations,
-                      max_backoff_s=config.submit.max_backoff_s, metrics=PrometheusMetrics(),
-                      defer_until=submission_deferral(config, view))
+    return OracleLoop(
+        state=state,
+        client=client,
+        meter=meter,
+        prover_factory=ZkEpochProver,
+        hardware_class=view.hardware_class,
+        epoch_seconds=view.epoch_seconds,
+        tiers_mj=view.tiers_mj,
+        random_salt=random_salt,
+        confirmations=config.chain.confirmations,
+        max_backoff_s=config.submit.max_backoff_s,
+        metrics=PrometheusMetrics(),
+        defer_until=submission_deferral(config, view),
+    )
 
 
 def start_exporter(port: int) -> None:
     if port:
         from prometheus_client import start_http_server
+
         start_http_server(port, addr="127.0.0.1")
         log.info("metrics on http://127.0.0.1:%d/metrics", port)
 
@@ -148,3 +184,9 @@ def install_stop_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+def exit_code(summary: dict) -> int:
+    """0 when every measured epoch reached an outcome (accepted, over budget, incomplete); 1 when a proof
+    failed or is still queued."""
+    return 1 if summary["failed"] or summary["pending"] else 0

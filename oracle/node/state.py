@@ -91,11 +91,29 @@ class EpochRecord:
             return None if value is None else int(value)
 
         proof = js(row["proof"])
-        return cls(row["node"], row["epoch"], row["epoch_seconds"], row["status"], js(row["readings"]),
-                   row["energy_mj"], js(row["gaps"]), js(row["methods"]), row["tier"], row["threshold_mj"],
-                   big(row["salt"]), big(row["commitment"]), None if proof is None else [int(x) for x in proof],
-                   js(row["bundle"]), row["nonce"], row["raw_tx"], row["tx_hash"], row["gas_used"], row["block"],
-                   row["note"], row["attempts"])
+        return cls(
+            row["node"],
+            row["epoch"],
+            row["epoch_seconds"],
+            row["status"],
+            js(row["readings"]),
+            row["energy_mj"],
+            js(row["gaps"]),
+            js(row["methods"]),
+            row["tier"],
+            row["threshold_mj"],
+            big(row["salt"]),
+            big(row["commitment"]),
+            None if proof is None else [int(x) for x in proof],
+            js(row["bundle"]),
+            row["nonce"],
+            row["raw_tx"],
+            row["tx_hash"],
+            row["gas_used"],
+            row["block"],
+            row["note"],
+            row["attempts"],
+        )
 
 
 class NodeState:
@@ -128,8 +146,10 @@ class NodeState:
         assignments = ", ".join(f"{key} = ?" for key in values)
         marks = ", ".join("?" for _ in expect)
         with self._tx() as db:
-            cursor = db.execute(f"UPDATE node_epochs SET {assignments} WHERE node = ? AND epoch = ? AND status IN ({marks})",
-                                (*values.values(), node, epoch, *expect))
+            cursor = db.execute(
+                f"UPDATE node_epochs SET {assignments} WHERE node = ? AND epoch = ? AND status IN ({marks})",
+                (*values.values(), node, epoch, *expect),
+            )
             if cursor.rowcount != 1:
                 raise StateError(f"epoch {epoch}: no row in state {'/'.join(expect)} to move to {values.get('status')}")
 
@@ -140,8 +160,9 @@ class NodeState:
 
     def with_status(self, node: str, statuses: Sequence[str]) -> list[EpochRecord]:
         marks = ", ".join("?" for _ in statuses)
-        rows = self._db.execute(f"SELECT * FROM node_epochs WHERE node = ? AND status IN ({marks}) ORDER BY epoch",
-                                (node, *statuses)).fetchall()
+        rows = self._db.execute(
+            f"SELECT * FROM node_epochs WHERE node = ? AND status IN ({marks}) ORDER BY epoch", (node, *statuses)
+        ).fetchall()
         return [EpochRecord.from_row(row) for row in rows]
 
     def nodes(self) -> list[str]:
@@ -156,12 +177,25 @@ class NodeState:
         """Record that this epoch is being measured; False when it was already known."""
         now = time.time()
         with self._tx() as db:
-            cursor = db.execute("INSERT OR IGNORE INTO node_epochs (node, epoch, epoch_seconds, status, created_at, updated_at)"
-                                " VALUES (?, ?, ?, ?, ?, ?)", (node, epoch, epoch_seconds, OPEN, now, now))
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO node_epochs (node, epoch, epoch_seconds, status, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (node, epoch, epoch_seconds, OPEN, now, now),
+            )
             return cursor.rowcount == 1
 
-    def close_epoch(self, node: str, epoch: int, readings: Sequence[int], gaps: Sequence[int], methods: Sequence[str],
-                    tier: int | None, threshold_mj: int | None, salt: int | None, note: str) -> str:
+    def close_epoch(
+        self,
+        node: str,
+        epoch: int,
+        readings: Sequence[int],
+        gaps: Sequence[int],
+        methods: Sequence[str],
+        tier: int | None,
+        threshold_mj: int | None,
+        salt: int | None,
+        note: str,
+    ) -> str:
         """Store the epoch's readings and the decision taken on them, in one step. Returns the new status."""
         if gaps:
             status = INCOMPLETE
@@ -169,21 +203,43 @@ class NodeState:
             status = OVER_BUDGET
         else:
             status = PROVING
-        self._update(node, epoch, (OPEN,), status=status, readings=json.dumps(list(readings)),
-                     energy_mj=sum(readings), gaps=json.dumps(list(gaps)), methods=json.dumps(list(methods)),
-                     tier=tier, threshold_mj=threshold_mj, salt=None if salt is None else str(salt), note=note)
+        self._update(
+            node,
+            epoch,
+            (OPEN,),
+            status=status,
+            readings=json.dumps(list(readings)),
+            energy_mj=sum(readings),
+            gaps=json.dumps(list(gaps)),
+            methods=json.dumps(list(methods)),
+            tier=tier,
+            threshold_mj=threshold_mj,
+            salt=None if salt is None else str(salt),
+            note=note,
+        )
         return status
 
-    def record_proof(self, node: str, epoch: int, commitment: int, proof: Sequence[int], bundle: dict[str, Any]) -> None:
-        self._update(node, epoch, (PROVING,), status=PROVED, commitment=str(commitment),
-                     proof=json.dumps([str(x) for x in proof]), bundle=json.dumps(bundle))
+    def record_proof(
+        self, node: str, epoch: int, commitment: int, proof: Sequence[int], bundle: dict[str, Any]
+    ) -> None:
+        self._update(
+            node,
+            epoch,
+            (PROVING,),
+            status=PROVED,
+            commitment=str(commitment),
+            proof=json.dumps([str(x) for x in proof]),
+            bundle=json.dumps(bundle),
+        )
 
     def record_signed(self, node: str, epoch: int, nonce: int, raw_tx: str, tx_hash: str) -> None:
         """The signed transaction is durable before it is broadcast: a restart rebroadcasts the same bytes."""
         with self._tx() as db:
-            cursor = db.execute("UPDATE node_epochs SET status = ?, nonce = ?, raw_tx = ?, tx_hash = ?,"
-                                " attempts = attempts + 1, updated_at = ? WHERE node = ? AND epoch = ? AND status = ?",
-                                (SENDING, nonce, raw_tx, tx_hash, time.time(), node, epoch, PROVED))
+            cursor = db.execute(
+                "UPDATE node_epochs SET status = ?, nonce = ?, raw_tx = ?, tx_hash = ?,"
+                " attempts = attempts + 1, updated_at = ? WHERE node = ? AND epoch = ? AND status = ?",
+                (SENDING, nonce, raw_tx, tx_hash, time.time(), node, epoch, PROVED),
+            )
             if cursor.rowcount != 1:
                 raise StateError(f"epoch {epoch}: not in state {PROVED}, cannot record a signed transaction")
 
@@ -191,9 +247,12 @@ class NodeState:
         """The stored transaction can never be mined (its nonce went to another); sign afresh next time."""
         self._update(node, epoch, (SENDING,), status=PROVED, nonce=None, raw_tx=None, tx_hash=None, note=note)
 
-    def record_accepted(self, node: str, epoch: int, tx_hash: str | None, gas_used: int | None, block: int | None,
-                        note: str) -> None:
-        self._update(node, epoch, (PROVED, SENDING), status=ACCEPTED, tx_hash=tx_hash, gas_used=gas_used, block=block, note=note)
+    def record_accepted(
+        self, node: str, epoch: int, tx_hash: str | None, gas_used: int | None, block: int | None, note: str
+    ) -> None:
+        self._update(
+            node, epoch, (PROVED, SENDING), status=ACCEPTED, tx_hash=tx_hash, gas_used=gas_used, block=block, note=note
+        )
 
     def record_failed(self, node: str, epoch: int, note: str) -> None:
         self._update(node, epoch, (OPEN, *PENDING), status=FAILED, note=note)

@@ -12,6 +12,9 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +60,21 @@ def _has_code(w3: Web3, address: str) -> bool:
 def _governor_transact(w3: Web3, call: Any) -> None:
     """Send one governance call from anvil's dev account 0 (the local deployer and governor)."""
     governor = dev_account(GOVERNOR_DEV_INDEX)
-    tx = call.build_transaction({"from": governor.address,
-                                 "nonce": w3.eth.get_transaction_count(governor.address, "pending"),
-                                 "chainId": w3.eth.chain_id})
+    tx = call.build_transaction(
+        {
+            "from": governor.address,
+            "nonce": w3.eth.get_transaction_count(governor.address, "pending"),
+            "chainId": w3.eth.chain_id,
+        }
+    )
     tx_hash = w3.eth.send_raw_transaction(governor.sign_transaction(tx))
     if w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] != 1:
         raise RuntimeError(f"governance transaction {tx_hash.to_0x_hex()} reverted")
 
 
-def ensure_stack(rpc_url: str, deployment_file: Path, epoch_seconds: int | None, hardware_class: str,
-                 region: str) -> Deployment:
+def ensure_stack(
+    rpc_url: str, deployment_file: Path, epoch_seconds: int | None, hardware_class: str, region: str
+) -> Deployment:
     """Deploy unless this chain already has our contracts; set the epoch length; admit this node."""
     from dataclasses import replace
 
@@ -90,9 +98,13 @@ def ensure_stack(rpc_url: str, deployment_file: Path, epoch_seconds: int | None,
         # Ape reports each transaction on stdout; ours is kept for the summary (--json prints one line).
         with contextlib.redirect_stdout(sys.stderr):
             deployment = chain_deploy.deploy_local(rpc_url, params, deployment_file)
-        log.info("deployed GreenProof %s, EcoCredit %s, Groth16Verifier %s (deployment %s)",
-                 deployment.address("GreenProof"), deployment.address("EcoCredit"),
-                 deployment.address("Groth16Verifier"), deployment_file)
+        log.info(
+            "deployed GreenProof %s, EcoCredit %s, Groth16Verifier %s (deployment %s)",
+            deployment.address("GreenProof"),
+            deployment.address("EcoCredit"),
+            deployment.address("Groth16Verifier"),
+            deployment_file,
+        )
     else:
         log.info("reusing contracts of %s (GreenProof %s)", deployment_file, deployment.address("GreenProof"))
     green_proof = deployment.green_proof(w3)
@@ -107,17 +119,49 @@ def ensure_stack(rpc_url: str, deployment_file: Path, epoch_seconds: int | None,
     beneficiary = dev_account(BENEFICIARY_DEV_INDEX).address
     info = green_proof.functions.nodeInfo(node).call()
     if not info[3] or bytes(info[1]) != label_bytes32(hardware_class) or bytes(info[2]) != label_bytes32(region):
-        _governor_transact(w3, green_proof.functions.admitNode(node, beneficiary, label_bytes32(hardware_class),
-                                                               label_bytes32(region)))
+        _governor_transact(
+            w3, green_proof.functions.admitNode(node, beneficiary, label_bytes32(hardware_class), label_bytes32(region))
+        )
         log.info("admitted node %s (beneficiary %s, class %s, region %s)", node, beneficiary, hardware_class, region)
     return deployment
 
 
 def _start_web(port: int, deployment_file: Path, rpc_url: str, log_file: Path) -> subprocess.Popen[bytes]:
     with open(log_file, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "oracle.cli", "web", "--port", str(port), "--deployment",
-                                 str(deployment_file), "--rpc-url", rpc_url],
-                                cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "oracle.cli",
+                "web",
+                "--port",
+                str(port),
+                "--deployment",
+                str(deployment_file),
+                "--rpc-url",
+                rpc_url,
+            ],
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def _wait_web(url: str, proc: subprocess.Popen[bytes], stop: threading.Event, timeout: float = 60.0) -> bool:
+    """True once the web app answers /healthz; False if it exits or stays silent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url + "healthz", timeout=1):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers, even if unhappy (e.g. the indexer is still catching up)
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    return False
 
 
 def _stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
@@ -133,7 +177,15 @@ def _stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -
 
 def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
     from oracle.node.logs import setup_logging
-    from oracle.node.service import build_loop, connect, install_stop_signals, read_chain, start_exporter, summarize
+    from oracle.node.service import (
+        build_loop,
+        connect,
+        exit_code,
+        install_stop_signals,
+        read_chain,
+        start_exporter,
+        summarize,
+    )
 
     home = state_dir()
     home.mkdir(parents=True, exist_ok=True)
@@ -154,13 +206,17 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
         deployment_file = default_path("ethereum:local")
         base = parse_config({})
         ensure_stack(anvil.url, deployment_file, args.epoch_seconds, base.node.hardware_class, base.node.region)
-        metrics_port = args.metrics_port if args.metrics_port is not None else _pick_port(DEFAULT_METRICS_PORT, "metrics")
-        config: NodeConfig = parse_config({
-            "chain": {"rpc_url": anvil.url, "deployment": str(deployment_file)},
-            "key": {"account": f"dev:{NODE_DEV_INDEX}"},
-            "exporter": {"port": metrics_port},
-            **({"measure": {"sources": args.source}} if args.source else {}),
-        })
+        metrics_port = (
+            args.metrics_port if args.metrics_port is not None else _pick_port(DEFAULT_METRICS_PORT, "metrics")
+        )
+        config: NodeConfig = parse_config(
+            {
+                "chain": {"rpc_url": anvil.url, "deployment": str(deployment_file)},
+                "key": {"account": f"dev:{NODE_DEV_INDEX}"},
+                "exporter": {"port": metrics_port},
+                **({"measure": {"sources": args.source}} if args.source else {}),
+            }
+        )
         client = connect(config)
         view = read_chain(client, config, args.epoch_seconds)
         start_exporter(config.exporter.port)
@@ -169,6 +225,10 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
             web_port = _pick_port(args.web_port, "the web app")
             web = _start_web(web_port, deployment_file, anvil.url, home / "logs" / "web.log")
             web_url = f"http://127.0.0.1:{web_port}/"
+            if not _wait_web(web_url, web, stop):
+                log.warning("the web app did not start (see %s); the oracle runs without it", home / "logs" / "web.log")
+                _stop_process(web)
+                web, web_url = None, None
         _show_where(anvil.url, web_url, config.exporter.port, home, client.address, view)
         _show_recommendation(config)
         loop = build_loop(config, client, view, config.measure.sources)
@@ -176,12 +236,14 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
         result = loop.run(args.epochs)
         summary = summarize(result, client, view)
         if web is not None and args.epochs is not None and not stop.is_set():
-            log.info("oracle done after %d epoch(s); the web app keeps serving on %s until Ctrl-C", args.epochs, web_url)
+            log.info(
+                "oracle done after %d epoch(s); the web app keeps serving on %s until Ctrl-C", args.epochs, web_url
+            )
             while not stop.wait(0.5):
                 if web.poll() is not None:
                     log.warning("the web app exited with code %s", web.returncode)
                     break
-        return summary, 0 if result.pending_left == 0 else 1
+        return summary, exit_code(summary)
     except RpcUnavailable as exc:
         raise UsageError(str(exc)) from None
     finally:
@@ -192,18 +254,21 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
 
 
 def _show_where(rpc_url: str, web_url: str | None, metrics_port: int, home: Path, node: str, view: Any) -> None:
-    lines = [f"chain      {rpc_url} (anvil, state in {home / 'anvil'})",
-             f"node       {node}  class {view.hardware_class}, region {view.region}, epoch {view.epoch_seconds} s",
-             f"web        {web_url or 'not started (--no-web)'}",
-             f"metrics    {'http://127.0.0.1:%d/metrics' % metrics_port if metrics_port else 'off'}",
-             f"logs       {home / 'logs'}",
-             f"state      {home / 'node.db'}"]
+    lines = [
+        f"chain      {rpc_url} (anvil, state in {home / 'anvil'})",
+        f"node       {node}  class {view.hardware_class}, region {view.region}, epoch {view.epoch_seconds} s",
+        f"web        {web_url or 'not started (--no-web)'}",
+        f"metrics    {f'http://127.0.0.1:{metrics_port}/metrics' if metrics_port else 'off'}",
+        f"logs       {home / 'logs'}",
+        f"state      {home / 'node.db'}",
+    ]
     for line in lines:
         log.info("%s", line)
 
 
 def _show_recommendation(config: NodeConfig) -> None:
     from oracle.node.advice import recommendation_line
+
     line = recommendation_line(config.optimize.profile, config.optimize.latency_slo_ms)
     if line:
         log.info("%s", line)

@@ -15,7 +15,8 @@ The first trial runs the arm with the lowest prior-mean energy (largest batch, f
 measurement the levels are unknown. Then, per trial, one of two acquisition rules:
 - "cei" (default): constrained expected improvement, E[max(0, log best-so-far − log energy)] × P(latency ≤
   SLO) from the posteriors: deterministic given the data, and it explores an arm only while it may beat
-  the incumbent and may be fast enough;
+  the incumbent and is at least 10 % likely to be fast enough (min_p_feasible); once no arm is worth `min_gain` (1 % expected gain), it runs the
+  best configuration seen;
 - "thompson": Thompson sampling: one joint draw of the energy posterior, the lowest-drawn arm among those
   more likely than not to meet the SLO.
 On our two profiles cEI needs fewer trials (bench/optimizer.py prints both). Arms below the quality floor
@@ -59,6 +60,21 @@ def _norm_cdf(z: np.ndarray) -> np.ndarray:
 
 def _norm_pdf(z: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def _pooled_noise_var(arms: list[int], values: list[float], prior_var: float, prior_weight: int = 2) -> float:
+    """Measurement noise learnt from repeated trials of the same arm (pooled within-arm variance), shrunk
+    towards the assumed prior noise with the weight of `prior_weight` observations."""
+    groups: dict[int, list[float]] = {}
+    for a, v in zip(arms, values, strict=True):
+        groups.setdefault(a, []).append(v)
+    ss, dof = 0.0, 0
+    for vals in groups.values():
+        if len(vals) > 1:
+            m = sum(vals) / len(vals)
+            ss += sum((v - m) ** 2 for v in vals)
+            dof += len(vals) - 1
+    return (ss + prior_weight * prior_var) / (dof + prior_weight)
 
 
 def features(rows: Sequence[ProfileRow]) -> np.ndarray:
@@ -112,9 +128,11 @@ class ThompsonTuner:
     rows: Sequence[ProfileRow]
     latency_slo_ms: float | None = None
     min_quality: float | None = None
-    noise_std: float = 0.1  # log-space measurement noise assumed by the posterior (≈10 %)
+    noise_std: float = 0.1  # prior guess of log-space measurement noise (≈10 %); learnt from repeated trials
     seed: int = 0
     strategy: str = "cei"  # "cei" (constrained expected improvement) or "thompson"
+    min_p_feasible: float = 0.1  # cEI: arms less likely than this to meet the SLO are not tried
+    min_gain: float = 0.01  # cEI: stop exploring when the expected log-energy gain × P(feasible) is below this
     rng: np.random.Generator = field(init=False)
     allowed: list[int] = field(init=False)
     history: list[tuple[int, float, float]] = field(init=False, default_factory=list)
@@ -152,7 +170,9 @@ class ThompsonTuner:
         incumbent = math.log(self._mean_energy(best)) if best is not None else float(np.max(mean))
         z = (incumbent - mean) / sd
         ei = (incumbent - mean) * _norm_cdf(z) + sd * _norm_pdf(z)
-        score = ei * p_ok
+        score = np.where(p_ok >= self.min_p_feasible, ei * p_ok, 0.0)
+        if best is not None and float(np.max(score)) < self.min_gain:
+            return best  # nothing left worth a trial: run the best configuration seen (exploit)
         if not np.any(score > 1e-12):
             return self.allowed[int(np.argmax(p_ok))]
         return self.allowed[int(np.argmax(score))]
@@ -173,6 +193,8 @@ class ThompsonTuner:
         self.energy.observe(k, math.log(energy_j_per_item))
         self.latency.observe(k, math.log(latency_ms))
         self.history.append((row_index, energy_j_per_item, latency_ms))
+        for gp in (self.energy, self.latency):
+            gp.noise_var = _pooled_noise_var(gp.arms, gp.values, self.noise_std**2)
 
     def best(self) -> int | None:
         """Measured configuration with the lowest mean energy whose mean latency meets the SLO (None yet)."""

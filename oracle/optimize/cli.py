@@ -47,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q.add_argument("--precisions", default="fp32,bf16,int8", help="comma-separated: fp32,bf16,int8")
     q.add_argument("--seconds", type=float, default=1.0, help="measuring window per configuration (s)")
     q.add_argument("--source", default="auto", help="energy source: auto|nvml|rapl|cpu (oracle.measure)")
+    q.add_argument("--device", default="cpu", help="cpu or cuda (cuda: int8 skipped, energy from NVML)")
     q.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: stable on shared cores)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=run_profile)

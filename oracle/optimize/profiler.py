@@ -165,6 +165,20 @@ def device_name(device: str) -> str:
     return f"{platform.processor() or 'CPU'} ({torch.get_num_threads()} threads)"
 
 
+def gpu_power_limit_w(index: int = 0) -> float | None:
+    """The enforced power limit of GPU `index` from NVML (read only; the profiler never changes it)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            return pynvml.nvmlDeviceGetEnforcedPowerLimit(pynvml.nvmlDeviceGetHandleByIndex(index)) / 1000.0
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # no NVML: the limit is unknown, left blank
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileResult:
     rows: list[ProfileRow]
@@ -220,14 +234,19 @@ def profile_cli(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise UsageError("--threads must be >= 1")
     torch.set_num_threads(args.threads)
+    device = args.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device visible to PyTorch")
     meter = open_meter(args.source)
-    result = profile_model(meter, batches, precisions, args.seconds)
+    limit = gpu_power_limit_w() if device.startswith("cuda") else None
+    result = profile_model(meter, batches, precisions, args.seconds, device=device, power_limit_w=limit)
     comments = [
         f"measured by `ecoai profile` on {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
         f"energy method: {result.method}",
         "workload: MLP 64-512-512-10 (ReLU) trained at setup on scikit-learn digits (70/30 split, seed 0); "
         f"fp32 held-out accuracy {result.reference_accuracy:.4f}; quality = accuracy / fp32 accuracy",
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, window {args.seconds:g} s per config",
+        f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} CPU threads, "
+        f"window {args.seconds:g} s per config",
         *result.notes,
     ]
     write_profile(result.rows, args.out, comments)

@@ -207,7 +207,7 @@ def simulate(trace: CarbonTrace, jobs: Sequence[Job], policy: Policy, capacity: 
             v = order[nxt]
             policy.on_submit(t, v, ctx, free)
             if not policy.holds_plan(v):
-                slot = _reserve_latest(free, v, t)
+                slot = _reserve_latest(free, v, t, ctx)
                 if slot is not None:
                     fallback[v.job.id] = slot
             pending.append(v)
@@ -216,10 +216,15 @@ def simulate(trace: CarbonTrace, jobs: Sequence[Job], policy: Policy, capacity: 
         still: list[JobView] = []
         for v in pending:
             fb = fallback.get(v.job.id)
+            if fb is None and not policy.holds_plan(v):  # room may have freed up since the last hour
+                fb = _reserve_latest(free, v, t, ctx)
+                if fb is not None:
+                    fallback[v.job.id] = fb
             z = policy.decide(t, v, ctx)
-            # must start now: at its latest start, or when its last-resort slot is due (that slot is freed
-            # below, so at least that zone has room)
-            forced = t >= v.latest or (fb is not None and fb[1] == t)
+            # must start now: at its latest start; when its last-resort slot is due (that slot is freed
+            # below, so at least that zone has room); or when no last-resort slot could be had (start at
+            # the first hour with room rather than gamble on the deadline)
+            forced = t >= v.latest or (fb is not None and fb[1] == t) or (fb is None and not policy.holds_plan(v))
             if z is None and not forced:
                 still.append(v)
                 continue
@@ -235,7 +240,8 @@ def simulate(trace: CarbonTrace, jobs: Sequence[Job], policy: Policy, capacity: 
             for c in candidates:
                 if t + v.duration > free.shape[1]:
                     raise UsageError(f"job {v.job.id} could not be placed within the trace")
-                if free[c, t: t + v.duration].min() > 0:
+                # hours the trace has no data for cannot be counted, so nothing starts over them
+                if free[c, t: t + v.duration].min() > 0 and not np.isnan(ctx.actual_sum(c, t, v.duration)):
                     free[c, t: t + v.duration] -= 1
                     placements[v.job.id] = _place(ctx, v, c, t)
                     fallback.pop(v.job.id, None)
@@ -249,11 +255,11 @@ def simulate(trace: CarbonTrace, jobs: Sequence[Job], policy: Policy, capacity: 
     return ScheduleResult(policy.name, [placements[v.job.id] for v in ctx.views])
 
 
-def _reserve_latest(free: np.ndarray, v: JobView, t: int) -> tuple[int, int] | None:
+def _reserve_latest(free: np.ndarray, v: JobView, t: int, ctx: Context) -> tuple[int, int] | None:
     """Reserve the latest start (any allowed zone) that has room, as a job's last resort; None if none has."""
     for s in range(v.latest, t - 1, -1):
         for z in v.zones:
-            if free[z, s: s + v.duration].min() > 0:
+            if free[z, s: s + v.duration].min() > 0 and not np.isnan(ctx.actual_sum(z, s, v.duration)):
                 free[z, s: s + v.duration] -= 1
                 return z, s
     return None

@@ -13,6 +13,7 @@ from oracle.zk.prover import N_READINGS, Prover, check_inputs, random_salt
 from oracle.zk.verifier import check, load_json_file, load_verification_key
 
 CSV_HEADER = "energy_mj"
+OUTPUT_FILES = ("proof.json", "public.json", "calldata.json", "opening.json")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,12 +77,20 @@ def read_readings_csv(path: Path) -> list[int]:
 
 def prove_command(args: argparse.Namespace) -> int:
     readings = read_readings_csv(args.readings)
-    _, _, node = check_inputs(readings, args.threshold, args.epoch, args.node)  # before starting Node
+    _, _, _, node = check_inputs(readings, args.threshold, args.epoch, args.node)  # before starting Node
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    existing = [name for name in OUTPUT_FILES if (out / name).exists()]
+    if existing:  # an earlier opening.json may be the only copy of a salt whose commitment is on chain
+        raise UsageError(f"--out {out} already holds {', '.join(existing)}: choose an empty folder")
     salt = random_salt()
     with Prover() as prover:
         bundle = prover.prove(readings, salt, args.threshold, args.epoch, node)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --out {out}: {exc.strerror}") from None
     _write_json(out / "proof.json", bundle.proof)
     _write_json(out / "public.json", bundle.public_signals)
     _write_json(out / "calldata.json", bundle.calldata())

@@ -9,6 +9,7 @@ it is returned.
 from __future__ import annotations
 
 import json
+import numbers
 import secrets
 import subprocess
 import threading
@@ -57,8 +58,10 @@ def node_to_int(node: int | str) -> int:
 
 
 def _checked_int(value: object, bits: int, name: str, error: type[Exception]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    # numbers.Integral admits numpy integers too; bool is an int but never a reading.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise error(f"{name} must be an integer, got {value!r}")
+    value = int(value)
     if not 0 <= value < 1 << bits:
         raise error(f"{name} must be in [0, 2^{bits}), got {value}")
     return value
@@ -70,9 +73,7 @@ def _checked_readings(readings_mj: Sequence[int]) -> list[int]:
         raise WrongReadingCount(
             f"an epoch has exactly {N_READINGS} interval readings, got {len(readings)} "
             "(a missing interval is not zero energy)")
-    for i, r in enumerate(readings):
-        _checked_int(r, READING_BITS, f"reading {i} (mJ)", ReadingOutOfRange)
-    return readings
+    return [_checked_int(r, READING_BITS, f"reading {i} (mJ)", ReadingOutOfRange) for i, r in enumerate(readings)]
 
 
 def commitment(readings: Sequence[int], salt: int, node: int | str, epoch: int) -> int:
@@ -81,11 +82,11 @@ def commitment(readings: Sequence[int], salt: int, node: int | str, epoch: int) 
     commitment = Poseidon(c0, word_0, ..., word_9)."""
     values = _checked_readings(readings)
     node_int = node_to_int(node)
-    _checked_int(epoch, EPOCH_BITS, "epoch", FieldOutOfRange)
-    _checked_int(salt, 254, "salt", FieldOutOfRange)
-    if salt >= FIELD_MODULUS:
+    epoch_int = _checked_int(epoch, EPOCH_BITS, "epoch", FieldOutOfRange)
+    salt_int = _checked_int(salt, 254, "salt", FieldOutOfRange)
+    if salt_int >= FIELD_MODULUS:
         raise FieldOutOfRange("salt must be a field element (< the BN254 scalar field order)")
-    return poseidon([poseidon([salt, node_int, epoch]), *pack_readings(values)])
+    return poseidon([poseidon([salt_int, node_int, epoch_int]), *pack_readings(values)])
 
 
 def pack_readings(readings: Sequence[int]) -> list[int]:
@@ -95,17 +96,18 @@ def pack_readings(readings: Sequence[int]) -> list[int]:
 
 
 def check_inputs(readings_mj: Sequence[int], threshold_mj: int, epoch: int,
-                 node: int | str) -> tuple[list[int], int, int]:
-    """Refuse what the circuit cannot prove, with one clear error; returns (readings, threshold, node)."""
+                 node: int | str) -> tuple[list[int], int, int, int]:
+    """Refuse what the circuit cannot prove, with one clear error; returns (readings, threshold, epoch, node)
+    as plain ints."""
     readings = _checked_readings(readings_mj)
     threshold = _checked_int(threshold_mj, THRESHOLD_BITS, "threshold (mJ)", ThresholdOutOfRange)
-    _checked_int(epoch, EPOCH_BITS, "epoch", FieldOutOfRange)
+    epoch = _checked_int(epoch, EPOCH_BITS, "epoch", FieldOutOfRange)
     node_int = node_to_int(node)
     total = sum(readings)
     if total > threshold:
         raise OverThreshold(f"the readings sum to {total} mJ, over the threshold of {threshold} mJ: "
                             "nothing to prove")
-    return readings, threshold, node_int
+    return readings, threshold, epoch, node_int
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ class Prover:
         """Prove sum(readings_mj) ≤ threshold_mj for the commitment to (readings, salt, node, epoch).
         Raises an oracle.zk error (a UsageError) and proves nothing when the inputs are out of range or
         over the threshold."""
-        readings, threshold, node_int = check_inputs(readings_mj, threshold_mj, epoch, node)
+        readings, threshold, epoch, node_int = check_inputs(readings_mj, threshold_mj, epoch, node)
         commit = commitment(readings, salt, node_int, epoch)
         circuit_input = {
             "threshold_mj": str(threshold), "epoch": str(epoch), "node": str(node_int),

@@ -23,7 +23,8 @@ console.log = (...args) => process.stderr.write(args.join(" ") + "\n");
 
 const zkey = new Uint8Array(readFileSync(zkeyPath));
 const vk = JSON.parse(readFileSync(vkPath, "utf8"));
-const witnessCalculator = await WitnessCalculatorBuilder(readFileSync(wasmPath));
+const wasm = readFileSync(wasmPath);
+let witnessCalculator = await WitnessCalculatorBuilder(wasm);
 
 function toBigInts(input) {
     const out = {};
@@ -34,7 +35,15 @@ function toBigInts(input) {
 }
 
 async function prove(input) {
-    const wtns = await witnessCalculator.calculateWTNSBin(toBigInts(input), true);
+    let wtns;
+    try {
+        wtns = await witnessCalculator.calculateWTNSBin(toBigInts(input), true);
+    } catch (err) {
+        // A failed constraint traps inside the wasm instance, and circom_runtime keeps appending to one
+        // error string per instance: start a fresh instance so the next witness and message are clean.
+        witnessCalculator = await WitnessCalculatorBuilder(wasm);
+        throw err;
+    }
     const { proof, publicSignals } = await snarkjs.groth16.prove(
         { type: "mem", data: zkey }, { type: "mem", data: wtns });
     const verified = await snarkjs.groth16.verify(vk, publicSignals, proof);

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pytest
@@ -92,10 +93,44 @@ class Stack:
     outsider: Any
     deployment: Any
 
-    def set_next_time(self, timestamp: int) -> None:
-        """The next block's timestamp (anvil keeps block times increasing, so this only moves forward)."""
+    def mine_at(self, timestamp: int) -> None:
+        """Mines an empty block at `timestamp` (or just after the latest block, as anvil keeps block times
+        increasing), so that calls see that time and later transactions come after it."""
         latest = int(rpc_call(self.url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
         rpc_call(self.url, "evm_setNextBlockTimestamp", [max(timestamp, latest + 1)])
+        rpc_call(self.url, "evm_mine", [])
+
+    @cached_property
+    def w3(self) -> Any:
+        from web3 import Web3
+
+        return Web3(Web3.HTTPProvider(self.url))
+
+    @property
+    def wgreen(self) -> Any:
+        """GreenProof's web3.py functions, from the deployment file's ABI (as the oracle and the web use it)."""
+        return self.deployment.green_proof(self.w3).functions
+
+    @property
+    def wcredit(self) -> Any:
+        """EcoCredit's web3.py functions, from the deployment file's ABI."""
+        return self.deployment.eco_credit(self.w3).functions
+
+    def rejects(self, error: str, call: Any, sender: Any, **inputs: Any) -> None:
+        """Asserts that the web3 contract call `call`, made by `sender` through eth_call, reverts with the custom
+        error `error` (and these argument values). eth_call keeps revert checks fast: nothing is mined."""
+        from web3.exceptions import ContractCustomError
+
+        try:
+            call.call({"from": sender.address})
+        except ContractCustomError as exc:
+            name, args = decode_custom_error(self.deployment.contracts[_contract_of(self, call)].abi,
+                                             exc.data)
+        else:
+            raise AssertionError(f"expected a revert with {error}, the call succeeded")
+        assert name == error, f"expected {error}, got {name}{args}"
+        for key, value in inputs.items():
+            assert args.get(key) == value, f"{error}.{key}: expected {value!r}, got {args.get(key)!r}"
 
     @staticmethod
     def expected_credits(threshold_mj: int) -> int:
@@ -132,23 +167,24 @@ def stack(module_stack: Stack) -> Iterator[Stack]:
     assert rpc_call(module_stack.url, "evm_revert", [snapshot]) is True
 
 
-@pytest.fixture
-def reverts():
-    """`with reverts("ErrorName", arg=value): ...` expects a revert with exactly that custom error (and args)."""
-    from contextlib import contextmanager
+def _contract_of(stack: Stack, call: Any) -> str:
+    address = call.address
+    return next(name for name, ref in stack.deployment.contracts.items() if ref.address == address)
 
-    from ape.exceptions import ContractLogicError
 
-    @contextmanager
-    def _reverts(name: str, **inputs: Any) -> Iterator[None]:
-        try:
-            yield
-        except ContractLogicError as exc:
-            assert type(exc).__name__ == name, f"expected {name}, got {type(exc).__name__}: {exc}"
-            actual = getattr(exc, "inputs", {})
-            for key, value in inputs.items():
-                assert actual.get(key) == value, f"{name}.{key}: expected {value!r}, got {actual.get(key)!r}"
-        else:
-            raise AssertionError(f"expected a revert with {name}, none happened")
+def decode_custom_error(abi: list[dict[str, Any]], data: str) -> tuple[str, dict[str, Any]]:
+    """(name, {argument: value}) of a custom error's revert data, from an ABI (addresses checksummed)."""
+    from eth_abi import decode
+    from eth_utils import keccak, to_checksum_address
 
-    return _reverts
+    raw = bytes.fromhex(data.removeprefix("0x"))
+    for entry in abi:
+        if entry.get("type") != "error":
+            continue
+        types = [i["type"] for i in entry["inputs"]]
+        if keccak(text=f"{entry['name']}({','.join(types)})")[:4] == raw[:4]:
+            values = decode(types, raw[4:])
+            return entry["name"], {
+                i["name"]: to_checksum_address(v) if i["type"] == "address" else v
+                for i, v in zip(entry["inputs"], values, strict=True)}
+    raise AssertionError(f"revert data {data} matches no custom error of the ABI")

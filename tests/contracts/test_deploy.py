@@ -108,3 +108,27 @@ def test_admin_in_params_receives_every_role_and_the_deployer_keeps_none(anvil, 
             value = getattr(contract.functions, role)().call()
             assert contract.functions.hasRole(value, admin).call(), role
             assert not contract.functions.hasRole(value, deployer).call(), role
+
+
+@pytest.mark.chain
+@pytest.mark.slow
+def test_ape_run_deploy_writes_the_deployment_file(tmp_path: Path):
+    """`ape run deploy` end to end: Ape starts its own local anvil, deploys, writes --out, stops anvil."""
+    import os
+    import subprocess
+    import sys
+
+    from oracle.paths import REPO_ROOT
+
+    out = tmp_path / "local.json"
+    ape = Path(sys.executable).with_name("ape")
+    result = subprocess.run(
+        [str(ape), "run", "deploy", "--network", "ethereum:local:foundry", "--account", "TEST::0",
+         "--params", str(DEFAULT_PARAMS), "--out", str(out)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env=os.environ | {"ECOAI_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    deployment = Deployment.load(out)
+    assert deployment.network == "ethereum:local" and deployment.chain_id == 31337
+    assert set(deployment.contracts) == {"GreenProof", "EcoCredit", "Groth16Verifier"}
+    assert f"GreenProof: {deployment.address('GreenProof')}" in result.stdout
+    assert deployment.params["hardware_classes"]["H200"]["baseline_mj"] == 3_500_000

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.chain
 PARAMS = load_params()
 R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # A replacement for one 256-bit word: a nearby value, a field-sized one, or any uint256.
 words = st.one_of(st.integers(-3, 3), st.integers(0, Q - 1), st.integers(0, 2**256 - 1))
@@ -23,46 +23,46 @@ words = st.one_of(st.integers(-3, 3), st.integers(0, Q - 1), st.integers(0, 2**2
 
 @pytest.fixture(scope="module")
 def contracts(module_stack, proofs):
-    # Mine a block inside the proofs' acceptance window, so eth_call runs at a time the real proof is accepted.
-    rpc_call(module_stack.url, "evm_setNextBlockTimestamp", [proofs.submit_time])
-    rpc_call(module_stack.url, "evm_mine", [])
-    return module_stack.green, module_stack.verifier, module_stack.node
+    """web3.py GreenProof and verifier functions (deployment ABIs), with the chain inside the proofs' window."""
+    module_stack.mine_at(proofs.submit_time)
+    return module_stack.wgreen, module_stack.deployment.verifier(module_stack.w3).functions, module_stack.node
 
 
 def _replace(values: list[int], index: int, word: int) -> list[int]:
+    """`values` with word `index` replaced: a negative `word` is added to it (nearby values), else it is set."""
     changed = list(values)
     changed[index] = word % 2**256 if word >= 0 else (values[index] + word) % 2**256
     return changed
+
+
+def _verifies(verifier, epoch_proof, proof=None, inputs=None) -> bool:
+    return verifier.verifyProof(*epoch_proof.verifier_args(proof=proof, inputs=inputs)).call()
 
 
 def test_the_untampered_proof_is_accepted(contracts, proofs):
     """The baseline the properties below are measured against: the real submission passes eth_call."""
     green, verifier, node = contracts
     first = proofs.first
-    assert verifier.verifyProof(*first.verifier_args())
-    green.submit.call(first.epoch, first.tier, first.commitment, first.proof, sender=node)
+    assert _verifies(verifier, first)
+    green.submit(first.epoch, first.tier, first.commitment, first.proof).call({"from": node.address})
 
 
 @SETTINGS
 @given(index=st.integers(0, 7), word=words)
 def test_a_tampered_proof_word_never_verifies(contracts, proofs, index, word):
     green, verifier, node = contracts
-    first = proofs.first
-    proof = _replace(first.proof, index, word)
-    if proof == first.proof:
-        return
-    assert not verifier.verifyProof(*first.verifier_args(proof=proof))
+    proof = _replace(proofs.first.proof, index, word)
+    if proof != proofs.first.proof:
+        assert not _verifies(verifier, proofs.first, proof=proof)
 
 
 @SETTINGS
 @given(index=st.integers(0, 3), word=words)
 def test_a_tampered_public_input_never_verifies(contracts, proofs, index, word):
     green, verifier, node = contracts
-    first = proofs.first
-    inputs = _replace(first.inputs, index, word)
-    if inputs == first.inputs:
-        return
-    assert not verifier.verifyProof(*first.verifier_args(inputs=inputs))
+    inputs = _replace(proofs.first.inputs, index, word)
+    if inputs != proofs.first.inputs:
+        assert not _verifies(verifier, proofs.first, inputs=inputs)
 
 
 @SETTINGS
@@ -70,7 +70,7 @@ def test_a_tampered_public_input_never_verifies(contracts, proofs, index, word):
        commitment=st.one_of(st.none(), words), tier=st.integers(0, 255), epoch_shift=st.integers(-3, 3))
 def test_no_tampered_submission_is_accepted(contracts, proofs, proof_index, proof_word, commitment, tier,
                                             epoch_shift):
-    from ape.exceptions import ContractLogicError
+    from web3.exceptions import ContractLogicError
 
     green, verifier, node = contracts
     first = proofs.first
@@ -79,5 +79,5 @@ def test_no_tampered_submission_is_accepted(contracts, proofs, proof_index, proo
     epoch = first.epoch + epoch_shift
     if (proof, commit, tier, epoch) == (first.proof, first.commitment, first.tier, first.epoch):
         return
-    with pytest.raises(ContractLogicError):
-        green.submit.call(epoch, tier, commit, proof, sender=node)
+    with pytest.raises(ContractLogicError):  # ContractCustomError is one
+        green.submit(epoch, tier, commit, proof).call({"from": node.address})

@@ -72,3 +72,11 @@ def test_gpu_check_without_gpu_prints_one_line_and_exits_nonzero():
                          timeout=60)
     assert out.returncode == 1 and out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("gpu_check: no NVIDIA GPU")
+
+
+def test_stop_right_after_start_is_not_lost():
+    sampler = Sampler([ReplaySource()])
+    thread = sampler.start_background()
+    sampler.stop()
+    thread.join(timeout=2)
+    assert not thread.is_alive()

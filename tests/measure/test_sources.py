@@ -194,3 +194,12 @@ def test_auto_sources_without_gpu_are_replay_plus_cpu_estimate():
     assert [s.name for s in sources] == ["replay", "cpu"]
     with pytest.raises(SourceUnavailable, match="unknown source"):
         open_sources(["gpu"])
+
+
+def test_nvml_short_boundary_tick_with_a_counter_step_is_a_reading_but_a_huge_jump_is_a_gap():
+    # The counter moves in ~100 ms steps: a 5 ms interval may see a whole 70 J step (700 W x 0.1 s).
+    gpu = StandInGpu(counter_mj=[0, 70_000, 10**10])
+    src = NvmlSource(StandInNvml([gpu]))
+    items = drive(src, [0.0, 0.005, 0.105])
+    assert isinstance(items[0], Reading) and items[0].energy_mj == 70_000
+    assert isinstance(items[1], Gap) and "implausible" in items[1].reason  # 10 MJ in 0.1 s on a 700 W GPU

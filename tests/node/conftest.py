@@ -21,8 +21,10 @@ from oracle.paths import REPO_ROOT
 NODE = dev_account(1)
 BENEFICIARY = dev_account(2)
 # anvil's documented dev keys (public test keys): they must never show up in our logs or outputs anyway.
-DEV_KEYS = ("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-            "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d")
+DEV_KEYS = (
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+)
 
 
 def write_config(path: Path, rpc_url: str, deployment: Path, **extra: dict[str, Any]) -> Path:
@@ -55,8 +57,14 @@ def ecoai(*args: str, env: dict[str, str] | None = None, log: Path | None = None
     full_env = {**os.environ, **(env or {})}
     err = open(log, "ab") if log else subprocess.DEVNULL
     try:
-        return subprocess.Popen([sys.executable, "-m", "oracle.cli", *args], cwd=REPO_ROOT, env=full_env,
-                                stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, "-m", "oracle.cli", *args],
+            cwd=REPO_ROOT,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
     finally:
         if log:
             err.close()  # type: ignore[union-attr]
@@ -82,7 +90,9 @@ def reading_ids(home: Path) -> set[int]:
         db.close()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None) -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -99,8 +109,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: subp
 
 def proved_events(w3: Web3, deployment: Deployment, node: str) -> list[Any]:
     """Every EpochProved event of `node` on chain."""
-    return list(deployment.green_proof(w3).events.EpochProved.get_logs(
-        argument_filters={"node": node}, from_block=deployment.block))
+    return list(
+        deployment.green_proof(w3).events.EpochProved.get_logs(
+            argument_filters={"node": node}, from_block=deployment.block
+        )
+    )
 
 
 SHARED_PROFILE = REPO_ROOT.parent / "shared" / "data" / "h200_mlp_profile.csv"

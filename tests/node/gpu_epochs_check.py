@@ -71,21 +71,38 @@ def main() -> int:
             energy = meter.close_epoch(epoch, start, end, 64)
             total = sum(energy.readings_mj)
             tier = None if energy.gaps else pick_tier(total, tiers_mj)
-            row = {"epoch": epoch, "gpu_duty": duty, "total_mj": total, "mean_power_w": total / 1000 / epoch_s,
-                   "max_interval_mj": max(energy.readings_mj), "gap_intervals": len(energy.gaps),
-                   "labels": energy.methods, "tier": tier,
-                   "threshold_mj": None if tier is None else tiers_mj[tier],
-                   "outcome": "incomplete" if energy.gaps else ("over_budget" if tier is None else "provable")}
+            row = {
+                "epoch": epoch,
+                "gpu_duty": duty,
+                "total_mj": total,
+                "mean_power_w": total / 1000 / epoch_s,
+                "max_interval_mj": max(energy.readings_mj),
+                "gap_intervals": len(energy.gaps),
+                "labels": energy.methods,
+                "tier": tier,
+                "threshold_mj": None if tier is None else tiers_mj[tier],
+                "outcome": "incomplete" if energy.gaps else ("over_budget" if tier is None else "provable"),
+            }
             results.append(row)
             print(json.dumps(row), flush=True)
     finally:
         stop.set()
         meter.stop()
         worker.join(timeout=10)
-    print(json.dumps({"device": torch.cuda.get_device_name(0), "epoch_s": epoch_s, "tiers_mj": tiers_mj,
-                      "sources": [s.name for s in meter.sources], "devices": meter.devices,
-                      "all_complete": all(r["gap_intervals"] == 0 for r in results),
-                      "all_below_2_32": all(r["max_interval_mj"] < 2**32 for r in results)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "device": torch.cuda.get_device_name(0),
+                "epoch_s": epoch_s,
+                "tiers_mj": tiers_mj,
+                "sources": [s.name for s in meter.sources],
+                "devices": meter.devices,
+                "all_complete": all(r["gap_intervals"] == 0 for r in results),
+                "all_below_2_32": all(r["max_interval_mj"] < 2**32 for r in results),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

@@ -28,20 +28,23 @@ def test_default_config_file_parses_to_the_defaults(tmp_path: Path) -> None:
     assert load_config(path) == load_config(None)
 
 
-@pytest.mark.parametrize(("doc", "field"), [
-    ({"chain": {"rpc_url": "ftp://x"}}, "chain.rpc_url"),
-    ({"chain": {"confirmations": 0}}, "chain.confirmations"),
-    ({"chain": {"network": "sepolia"}}, "chain.network"),
-    ({"node": {"epoch_seconds": "60"}}, "node.epoch_seconds"),
-    ({"node": {"hardware_class": "H200 GPU with a very long name over 32 bytes"}}, "node.hardware_class"),
-    ({"node": {"regoin": "KR"}}, "node.regoin"),
-    ({"measure": {"sources": ["nvml", "tea-leaves"]}}, "measure.sources"),
-    ({"measure": {"sample_hz": True}}, "measure.sample_hz"),
-    ({"exporter": {"port": 70000}}, "exporter.port"),
-    ({"key": {"account": "0xabc"}}, "key.account"),
-    ({"chain": {"network": "ethereum:sepolia", "rpc_url": "https://rpc.example"}}, "key.account"),
-    ({"oracel": {}}, "oracel"),
-])
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"chain": {"rpc_url": "ftp://x"}}, "chain.rpc_url"),
+        ({"chain": {"confirmations": 0}}, "chain.confirmations"),
+        ({"chain": {"network": "sepolia"}}, "chain.network"),
+        ({"node": {"epoch_seconds": "60"}}, "node.epoch_seconds"),
+        ({"node": {"hardware_class": "H200 GPU with a very long name over 32 bytes"}}, "node.hardware_class"),
+        ({"node": {"regoin": "KR"}}, "node.regoin"),
+        ({"measure": {"sources": ["nvml", "tea-leaves"]}}, "measure.sources"),
+        ({"measure": {"sample_hz": True}}, "measure.sample_hz"),
+        ({"exporter": {"port": 70000}}, "exporter.port"),
+        ({"key": {"account": "0xabc"}}, "key.account"),
+        ({"chain": {"network": "ethereum:sepolia", "rpc_url": "https://rpc.example"}}, "key.account"),
+        ({"oracel": {}}, "oracel"),
+    ],
+)
 def test_bad_config_names_the_field(doc: dict, field: str) -> None:
     with pytest.raises(UsageError, match=rf"config field {field}\b"):
         parse_config(doc)

@@ -16,13 +16,14 @@ from oracle.chain.deployment import Deployment
 from oracle.node.keys import dev_account
 from oracle.zk import commitment
 
-from .conftest import NODE, ecoai, node_rows, proved_events, reading_ids, wait_for
+from .conftest import DEV_KEYS, NODE, ecoai, node_rows, proved_events, reading_ids, wait_for
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 
 def test_sigkill_at_each_step_then_restart_loses_nothing_and_never_double_submits(
-        node_config: Path, ecoai_home: Path, anvil, deployed: Deployment, tmp_path: Path) -> None:
+    node_config: Path, ecoai_home: Path, anvil, deployed: Deployment, tmp_path: Path
+) -> None:
     log = tmp_path / "oracle.err"
     run = ("oracle", "run", "--config", str(node_config))
     w3 = Web3(Web3.HTTPProvider(anvil.url))
@@ -30,7 +31,9 @@ def test_sigkill_at_each_step_then_restart_loses_nothing_and_never_double_submit
 
     # 1. Killed at a random moment while sampling an epoch.
     proc = ecoai(*run, "--epochs", "1", log=log)
-    first = wait_for(lambda: [e for e, r in node_rows(ecoai_home).items() if r["status"] == "open"], 20, "an open epoch", proc)[0]
+    first = wait_for(
+        lambda: [e for e, r in node_rows(ecoai_home).items() if r["status"] == "open"], 20, "an open epoch", proc
+    )[0]
     wait_for(lambda: reading_ids(ecoai_home), 10, "stored readings", proc)
     time.sleep(0.5 + rng.random() * 3)
     proc.send_signal(signal.SIGKILL)
@@ -81,4 +84,5 @@ def test_sigkill_at_each_step_then_restart_loses_nothing_and_never_double_submit
     assert nonce_after_send == 1 and w3.eth.get_transaction_count(NODE.address) == 2
     text = log.read_text()
     assert "already accepted on chain" in text and "Traceback" not in text
+    assert not any(key in text for key in DEV_KEYS)  # the node's key is never logged
     assert dev_account(1).address in text

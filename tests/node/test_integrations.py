@@ -24,8 +24,29 @@ def test_advice_names_the_recommended_configuration_of_the_h200_profile() -> Non
 
 
 def _record(epoch: int, seconds: int) -> EpochRecord:
-    return EpochRecord("0xN", epoch, seconds, "proved", None, None, None, None, 0, 1, 1, 1, [0] * 8, {}, None, None,
-                       None, None, None, None, 0)
+    return EpochRecord(
+        "0xN",
+        epoch,
+        seconds,
+        "proved",
+        None,
+        None,
+        None,
+        None,
+        0,
+        1,
+        1,
+        1,
+        [0] * 8,
+        {},
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        0,
+    )
 
 
 def test_deferral_stays_within_the_deadline_and_off_by_default() -> None:

@@ -29,11 +29,14 @@ def _set_tiers(url: str, deployment: Deployment, baseline_mj: int, tiers_mj: lis
     governor = dev_account(0)
     call = deployment.green_proof(w3).functions.setHardwareClass(b"H200".ljust(32, b"\0"), baseline_mj, tiers_mj)
     tx = call.build_transaction({"from": governor.address, "nonce": w3.eth.get_transaction_count(governor.address)})
-    assert w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(governor.sign_transaction(tx)))["status"] == 1
+    assert (
+        w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(governor.sign_transaction(tx)))["status"] == 1
+    )
 
 
 def test_over_budget_epoch_is_alerted_and_not_proved_and_refusals_are_named(
-        node_config: Path, anvil, deployed: Deployment, ecoai_home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    node_config: Path, anvil, deployed: Deployment, ecoai_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _set_tiers(anvil.url, deployed, 3, [1, 2])  # 2 mJ per 5-s epoch: any real reading is over budget
     config = load_config(node_config)
     client = connect(config)

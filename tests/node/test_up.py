@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,14 +18,19 @@ from oracle.chain.deployment import Deployment
 from oracle.node.tiers import credits_wei
 from oracle.paths import REPO_ROOT
 
-from .conftest import BENEFICIARY, DEV_KEYS, NODE, proved_events
+from .conftest import BENEFICIARY, DEV_KEYS, NODE, proved_events, wait_for
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 
 def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "oracle.cli", "up", "--epochs", "3", "--epoch-seconds", "5",
-                           "--no-web", "--json"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=150)
+    proc = subprocess.run(
+        [sys.executable, "-m", "oracle.cli", "up", "--epochs", "3", "--epoch-seconds", "5", "--no-web", "--json"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1, proc.stdout  # one JSON line, nothing else on stdout
@@ -38,8 +46,34 @@ def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -
         for log in (ecoai_home / "logs").iterdir():
             assert key not in log.read_text(errors="replace")
 
-    # `up` stopped anvil, which dumped its state: the chain, with the proofs, comes back from the state folder.
+    # Started again on the same state folder, with the web app, it reuses the chain and contracts (no new
+    # deploy); SIGTERM stops everything it started: the oracle, the web app, then anvil (which dumps its state).
     deployment = Deployment.load(ecoai_home / "deployments" / "local.json")
+    rpc_port, web_port = free_port(), free_port()
+    again = subprocess.Popen(
+        [sys.executable, "-m", "oracle.cli", "up", "--rpc-port", str(rpc_port), "--web-port", str(web_port)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        log = ecoai_home / "logs" / "oracle.log"
+        wait_for(lambda: "open: measuring" in log.read_text().partition("reusing contracts")[2], 90,
+                 "the restarted node to measure", again)
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=5) as reply:
+            assert reply.status == 200 and json.load(reply)["chain_id"] == 31337
+        again.send_signal(signal.SIGTERM)
+        _, err = again.communicate(timeout=30)
+    finally:
+        if again.poll() is None:
+            again.kill()
+            again.wait()
+    assert again.returncode == 0, err[-3000:]
+    assert "reusing contracts" in err and "SIGTERM received" in err and "anvil stopped" in err
+    assert "Traceback" not in err
+    for port in (rpc_port, web_port):  # nothing it started is still listening
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
+    assert Deployment.load(ecoai_home / "deployments" / "local.json") == deployment
+
+    # `up` stopped anvil, which dumped its state: the chain, with the proofs, comes back from the state folder.
     with Anvil(port=free_port(), state_file=ecoai_home / "anvil" / "state.json") as chain:
         w3 = Web3(Web3.HTTPProvider(chain.url))
         green = deployment.green_proof(w3)

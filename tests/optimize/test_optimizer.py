@@ -203,3 +203,12 @@ def test_committed_cpu_profile_is_valid_and_labelled() -> None:
     head = CPU_PROFILE.read_text().splitlines()[:4]
     assert any(line.startswith("# energy method: estimated") or line.startswith("# energy method: measured")
                for line in head)
+
+
+def test_committed_gpu_profile_is_nvml_measured() -> None:
+    path = CPU_PROFILE.parent / "h200_digits_mlp_profile.csv"
+    rows = load_profile(path)
+    assert {r.precision for r in rows} == {"fp32", "bf16"} and all(r.power_limit_w == 700.0 for r in rows)
+    assert "# energy method: measured: NVML" in path.read_text()
+    rec = recommend(rows, Constraints(latency_slo_ms=0.1))
+    assert rec.row.energy_j_per_item == min(r.energy_j_per_item for r in rows if r.latency_ms <= 0.1)

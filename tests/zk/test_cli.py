@@ -106,3 +106,14 @@ def test_prove_refuses_bad_node(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["prove", "--readings", str(csv_file), "--threshold", "100", "--epoch", "1",
                  "--node", "not-an-address", "--out", str(tmp_path / "out")]) == 2
     assert "address" in capsys.readouterr().err
+
+
+def test_prove_never_overwrites_an_earlier_proof(proved: tuple[Path, list[int]],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out, readings = proved
+    before = (out / "opening.json").read_text()
+    csv_file = _csv(out.parent / "again.csv", [str(r) for r in readings])
+    assert main(["prove", "--readings", str(csv_file), "--threshold", str(sum(readings)), "--epoch", "43",
+                 "--node", NODE, "--out", str(out)]) == 2
+    assert "already holds" in capsys.readouterr().err
+    assert (out / "opening.json").read_text() == before

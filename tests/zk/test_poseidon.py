@@ -45,3 +45,9 @@ def test_poseidon_rejects_widths_circomlib_lacks() -> None:
         poseidon([])
     with pytest.raises(ValueError):
         poseidon(list(range(17)))
+
+
+def test_commitment_takes_numpy_integers() -> None:
+    np = pytest.importorskip("numpy")
+    readings = list(range(1_000, 1_064))
+    assert commitment(np.array(readings, dtype=np.int64), 5, NODE, np.uint64(9)) == commitment(readings, 5, NODE, 9)

@@ -138,9 +138,14 @@ def test_circuit_itself_refuses_what_the_prover_checks(prover: Prover, epoch_inp
     big = circuit_input(dataclasses.replace(e, readings=[1 << 32] + e.readings[1:], threshold=(1 << 32) * 64))
     threshold_wrap = circuit_input(e) | {"threshold_mj": str(FIELD_MODULUS - 1)}
     wrong_commitment = circuit_input(e) | {"commitment": str(commitment(e.readings, e.salt, e.node, e.epoch + 1))}
-    for raw in (over, wrapped, big, threshold_wrap, wrong_commitment):
-        with pytest.raises(ProverFailed, match="Assert Failed|Error"):
+    # A range check (Num2Bits) or the commitment constraint (in EnergyBudget) fails in each case.
+    cases = [(over, "Num2Bits"), (wrapped, "Num2Bits"), (big, "Num2Bits"), (threshold_wrap, "Num2Bits"),
+             (wrong_commitment, "EnergyBudget")]
+    for raw, template in cases:
+        with pytest.raises(ProverFailed, match=f"Assert Failed. Error in template {template}_"):
             prover._request(raw)
+    # The worker recovers from failed witnesses.
+    assert prover._request(circuit_input(e))["verified"] is True
 
 
 def test_dead_worker_is_restarted(epoch_inputs, vk: dict) -> None:
