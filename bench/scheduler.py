@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/scheduler.py   (about a minute on 2 cores)
 
 Scenarios (trace: oracle/schedule/data/carbon_traces_2020.csv, real EIA-930 2020 data):
-1. held-out zone: the committed policy (data/rl_policy.json, trained on US-CAL + US-NW) on US-NE, 2020;
+1. held-out zone: the committed policy (data/rl_policy.json, trained on US-CAL + US-NW) on US-NE, 2020,
+   then each other zone held out in turn (policy trained here on the remaining two);
 2. held-out period: a policy trained here on Jan-Jun 2020 (all zones, multi-zone jobs), evaluated on
    Jul-Dec 2020 with multi-zone jobs (time and zone shifting).
 Each with unlimited capacity and with a capacity of 2 jobs per zone. Figures: carbon (kg CO2e), saving
@@ -51,7 +52,14 @@ def main() -> int:
     ne = full.select(("US-NE",))
     ne_jobs = generate_jobs(ne, ("US-NE",), seed=7, every_h=3.0)
     for cap in (None, 2):
-        report("held-out zone US-NE (policy trained on US-CAL + US-NW)", ne, ne_jobs, committed, cap)
+        report("held-out zone US-NE (committed policy, trained on US-CAL + US-NW)", ne, ne_jobs, committed, cap)
+    for zone in ("US-CAL", "US-NW"):  # the other two zones held out in turn, policies trained here
+        others = tuple(z for z in full.zones if z != zone)
+        sub = full.select(others)
+        table = train(sub, generate_jobs(sub, others, seed=1, every_h=2.0, multi_zone=True))
+        held = full.select((zone,))
+        report(f"held-out zone {zone} (trained on {' + '.join(others)})", held,
+               generate_jobs(held, (zone,), seed=7, every_h=3.0), table, None)
 
     utc = timezone.utc
     h1 = full.window(datetime(2020, 1, 1, tzinfo=utc), datetime(2020, 7, 1, tzinfo=utc))

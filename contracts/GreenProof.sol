@@ -192,6 +192,7 @@ contract GreenProof is AccessControl, Pausable {
 
         EpochRecord storage record = _records[msg.sender][epoch];
         if (record.acceptedAt != 0) revert EpochAlreadyProved(msg.sender, epoch);
+        // The other public inputs are below r by their types: threshold < 2^40, epoch < 2^64, node < 2^160.
         if (commitment >= SNARK_SCALAR_FIELD) revert InputNotInField(commitment);
 
         bytes32 hardwareClass = node.hardwareClass;

@@ -45,7 +45,8 @@ contract Groth16Verifier {
 
     /// @notice Verifies a Groth16 proof for the given public inputs.
     /// @dev Returns false (never reverts) for a public input >= r, a proof coordinate >= q, a point that is
-    ///      not on the curve, or a failing pairing check.
+    ///      not on the curve, or a failing pairing check. It needs about 210k gas: with less, the precompiles
+    ///      fail and it returns false (so eth_estimateGas on it alone is meaningless; callers revert on false).
     /// @param a Proof point A (G1): [x, y].
     /// @param b Proof point B (G2): [[x.c1, x.c0], [y.c1, y.c0]].
     /// @param c Proof point C (G1): [x, y].

@@ -5,8 +5,10 @@ classes and regions of the params file, hands every role to the file's `admin` w
 deployment file that the oracle and the web read (default: <state>/deployments/<network>.json).
 
     ape run deploy --network ethereum:local:foundry --account TEST::0          # a throwaway local anvil
+    ape run deploy --network ethereum:local:foundry --account TEST::0 \
+        --provider-settings '{"host": "http://127.0.0.1:8545"}'                # an anvil already running
     ape run deploy --network ethereum:sepolia:node --account deployer \\
-        --params sepolia.toml                                                  # SEPOLIA_RPC_URL, Ape keystore
+        --params oracle/chain/sepolia_params.toml                              # SEPOLIA_RPC_URL, Ape keystore
 """
 
 from __future__ import annotations

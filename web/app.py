@@ -201,7 +201,7 @@ def create_app(db_path: Path | str, deployment: Deployment | None = None, rpc_ur
     @app.get("/leaderboard", response_class=HTMLResponse, include_in_schema=False)
     async def leaderboard(request: Request, sort: SortKey = SortKey.credits, page: PageQuery = 1,
                           size: SizeQuery = 25) -> HTMLResponse:
-        result = reader.leaderboard(sort.value, page, size, html=True)
+        result = reader.leaderboard_rows_html(sort.value, page, size)
         _check_page(result)
         name = "_leaderboard_table.html" if is_fragment_request(request) else "leaderboard.html"
         return render(name, nav="leaderboard", board=result, sort=sort.value, synthetic=synthetic)

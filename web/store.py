@@ -348,18 +348,25 @@ class Reader:
         rows.reverse()
         return rows
 
-    def leaderboard(self, sort: str, page: int, size: int, html: bool = False) -> Page:
+    def leaderboard(self, sort: str, page: int, size: int) -> Page:
         """One page of nodes by precomputed rank: an index range scan, however deep the page."""
         rank = RANK_COLUMNS[sort]  # the caller validated `sort`; only whitelisted SQL reaches the query
         total = int(self.totals()["nodes"])
-        columns = f"{rank} AS position, row_html" if html else (
-            f"{rank} AS position, node, beneficiary, hardware_class, region, active, proofs, energy_mj, carbon_mg,"
-            f" credits_wei, credits_eco, eco_score, last_epoch")
-        rows = self.conn.execute(f"SELECT {columns} FROM nodes WHERE {rank} > ? ORDER BY {rank} LIMIT ?",
-                                 ((page - 1) * size, size)).fetchall()
-        if html:  # (position, cells): the cells were rendered with autoescaping when stored, so they are Markup
-            rows = [(r[0], Markup(r[1])) for r in rows]
+        rows = self.conn.execute(
+            f"SELECT {rank} AS position, node, beneficiary, hardware_class, region, active, proofs, energy_mj,"
+            f" carbon_mg, credits_wei, credits_eco, eco_score, last_epoch FROM nodes WHERE {rank} > ?"
+            f" ORDER BY {rank} LIMIT ?", ((page - 1) * size, size)).fetchall()
         return Page(rows, page, size, total)
+
+    def leaderboard_rows_html(self, sort: str, page: int, size: int) -> Page:
+        """The same page as table rows in one Markup string: each node's cells were rendered (autoescaped)
+        when its figures last changed, and the only value added here is the integer position."""
+        rank = RANK_COLUMNS[sort]
+        total = int(self.totals()["nodes"])
+        rows = self.conn.execute(f"SELECT {rank}, row_html FROM nodes WHERE {rank} > ? ORDER BY {rank} LIMIT ?",
+                                 ((page - 1) * size, size)).fetchall()
+        html = "\n".join(f"<tr><td>{int(position):d}</td>{cells}</tr>" for position, cells in rows)
+        return Page([Markup(html)] if rows else [], page, size, total)
 
     def node(self, node: str) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM nodes WHERE node = ?", (node,)).fetchone()

@@ -6,17 +6,27 @@ from pathlib import Path
 
 from oracle.errors import UsageError
 
-# The optimizer ships the real H200 profile here (see oracle/optimize/data); a config may name another.
-SHIPPED_PROFILE = Path(__file__).resolve().parent.parent / "optimize" / "data" / "h200_mlp_profile.csv"
+# Profiles the optimizer ships, measured per hardware class (`<class>_<workload>_profile.csv`).
+SHIPPED_PROFILES = Path(__file__).resolve().parent.parent / "optimize" / "data"
 
 
-def recommendation_line(profile: str = "", latency_slo_ms: float = 0.0) -> str | None:
-    """One log line: the recommended configuration and its saving against the default, or None without a profile."""
-    path = Path(profile) if profile else SHIPPED_PROFILE
-    if not path.exists():
-        if profile:
+def shipped_profile(hardware_class: str) -> Path | None:
+    found = sorted(SHIPPED_PROFILES.glob(f"{hardware_class.lower()}_*profile.csv"))
+    return found[0] if found else None
+
+
+def recommendation_line(profile: str = "", latency_slo_ms: float = 0.0, hardware_class: str = "H200") -> str | None:
+    """One log line: the recommended configuration and its saving against the default; None without a profile
+    (none configured and none shipped for the hardware class)."""
+    if profile:
+        path = Path(profile)
+        if not path.exists():
             raise UsageError(f"config field optimize.profile: {path} does not exist")
-        return None
+    else:
+        shipped = shipped_profile(hardware_class)
+        if shipped is None:
+            return None
+        path = shipped
     from oracle.optimize import Constraints, load_profile, recommend
 
     try:

@@ -127,15 +127,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     install_stop_signals(stop)
-    start_exporter(config.exporter.port)
     from oracle.node.advice import recommendation_line
 
-    advice = recommendation_line(config.optimize.profile, config.optimize.latency_slo_ms)
+    advice = recommendation_line(config.optimize.profile, config.optimize.latency_slo_ms, config.node.hardware_class)
     if advice:
         log.info("%s", advice)
     loop = build_loop(config, client, view, sources)
     loop.stop_event = stop
-    result = loop.run(args.epochs)
+    exporter = start_exporter(loop, config.exporter.port)
+    try:
+        result = loop.run(args.epochs)
+    finally:
+        if exporter is not None:
+            exporter.close()
     summary = summarize(result, client, view)
     _print_summary(summary, args.json)
     return exit_code(summary)

@@ -142,7 +142,7 @@ class OracleLoop:
         try:
             result = self._prover.prove(rec.readings, rec.salt, rec.threshold_mj, rec.epoch, int(self.node, 16))
         except PROVER_ERRORS as exc:
-            self._fail(rec, f"proving failed ({type(exc).__name__}: {exc})")
+            self._fail(rec, f"proving failed ({type(exc).__name__}: {exc})", "failed")
             return
         seconds = time.perf_counter() - started
         self.state.record_proof(self.node, rec.epoch, result.commitment, result.proof, result.bundle)
@@ -191,7 +191,8 @@ class OracleLoop:
         if rec.status == st.PROVED:
             assert rec.tier is not None and rec.commitment is not None and rec.proof is not None
             if rec.attempts >= MAX_SEND_ATTEMPTS:
-                self._fail(rec, f"gave up after {rec.attempts} transactions that did not get accepted ({rec.note})")
+                note = f"gave up after {rec.attempts} transactions that were not accepted ({rec.note})"
+                self._fail(rec, note, "failed")
                 return
             try:
                 nonce, raw, tx_hash = self.client.sign_submit(rec.epoch, rec.tier, rec.commitment, rec.proof)
@@ -199,14 +200,14 @@ class OracleLoop:
                 if exc.reason in RETRYABLE_REVERTS:
                     log.info("epoch %d: not yet submittable (%s); will retry", rec.epoch, exc.reason)
                     raise ChainNotReady(exc.reason) from None
-                self._fail(rec, f"GreenProof refused the proof ({exc.reason})")
+                self._fail(rec, f"GreenProof refused the proof ({exc.reason})", "rejected")
                 return
             self.state.record_signed(self.node, rec.epoch, nonce, raw, tx_hash)
             try:
                 self.client.broadcast(raw, tx_hash)
             except SubmitRejected as exc:
                 self.state.unsign(self.node, rec.epoch, exc.reason)
-                self._fail(self._reload(rec), exc.reason)
+                self._fail(self._reload(rec), exc.reason, "rejected")
                 return
             log.info("epoch %d submitted: tx %s (nonce %d)", rec.epoch, tx_hash, nonce)
             fault_point("after_send")
@@ -233,9 +234,10 @@ class OracleLoop:
             self.state.unsign(self.node, rec.epoch, f"tx {receipt.tx_hash} reverted")
             log.warning("epoch %d: tx %s reverted; will re-check", rec.epoch, receipt.tx_hash)
 
-    def _fail(self, rec: EpochRecord, reason: str) -> None:
+    def _fail(self, rec: EpochRecord, reason: str, result: str) -> None:
+        """Record the epoch as failed; `result` is "rejected" (GreenProof refused it) or "failed" (ours)."""
         self.state.record_failed(self.node, rec.epoch, reason)
-        self.metrics.proof_failed(reason)
+        self.metrics.proof_failed(result)
         log.error("epoch %d: %s; the epoch is recorded as failed", rec.epoch, reason)
 
     def _reload(self, rec: EpochRecord) -> EpochRecord:

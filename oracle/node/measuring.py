@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from oracle.errors import UsageError
 from oracle.measure import Sampler, SourceUnavailable, open_sources
+from oracle.measure.sampler import Sink
 from oracle.node.ports import EpochEnergy
 from oracle.store import Store
 
@@ -19,14 +20,17 @@ class StoreMeter:
     """Samples in a background thread; every tick's readings are committed to the store before the next tick,
     so a killed process loses at most the sample in flight (the span becomes a recorded gap, never a guess)."""
 
-    def __init__(self, sources: Sequence[str], sample_hz: float, store: Store | None = None) -> None:
+    def __init__(self, sources: Sequence[str], sample_hz: float, store: Store | None = None,
+                 sinks: Sequence[Sink] = ()) -> None:
         try:
             self.sources = open_sources(list(sources))
         except SourceUnavailable as exc:
             raise UsageError(f"config field measure.sources: {exc}") from None
         self.store = store or Store()
         interval = 1.0 / sample_hz
-        self.sampler = Sampler(self.sources, sinks=[self.store.sink], interval_s=interval, flush_interval_s=interval)
+        # The store first: readings are durable before anything else sees them.
+        self.sampler = Sampler(self.sources, sinks=[self.store.sink, *sinks], interval_s=interval,
+                               flush_interval_s=interval)
         self.devices = [d for s in self.sources for d in s.devices()]
         self._thread: threading.Thread | None = None
         kinds = ", ".join(f"{s.name} ({getattr(s, 'method', '')})".replace(" ()", "") for s in self.sources)
@@ -69,7 +73,3 @@ class StoreMeter:
         # Labels say how each share was obtained: source/method, and the kind totals (measured/estimated/replayed).
         methods = sorted(energy.by_method) + [f"{kind}={mj}mJ" for kind, mj in sorted(energy.by_kind.items())]
         return EpochEnergy(list(energy.intervals_mj), gap_intervals, methods)
-
-
-def make_meter(sources: Sequence[str], sample_hz: float, epoch_seconds: int) -> StoreMeter:
-    return StoreMeter(sources, sample_hz)

@@ -1,53 +1,62 @@
-"""The epoch loop's Prometheus metrics (prometheus-client, default registry, served by the node's exporter).
+"""The epoch loop's metrics, on the node's Prometheus registry of oracle.metrics (whose names the alert rules in
+oracle/monitoring/alerts.yml use): epochs by outcome, proofs by result, carbon, the energy budget; plus the
+queue length, the RPC state and the latest submit's gas, which only the loop knows.
 
-`ecoai_oracle_epoch_over_budget` is the alert signal: 1 while the latest closed epoch exceeded every tier.
+The over-budget alert is `ecoai_epochs_total{outcome="over_budget"}` rising (alert EcoAIEpochOverBudget); the
+gauge `ecoai_oracle_epoch_over_budget` also says whether the latest closed epoch was over budget.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Gauge, Histogram
 
+from oracle.metrics import Metrics
 from oracle.node import state as st
-
-EPOCHS = Counter("ecoai_oracle_epochs", "Epochs closed by the oracle, by outcome", ["status"])
-OVER_BUDGET = Counter("ecoai_oracle_over_budget_epochs", "Epochs whose energy exceeded every threshold tier")
-OVER_BUDGET_NOW = Gauge("ecoai_oracle_epoch_over_budget", "1 while the latest closed epoch is over budget (alert)")
-EPOCH_ENERGY = Gauge("ecoai_oracle_epoch_energy_joules", "Energy of the latest closed epoch")
-PROOF_SECONDS = Histogram(
-    "ecoai_oracle_proof_seconds", "Time to prove one epoch", buckets=(0.25, 0.5, 1, 2, 4, 8, 16, 32)
-)
-ACCEPTED = Counter("ecoai_oracle_proofs_accepted", "Proofs accepted by GreenProof")
-FAILED = Counter("ecoai_oracle_proofs_failed", "Proofs GreenProof refused")
-LAST_ACCEPTED_EPOCH = Gauge("ecoai_oracle_last_accepted_epoch", "Latest epoch accepted on chain")
-SUBMIT_GAS = Gauge("ecoai_oracle_submit_gas", "Gas used by the latest accepted submit")
-PENDING = Gauge("ecoai_oracle_pending_proofs", "Proofs waiting to be accepted (queue length)")
-RPC_DOWN = Gauge("ecoai_oracle_rpc_down", "1 while the RPC endpoint is unreachable")
+from oracle.node.tiers import MJ_PER_KWH
 
 
-class PrometheusMetrics:
+class NodeMetrics:
+    def __init__(self, metrics: Metrics, region: str, carbon_g_per_kwh: int, budget_mj: int, epoch_s: int) -> None:
+        self.metrics = metrics
+        self.region = region
+        self.carbon_g_per_kwh = carbon_g_per_kwh
+        r = metrics.registry
+        self.over_budget_now = Gauge("ecoai_oracle_epoch_over_budget",
+                                     "1 while the latest closed epoch is over every threshold tier", registry=r)
+        self.proof_seconds = Histogram("ecoai_oracle_proof_seconds", "Time to prove one epoch",
+                                       buckets=(0.25, 0.5, 1, 2, 4, 8, 16, 32), registry=r)
+        self.pending_proofs = Gauge("ecoai_oracle_pending_proofs", "Proofs waiting to be accepted (queue length)",
+                                    registry=r)
+        self.rpc_is_down = Gauge("ecoai_oracle_rpc_down", "1 while the RPC endpoint is unreachable", registry=r)
+        self.submit_gas = Gauge("ecoai_oracle_submit_gas", "Gas used by the latest accepted submit", registry=r)
+        self.last_accepted = Gauge("ecoai_oracle_last_accepted_epoch", "Latest epoch accepted on chain", registry=r)
+        metrics.set_energy_budget(budget_mj, epoch_s)
+
     def epoch_closed(self, status: str, energy_mj: int, methods: Sequence[str]) -> None:
-        EPOCHS.labels(status=status).inc()
-        EPOCH_ENERGY.set(energy_mj / 1000)
         over = status == st.OVER_BUDGET
-        OVER_BUDGET_NOW.set(1 if over else 0)
-        if over:
-            OVER_BUDGET.inc()
+        self.over_budget_now.set(1 if over else 0)
+        if status in (st.OVER_BUDGET, st.INCOMPLETE):
+            self.metrics.epoch(status)
+        # Location-based carbon with GreenProof's factor for the node's region (the one the chain publishes).
+        self.metrics.add_carbon(energy_mj / MJ_PER_KWH * self.carbon_g_per_kwh, self.region)
 
     def proof_made(self, seconds: float) -> None:
-        PROOF_SECONDS.observe(seconds)
+        self.proof_seconds.observe(seconds)
+        self.metrics.epoch("proved")
 
     def proof_accepted(self, epoch: int, gas: int) -> None:
-        ACCEPTED.inc()
-        LAST_ACCEPTED_EPOCH.set(epoch)
-        SUBMIT_GAS.set(gas)
+        self.metrics.proof("accepted")
+        self.last_accepted.set(epoch)
+        self.submit_gas.set(gas)
 
-    def proof_failed(self, reason: str) -> None:
-        FAILED.inc()
+    def proof_failed(self, result: str) -> None:
+        self.metrics.proof(result)
+        self.metrics.epoch("failed")
 
     def rpc_down(self, down: bool) -> None:
-        RPC_DOWN.set(1 if down else 0)
+        self.rpc_is_down.set(1 if down else 0)
 
     def pending(self, count: int) -> None:
-        PENDING.set(count)
+        self.pending_proofs.set(count)

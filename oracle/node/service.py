@@ -142,16 +142,18 @@ def build_loop(
     sources: tuple[str, ...],
     state: NodeState | None = None,
 ) -> OracleLoop:
-    from oracle.node.measuring import make_meter
-    from oracle.node.metrics import PrometheusMetrics
+    """The epoch loop with its adapters: sampler + store, Groth16 prover, metrics, deferral policy."""
+    from oracle.metrics import Metrics
+    from oracle.node.measuring import StoreMeter
+    from oracle.node.metrics import NodeMetrics
     from oracle.node.proving import ZkEpochProver
     from oracle.node.scheduling import submission_deferral
     from oracle.zk import random_salt
 
-    state = state or NodeState(node_db_path())
-    meter = make_meter(sources, config.measure.sample_hz, view.epoch_seconds)
+    metrics = NodeMetrics(Metrics(), view.region, view.carbon_g_per_kwh, max(view.tiers_mj), view.epoch_seconds)
+    meter = StoreMeter(sources, config.measure.sample_hz, sinks=[metrics.metrics.sink])
     return OracleLoop(
-        state=state,
+        state=state or NodeState(node_db_path()),
         client=client,
         meter=meter,
         prover_factory=ZkEpochProver,
@@ -161,17 +163,18 @@ def build_loop(
         random_salt=random_salt,
         confirmations=config.chain.confirmations,
         max_backoff_s=config.submit.max_backoff_s,
-        metrics=PrometheusMetrics(),
+        metrics=metrics,
         defer_until=submission_deferral(config, view),
     )
 
 
-def start_exporter(port: int) -> None:
-    if port:
-        from prometheus_client import start_http_server
-
-        start_http_server(port, addr="127.0.0.1")
-        log.info("metrics on http://127.0.0.1:%d/metrics", port)
+def start_exporter(loop: OracleLoop, port: int) -> Any:
+    """Serve the loop's metrics on 127.0.0.1:port (None when port is 0); the caller closes it."""
+    if not port:
+        return None
+    exporter = loop.metrics.metrics.start_exporter(port)  # type: ignore[attr-defined]
+    log.info("metrics on %s", exporter.url)
+    return exporter
 
 
 def install_stop_signals(stop: threading.Event) -> None:

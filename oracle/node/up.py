@@ -197,6 +197,7 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
 
     anvil: Anvil | None = None
     web: subprocess.Popen[bytes] | None = None
+    exporter: Any = None
     try:
         rpc_port = _pick_port(args.rpc_port, "anvil")
         # No anvil log file: anvil's start-up banner prints the dev accounts' private keys, this node's among them.
@@ -219,7 +220,9 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
         )
         client = connect(config)
         view = read_chain(client, config, args.epoch_seconds)
-        start_exporter(config.exporter.port)
+        loop = build_loop(config, client, view, config.measure.sources)
+        loop.stop_event = stop
+        exporter = start_exporter(loop, config.exporter.port)
         web_url = None
         if not args.no_web:
             web_port = _pick_port(args.web_port, "the web app")
@@ -231,8 +234,6 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
                 web, web_url = None, None
         _show_where(anvil.url, web_url, config.exporter.port, home, client.address, view)
         _show_recommendation(config)
-        loop = build_loop(config, client, view, config.measure.sources)
-        loop.stop_event = stop
         result = loop.run(args.epochs)
         summary = summarize(result, client, view)
         if web is not None and args.epochs is not None and not stop.is_set():
@@ -247,6 +248,8 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
     except RpcUnavailable as exc:
         raise UsageError(str(exc)) from None
     finally:
+        if exporter is not None:
+            exporter.close()
         _stop_process(web)
         if anvil is not None:
             anvil.stop()
@@ -269,6 +272,6 @@ def _show_where(rpc_url: str, web_url: str | None, metrics_port: int, home: Path
 def _show_recommendation(config: NodeConfig) -> None:
     from oracle.node.advice import recommendation_line
 
-    line = recommendation_line(config.optimize.profile, config.optimize.latency_slo_ms)
+    line = recommendation_line(config.optimize.profile, config.optimize.latency_slo_ms, config.node.hardware_class)
     if line:
         log.info("%s", line)

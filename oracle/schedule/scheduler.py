@@ -12,6 +12,10 @@ each zone (None = unlimited). Carbon of a job = power_kw × Σ intensity over it
 - optimum: perfect foresight (the real trace), the exact minimum under the same deadlines and capacity
   (a MILP solved with HiGHS through SciPy); the bound no forecast-based policy can beat.
 
+Waiting safely under capacity: for online policies without a plan of their own (run-now, rl) the engine
+reserves each job a last-resort slot at its latest feasible start; the job starts there at the latest. When
+a new job's window has no room for such a slot, waiting jobs whose slots block it are started at once
+(earliest deadline first) to make room; a job that still gets none starts at the first hour with room.
 A job that cannot start by its latest start (capacity full everywhere it may run) starts as soon as it can
 and counts as a deadline miss.
 """
@@ -208,10 +212,13 @@ def simulate(trace: CarbonTrace, jobs: Sequence[Job], policy: Policy, capacity: 
             policy.on_submit(t, v, ctx, free)
             if not policy.holds_plan(v):
                 slot = _reserve_latest(free, v, t, ctx)
+                if slot is None:  # window full: start waiting jobs now, earliest deadline first, to make room
+                    slot = _make_room(free, v, t, ctx, pending, fallback, placements)
                 if slot is not None:
                     fallback[v.job.id] = slot
             pending.append(v)
             nxt += 1
+        pending = [w for w in pending if w.job.id not in placements]
         pending.sort(key=lambda v: (v.latest, v.job.id))  # least slack first
         still: list[JobView] = []
         for v in pending:
@@ -262,6 +269,31 @@ def _reserve_latest(free: np.ndarray, v: JobView, t: int, ctx: Context) -> tuple
             if free[z, s: s + v.duration].min() > 0 and not np.isnan(ctx.actual_sum(z, s, v.duration)):
                 free[z, s: s + v.duration] -= 1
                 return z, s
+    return None
+
+
+def _make_room(free: np.ndarray, v: JobView, t: int, ctx: Context, pending: list[JobView],
+               fallback: dict[str, tuple[int, int]], placements: dict[str, Placement]) -> tuple[int, int] | None:
+    """Admission control: start waiting jobs whose last-resort slots block v's window, until v gets one."""
+    for w in sorted(pending, key=lambda j: (j.latest, j.job.id)):
+        fb = fallback.get(w.job.id)
+        if fb is None or w.job.id in placements or fb[0] not in v.zones:
+            continue
+        if fb[1] + w.duration <= v.earliest or fb[1] > v.latest + v.duration:
+            continue  # its slot does not overlap v's window
+        free[fb[0], fb[1]: fb[1] + w.duration] += 1
+        for z in sorted(w.zones, key=lambda c: float(ctx.forecasts[c][t, : w.duration].sum())):
+            if free[z, t: t + w.duration].min() > 0 and not np.isnan(ctx.actual_sum(z, t, w.duration)):
+                free[z, t: t + w.duration] -= 1
+                placements[w.job.id] = _place(ctx, w, z, t)
+                del fallback[w.job.id]
+                break
+        else:
+            free[fb[0], fb[1]: fb[1] + w.duration] -= 1
+            continue
+        slot = _reserve_latest(free, v, t, ctx)
+        if slot is not None:
+            return slot
     return None
 
 

@@ -24,6 +24,9 @@ def test_default_params_convert_watts_to_millijoules_per_epoch():
     assert baseline == 700 * 5 * 1000
     assert tiers == [200 * 5000, 300 * 5000, 450 * 5000, 700 * 5000]
     assert "KR" in params.regions
+    testnet = load_params(DEFAULT_PARAMS.with_name("sepolia_params.toml"))
+    assert testnet.class_energy("H200") == (700 * 3600 * 1000, [w * 3600 * 1000 for w in (200, 300, 450, 700)])
+    assert testnet.regions == params.regions
 
 
 def _write(tmp_path: Path, text: str) -> Path:

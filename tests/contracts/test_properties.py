@@ -7,18 +7,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oracle.chain.anvil import rpc_call
-from oracle.chain.deploy import load_params
-
 pytestmark = pytest.mark.chain
 
-PARAMS = load_params()
 R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# A replacement for one 256-bit word: a nearby value, a field-sized one, or any uint256.
-words = st.one_of(st.integers(-3, 3), st.integers(0, Q - 1), st.integers(0, 2**256 - 1))
+# A change to one 256-bit word: add a small delta, add r or q (aliasing: the same field element as a different
+# uint256), or set a random field-sized value or any uint256.
+words = st.one_of(
+    st.integers(-3, 3).map(lambda d: ("add", d)),
+    st.sampled_from([("add", R), ("add", Q), ("add", 2**256 - R)]),
+    st.integers(0, Q - 1).map(lambda v: ("set", v)),
+    st.integers(0, 2**256 - 1).map(lambda v: ("set", v)),
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +30,11 @@ def contracts(module_stack, proofs):
     return module_stack.wgreen, module_stack.deployment.verifier(module_stack.w3).functions, module_stack.node
 
 
-def _replace(values: list[int], index: int, word: int) -> list[int]:
-    """`values` with word `index` replaced: a negative `word` is added to it (nearby values), else it is set."""
+def _replace(values: list[int], index: int, change: tuple[str, int]) -> list[int]:
+    """`values` with word `index` changed (mod 2^256, as the EVM sees it)."""
+    kind, value = change
     changed = list(values)
-    changed[index] = word % 2**256 if word >= 0 else (values[index] + word) % 2**256
+    changed[index] = (values[index] + value if kind == "add" else value) % 2**256
     return changed
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from oracle.errors import UsageError
-from oracle.node.advice import recommendation_line
+from oracle.node.advice import recommendation_line, shipped_profile
 from oracle.node.config import parse_config
 from oracle.node.scheduling import TraceGrid, submission_deferral
 from oracle.node.service import ChainView
@@ -19,6 +19,10 @@ from .conftest import SHARED_PROFILE
 def test_advice_names_the_recommended_configuration_of_the_h200_profile() -> None:
     line = recommendation_line(str(SHARED_PROFILE), 0.25)
     assert line is not None and "NVIDIA H200" in line and "less energy per item" in line
+    shipped = recommendation_line(hardware_class="H200")  # the optimizer's measured H200 profile, when shipped
+    if shipped_profile("H200") is not None:
+        assert shipped is not None and "H200" in shipped and shipped_profile("H200").name in shipped
+    assert recommendation_line(hardware_class="NOSUCHGPU") is None
     with pytest.raises(UsageError, match="optimize.profile"):
         recommendation_line("/nonexistent/profile.csv")
 

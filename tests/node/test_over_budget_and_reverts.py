@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
 from web3 import Web3
 
 from oracle.chain.deployment import Deployment
@@ -51,8 +50,11 @@ def test_over_budget_epoch_is_alerted_and_not_proved_and_refusals_are_named(
     assert [r.status for r in result.epochs] == [st.OVER_BUDGET]
     record = result.epochs[0]
     assert record.proof is None and record.tx_hash is None and record.energy_mj and record.energy_mj > 2
-    assert REGISTRY.get_sample_value("ecoai_oracle_epoch_over_budget") == 1
-    assert (REGISTRY.get_sample_value("ecoai_oracle_over_budget_epochs_total") or 0) >= 1
+    registry = loop.metrics.metrics.registry  # the node's registry, served by its exporter
+    assert registry.get_sample_value("ecoai_oracle_epoch_over_budget") == 1
+    assert registry.get_sample_value("ecoai_epochs_total", {"outcome": "over_budget"}) == 1  # EcoAIEpochOverBudget
+    assert registry.get_sample_value("ecoai_energy_budget_watts") == pytest.approx(2 / 1000 / 5)
+    assert registry.get_sample_value("ecoai_proofs_total", {"result": "accepted"}) == 0
     alerts = [r.getMessage() for r in caplog.records if "over budget" in r.getMessage()]
     assert alerts and f"epoch {record.epoch} over budget" in alerts[0] and "no proof submitted" in alerts[0]
     assert not deployed.green_proof(client.w3).functions.isAccepted(NODE.address, record.epoch).call()

@@ -41,17 +41,14 @@ def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -
     assert summary["energy_kwh"] > 0 and summary["carbon_kg"] > 0
     assert summary["carbon_kg"] == pytest.approx(summary["energy_kwh"] * 431 / 1000)  # KR factor on chain
     assert "Traceback" not in proc.stderr
-    for key in DEV_KEYS:  # neither the node key nor the governor key is ever printed or logged
-        assert key not in proc.stdout and key not in proc.stderr
-        for log in (ecoai_home / "logs").iterdir():
-            assert key not in log.read_text(errors="replace")
 
     # Started again on the same state folder, with the web app, it reuses the chain and contracts (no new
     # deploy); SIGTERM stops everything it started: the oracle, the web app, then anvil (which dumps its state).
     deployment = Deployment.load(ecoai_home / "deployments" / "local.json")
-    rpc_port, web_port = free_port(), free_port()
+    rpc_port, web_port, metrics_port = free_port(), free_port(), free_port()
     again = subprocess.Popen(
-        [sys.executable, "-m", "oracle.cli", "up", "--rpc-port", str(rpc_port), "--web-port", str(web_port)],
+        [sys.executable, "-m", "oracle.cli", "up", "--rpc-port", str(rpc_port), "--web-port", str(web_port),
+         "--metrics-port", str(metrics_port)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         log = ecoai_home / "logs" / "oracle.log"
@@ -59,6 +56,10 @@ def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -
                  "the restarted node to measure", again)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=5) as reply:
             assert reply.status == 200 and json.load(reply)["chain_id"] == 31337
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as reply:
+            exposition = reply.read().decode()
+        assert 'ecoai_energy_joules_total{device="replay:' in exposition and 'kind="replayed"' in exposition
+        assert "ecoai_energy_budget_watts 700.0" in exposition  # the highest H200 tier as mean power
         again.send_signal(signal.SIGTERM)
         _, err = again.communicate(timeout=30)
     finally:
@@ -68,10 +69,16 @@ def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -
     assert again.returncode == 0, err[-3000:]
     assert "reusing contracts" in err and "SIGTERM received" in err and "anvil stopped" in err
     assert "Traceback" not in err
-    for port in (rpc_port, web_port):  # nothing it started is still listening
+    for port in (rpc_port, web_port, metrics_port):  # nothing it started is still listening
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0
     assert Deployment.load(ecoai_home / "deployments" / "local.json") == deployment
+    logs = list((ecoai_home / "logs").iterdir())
+    assert {"oracle.log", "web.log"} <= {log.name for log in logs}
+    for key in DEV_KEYS:  # neither the node key nor the governor key is ever printed or logged
+        assert key not in proc.stdout and key not in proc.stderr and key not in err
+        for log in logs:
+            assert key not in log.read_text(errors="replace")
 
     # `up` stopped anvil, which dumped its state: the chain, with the proofs, comes back from the state folder.
     with Anvil(port=free_port(), state_file=ecoai_home / "anvil" / "state.json") as chain:
