@@ -3,14 +3,17 @@
 1. Seeds a SQLite store with SYNTHETIC data (labelled so in the database and on every page): 10,000 nodes and
    1,000,000 proof records (100 epochs each), through the same summary code the indexer uses (store.refresh).
 2. Serves it with `web.app.create_app` under uvicorn (uvloop + httptools, one worker) in its own process.
-3. Drives load from this process over loopback with an asyncio keep-alive HTTP/1.1 client: half leaderboard
-   pages (random sort, random page), half node pages (random node), and reports requests/s and p50/p99,
+3. Drives load from this process over loopback with an asyncio keep-alive HTTP/1.1 client: leaderboard
+   pages (random sort, random page), then node pages (random node), and reports requests/s and p50/p99,
    next to a peer measured in the same run (the same server's /healthz: the HTTP stack's floor right now).
 
-Goal on the 2-core dev machine: >= 1,000 req/s with p99 < 50 ms. Prints one JSON line of figures per server
-configuration: 1 worker (what `ecoai web` runs) and 2 workers sharing the port (SO_REUSEPORT).
+Goal on the 2-core dev machine: >= 1,000 req/s with p99 < 50 ms. Runs, each against a fresh server process
+(1 worker, as `ecoai web` runs): the /healthz peer, leaderboard pages, node pages, and the same two with the
+page cache off (every request routed, validated, queried and rendered). Prints a table, then one JSON line
+per run.
 
-    .venv/bin/python bench/web_load.py [--nodes 10000] [--epochs 100] [--duration 10] [--connections 16]
+    .venv/bin/python bench/web_load.py [--nodes 10000] [--epochs 100] [--duration 8] [--connections 16]
+                                       [--db reuse.sqlite] [--no-uncached] [--workers N]
 """
 
 from __future__ import annotations
@@ -44,8 +47,10 @@ def seed(db_path: Path, nodes: int, epochs: int, rng_seed: int = 7) -> dict[str,
     """Write `nodes` × `epochs` synthetic proof records in one transaction, then build the summaries."""
     rng = random.Random(rng_seed)
     conn = store.open_store(db_path)
-    # A fresh file: a rollback journal writes the 1M rows once (WAL would write them twice); WAL again after.
-    conn.execute("PRAGMA journal_mode=DELETE")
+    # A fresh, throw-away synthetic file: no journal and no fsync while seeding (a crash just means seeding
+    # again); the store's own settings (WAL, synchronous=NORMAL) are back before any server opens it.
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-262144")
     t0 = time.perf_counter()
     # Sorted, so rows arrive in primary-key order (node, epoch): appends to the B-tree, no page splits.
@@ -90,12 +95,14 @@ def seed(db_path: Path, nodes: int, epochs: int, rng_seed: int = 7) -> dict[str,
     t2 = time.perf_counter()
     conn.execute("ANALYZE")
     conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
     conn.close()
     return {"seed_rows_s": round(t1 - t0, 2), "seed_summaries_s": round(t2 - t1, 2), "seed_total_s": round(t2 - t0, 2)}
 
 
-def serve(db_path: Path, port: int) -> None:
+def serve(db_path: Path, port: int, page_cache: bool, stats_file: Path | None) -> None:
     """One server process. With SO_REUSEPORT several of them share the port; the kernel spreads connections."""
+    import signal
     import socket
 
     import uvicorn
@@ -106,9 +113,15 @@ def serve(db_path: Path, port: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
-    server = uvicorn.Server(uvicorn.Config(create_app(db_path), loop="uvloop", http="httptools",
-                                           log_level="warning", access_log=False))
+    app = create_app(db_path, page_cache=page_cache)
+    server = uvicorn.Server(uvicorn.Config(app, loop="uvloop", http="httptools", log_level="warning",
+                                           access_log=False))
+    # uvicorn re-raises SIGTERM to the previous handler after its graceful stop: make that a plain return.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     server.run(sockets=[sock])
+    cache = app.state.page_cache
+    if stats_file is not None and cache is not None:  # after SIGTERM: how many answers the cache gave
+        stats_file.write_text(json.dumps({"hits": cache.hits, "misses": cache.misses, "entries": len(cache)}))
 
 
 async def _one_connection(port: int, paths: list[str], deadline: float, latencies: list[float],
@@ -150,21 +163,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, default=100, help="proof records per node")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of measured load")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds of measured load per run")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
-                        help="server processes to measure, one run each (default: 1, as `ecoai web` runs, and 2)")
-    parser.add_argument("--db", type=Path, help="reuse this seeded database instead of a fresh temporary one")
+    parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1, "
+                        "as `ecoai web` runs)")
+    parser.add_argument("--no-uncached", action="store_true",
+                        help="skip the runs with the page cache off (what rendering every request costs)")
+    parser.add_argument("--db", type=Path, help="reuse this seeded database (seeded there first if missing)")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)  # internal: server process
+    parser.add_argument("--page-cache", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--stats", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.db, args.serve)
+        serve(args.db, args.serve, bool(args.page_cache), args.stats)
         return 0
 
     with tempfile.TemporaryDirectory(prefix="ecoai-web-bench-") as tmp:
         db = args.db or Path(tmp) / "web.sqlite"
         seeding: dict[str, float] = {}
-        if args.db is None or not args.db.exists():
+        if not db.exists():
             print(f"seeding {args.nodes:,} nodes x {args.epochs} epochs = {args.nodes * args.epochs:,} synthetic "
                   f"proof records into {db} ...", flush=True)
             seeding = seed(db, args.nodes, args.epochs)
@@ -175,30 +192,46 @@ def main() -> int:
         total = store.Reader(conn).totals()
         conn.close()
         rng = random.Random(3)
-        pages = max(1, len(nodes) // 25)
-        paths = []
-        for _ in range(2000):
-            sort = rng.choice(list(store.SORTS))
-            paths.append(f"/leaderboard?sort={sort}&page={rng.randint(1, pages)}")
-            paths.append(f"/nodes/{rng.choice(nodes)}")
-        # Peer measured in the same run: the same server answering /healthz (one tiny read, small JSON), i.e.
-        # the floor of this HTTP stack on this machine right now; pages / peer shows what the pages cost on top.
-        peer = measure(db, 1, ["/healthz"], args.duration, args.connections)
-        results = [measure(db, workers, paths, args.duration, args.connections) for workers in args.workers]
+        pages = max(1, -(-len(nodes) // 25))
+        # 2,000 random requests of each kind, drawn from 1,600 leaderboard pages (4 sorts x 400) and 10,000
+        # node pages: most are distinct, so the cached runs also pay for their first render.
+        workloads = {
+            "leaderboard": [f"/leaderboard?sort={rng.choice(list(store.SORTS))}&page={rng.randint(1, pages)}"
+                            for _ in range(2000)],
+            "node": [f"/nodes/{rng.choice(nodes)}" for _ in range(2000)],
+        }
+        runs: list[tuple[str, list[str], bool]] = [
+            # Peer measured in the same run: the same server answering /healthz (one tiny read, small JSON
+            # through FastAPI), i.e. the floor of this HTTP stack on this machine right now.
+            ("healthz (peer)", ["/healthz"], True),
+            *((name, paths, True) for name, paths in workloads.items()),
+            *(() if args.no_uncached else ((f"{name} (cache off)", paths, False) for name, paths in workloads.items())),
+        ]
+        results = []
+        for name, paths, cached in runs:
+            result = measure(db, args.workers, paths, args.duration, args.connections, cached, Path(tmp))
+            results.append({"run": name, **result, "load_avg_1m": round(os.getloadavg()[0], 2)})
+            print(f"  {name:<26} {result['requests_per_s']:>8,.0f} req/s   p50 {result['p50_ms']:6.2f} ms   "
+                  f"p99 {result['p99_ms']:6.2f} ms   errors {result['errors']}"
+                  + (f"   cache hits {result['cache_hit_ratio']:.0%}" if "cache_hit_ratio" in result else "")
+                  + f"   load {results[-1]['load_avg_1m']}", flush=True)
+    peer = results[0]["requests_per_s"]
     for result in results:
         print(json.dumps({"bench": "web_load", "data": "synthetic", "nodes": total["nodes"],
                           "proof_records": total["proofs"], **seeding, **result,
-                          "peer_healthz_requests_per_s": peer["requests_per_s"], "peer_healthz_p99_ms": peer["p99_ms"],
-                          "pages_vs_peer": round(result["requests_per_s"] / peer["requests_per_s"], 2),
-                          "goal": ">= 1000 req/s, p99 < 50 ms", "load_avg_1m": round(os.getloadavg()[0], 2)}))
+                          "vs_peer_healthz": round(result["requests_per_s"] / peer, 2),
+                          "goal": ">= 1000 req/s, p99 < 50 ms"}))
     return 0
 
 
-def measure(db: Path, workers: int, paths: list[str], duration: float, connections: int) -> dict[str, object]:
+def measure(db: Path, workers: int, paths: list[str], duration: float, connections: int, page_cache: bool,
+            tmp: Path) -> dict[str, object]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    servers = [subprocess.Popen([sys.executable, __file__, "--db", str(db), "--serve", str(port)], env=env)
-               for _ in range(workers)]
+    stats = [tmp / f"stats-{port}-{i}.json" for i in range(workers)]
+    servers = [subprocess.Popen([sys.executable, __file__, "--db", str(db), "--serve", str(port),
+                                 "--page-cache", str(int(page_cache)), "--stats", str(stats[i])], env=env)
+               for i in range(workers)]
     try:
         for _ in range(300):
             try:
@@ -218,11 +251,18 @@ def measure(db: Path, workers: int, paths: list[str], duration: float, connectio
     latencies.sort()
     ms = [x * 1000 for x in latencies]
     if errors:
-        print(f"{workers} worker(s): first errors: {errors[:5]}", file=sys.stderr)
-    return {"server_workers": workers, "connections": connections, "duration_s": round(elapsed, 2),
-            "requests": len(ms), "errors": len(errors), "requests_per_s": round(len(ms) / elapsed, 1),
-            "p50_ms": round(statistics.median(ms), 2), "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2),
-            "max_ms": round(ms[-1], 2)}
+        print(f"first errors: {errors[:5]}", file=sys.stderr)
+    result: dict[str, object] = {
+        "server_workers": workers, "page_cache": page_cache, "connections": connections,
+        "distinct_paths": len(set(paths)), "duration_s": round(elapsed, 2), "requests": len(ms),
+        "errors": len(errors), "requests_per_s": round(len(ms) / elapsed, 1),
+        "p50_ms": round(statistics.median(ms), 2), "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2),
+        "max_ms": round(ms[-1], 2)}
+    counts = [json.loads(f.read_text()) for f in stats if f.exists()]
+    if page_cache and counts and paths != ["/healthz"]:  # over warm-up and measurement together
+        hits, misses = sum(c["hits"] for c in counts), sum(c["misses"] for c in counts)
+        result["cache_hit_ratio"] = round(hits / max(1, hits + misses), 3)
+    return result
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-from eth_utils import is_checksum_address, to_checksum_address
+from eth_utils import to_checksum_address
 from fastapi import FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from oracle.chain.deployment import Deployment
 from oracle.paths import REPO_ROOT
 from web import store
+from web.cache import PageCache, PageCacheMiddleware, is_fragment
 from web.chain import Chain
 from web.views import fmt_eco, make_env, proof_rows
 
@@ -64,15 +65,24 @@ def parse_address(value: str) -> str:
     """0x + 40 hex digits; mixed case must be a valid EIP-55 checksum. Returns the checksummed form."""
     if not ADDRESS_RE.match(value):
         raise HTTPException(400, f"not an Ethereum address: {value[:64]!r} (expected 0x followed by 40 hex digits)")
-    if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
+    checksummed = to_checksum_address(value)  # one keccak: the checksum check compares against this form
+    if value != value.lower() and value[2:] != value[2:].upper() and value != checksummed:
         raise HTTPException(400, f"address {value} has a wrong EIP-55 checksum")
-    return to_checksum_address(value)
+    return checksummed
 
 
 AddressParam = Annotated[str, PathParam(max_length=200, description="Ethereum address, 0x + 40 hex digits")]
 EpochParam = Annotated[int, PathParam(ge=0, le=MAX_EPOCH, description="epoch number (uint64)")]
 PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
 SizeQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="rows per page")]
+
+
+CACHED_PAGE_RE = re.compile(r"^/(?:leaderboard|nodes/[^/]+|proofs/[^/]+/[^/]+)?$")
+
+
+def is_cached_page(path: str) -> bool:
+    """The HTML pages that show only indexed data (not /claim, "verify again" or the API's live reads)."""
+    return CACHED_PAGE_RE.match(path) is not None
 
 
 def _check_page(page: store.Page) -> None:
@@ -82,7 +92,7 @@ def _check_page(page: store.Page) -> None:
 
 def is_fragment_request(request: Request) -> bool:
     """HTMX asks for a fragment, except when it restores history (then it needs the whole page)."""
-    return "hx-request" in request.headers and "hx-history-restore-request" not in request.headers
+    return is_fragment(request.scope["headers"])
 
 
 # --- security headers as plain ASGI middleware (cheap: no per-request task, no body buffering) --------------
@@ -108,11 +118,13 @@ class SecurityHeaders:
 # --- the application ---------------------------------------------------------------------------------------
 
 def create_app(db_path: Path | str, deployment: Deployment | None = None, rpc_url: str | None = None,
-               follow: bool = False, confirmations: int = 2, poll_interval: float = 1.0) -> FastAPI:
+               follow: bool = False, confirmations: int = 2, poll_interval: float = 1.0,
+               page_cache: bool = True) -> FastAPI:
     """The web app over the store at `db_path` (created if missing).
 
     deployment + rpc_url: enable the claim page's live reads and "verify again"; follow: also run the
-    indexer in the background (`ecoai web` does).
+    indexer in the background (`ecoai web` does); page_cache: replay rendered pages until the index changes
+    (off only to measure what rendering costs).
     """
     db_path = Path(db_path)
     store.open_store(db_path).close()  # create or migrate before any reader opens it
@@ -146,7 +158,16 @@ def create_app(db_path: Path | str, deployment: Deployment | None = None, rpc_ur
     app.state.reader = reader
     app.state.chain = chain
 
+    def index_version() -> int | None:
+        try:
+            return store.index_version(reader_conn)
+        except sqlite3.Error:
+            return None
+
     app.add_middleware(SecurityHeaders)
+    app.state.page_cache = PageCache(index_version, is_cached_page) if page_cache else None
+    if app.state.page_cache is not None:  # added last, so it runs first: a hit skips all below (headers included)
+        app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount("/vendor/htmx", StaticFiles(directory=REPO_ROOT / "node_modules" / "htmx.org" / "dist"), name="htmx")
     app.mount("/vendor/chartjs", StaticFiles(directory=REPO_ROOT / "node_modules" / "chart.js" / "dist"),
@@ -334,6 +355,10 @@ def create_app(db_path: Path | str, deployment: Deployment | None = None, rpc_ur
     # --- helpers bound to this app ---
 
     def _node_or_404(address: str) -> sqlite3.Row:
+        # The index stores checksummed addresses only, so an exact match is a valid address: no keccak needed.
+        node = reader.node(address) if ADDRESS_RE.match(address) else None
+        if node is not None:
+            return node
         node_address = parse_address(address)
         node = reader.node(node_address)
         if node is None:

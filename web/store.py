@@ -113,6 +113,7 @@ SORTS: dict[str, str] = {
 RANK_COLUMNS = {"credits": "rank_credits", "score": "rank_score", "proofs": "rank_proofs", "energy": "rank_energy"}
 
 ZERO_ADDRESS = "0x" + "0" * 40
+READER_MMAP_BYTES = 1 << 30  # address space, not memory: the pages are the OS's file cache
 PROOF_ROW_COLUMNS = "epoch, tier, threshold_mj, carbon_mg, credits_wei, block, timestamp"
 
 
@@ -120,6 +121,8 @@ def connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
     """A connection with WAL (readers never block the indexer) and rows addressable by column name."""
     if readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        # Readers map the file instead of copying pages through read(): halves a node page's lookups at scale.
+        conn.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -190,12 +193,26 @@ def _exact_sum(values: Iterable[str]) -> int:
 def refresh(conn: sqlite3.Connection, nodes: set[str] | None = None, epochs: set[int] | None = None) -> None:
     """Recompute summary rows from the raw tables: for the given nodes/epochs, or everything when None.
 
-    Call inside the transaction that changed the raw rows, so readers see both or neither.
+    Call inside the transaction that changed the raw rows, so readers see both or neither. Every refresh
+    (an indexed batch, a reorg roll-back) bumps the index version, which retires cached pages.
     """
     _refresh_nodes(conn, nodes)
     _refresh_ranks(conn)
     _refresh_epochs(conn, epochs)
     _refresh_totals(conn)
+    bump_index_version(conn)
+
+
+def bump_index_version(conn: sqlite3.Connection) -> None:
+    """Count one more change of what the pages show (committed with the change itself)."""
+    conn.execute("INSERT INTO meta VALUES ('index_version', '1') ON CONFLICT (key) DO UPDATE"
+                 " SET value = CAST(value AS INTEGER) + 1")
+
+
+def index_version(conn: sqlite3.Connection) -> int:
+    """The index version: it changes whenever the indexer commits a batch or rolls back a reorg."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'index_version'").fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def _node_filter(nodes: set[str] | None, column: str = "node") -> tuple[str, list[str]]:

@@ -31,11 +31,11 @@ class _ProcStat:
         self._fd = os.open("/proc/stat", os.O_RDONLY)
 
     def __call__(self) -> tuple[float, float]:
-        line = os.pread(self._fd, 256, 0).split(b"\n", 1)[0].split()
-        # cpu user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
-        values = list(map(int, line[1:9]))
-        total = sum(values)
-        return total - values[3] - values[4], total
+        # cpu user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]; split
+        # off only those first fields (the rest of the file is never parsed)
+        f = os.pread(self._fd, 256, 0).split(None, 9)
+        total = sum(map(int, f[1:9]))
+        return total - int(f[4]) - int(f[5]), total
 
     def close(self) -> None:
         os.close(self._fd)

@@ -5,14 +5,17 @@ shipped default is a real H200 trace, see data/PROVENANCE.md) is mapped onto the
 `offset_s + (now - start)` seconds, looping seamlessly when `loop` is set (the next lap starts where the last
 sample of the previous lap ended, so no energy is invented at the seam). Real time comes from the sampler's
 wall clock; fast replays (tests) drive `sample(now)` with a virtual clock (`Sampler.run(..., realtime=False)`).
-A trace interval that straddles a sample time is split pro rata by time, the same uniform-power assumption
-the epoch aggregation makes.
+Each `sample(now)` gives one reading covering [previous sample, now), like a live counter read at that
+tick: the trace's energy over that span, a trace interval that straddles a sample time split pro rata by
+time (the same uniform-power assumption the epoch aggregation makes). Cumulative energy and utilisation
+tables make that O(1) per sample, whatever the sampling rate.
 """
 
 from __future__ import annotations
 
 import bisect
 import csv
+import math
 from pathlib import Path
 
 from oracle.measure.reading import Gap, Item, Reading, SourceUnavailable, counter_delta
@@ -77,50 +80,69 @@ class ReplaySource:
         self.offset_s = offset_s
         self.loop = loop
         self.device = f"replay:{self.path.stem}"
+        # Cumulative tables at each trace sample: energy (mJ) and utilisation x seconds. A trace with any
+        # unknown utilisation gives no utilisation context at all (NaN spreads through the sums).
+        self._cum_mj, self._cum_util = [0.0], [0.0]
+        for i, energy in enumerate(self._energies):
+            self._cum_mj.append(self._cum_mj[-1] + energy)
+            dt = self._starts[i + 1] - self._starts[i]
+            self._cum_util.append(self._cum_util[-1] + self._utils[i] / 100.0 * dt)
+        self.lap_mj, self._lap_util = self._cum_mj[-1], self._cum_util[-1]
         self._origin: float | None = None  # wall time that maps to trace position 0 of lap 0
         self._cursor: float | None = None  # wall time up to which readings were emitted
 
     def devices(self) -> list[str]:
         return [self.device]
 
+    def _cumulative(self, pos: float) -> tuple[float, float]:
+        """(energy mJ, utilisation x s) of the trace from position 0 of lap 0 to `pos` (laps counted)."""
+        lap, x = divmod(pos, self.lap_s)
+        starts = self._starts
+        i = bisect.bisect_right(starts, x) - 1
+        if i >= len(self._energies):  # x rounds to the lap end
+            i = len(self._energies) - 1
+        f = (x - starts[i]) / (starts[i + 1] - starts[i])
+        return (lap * self.lap_mj + self._cum_mj[i] + self._energies[i] * f,
+                lap * self._lap_util + self._cum_util[i] + (self._cum_util[i + 1] - self._cum_util[i]) * f)
+
     def sample(self, now: float) -> list[Item]:
-        if self._cursor is None:
+        cursor = self._cursor
+        if cursor is None:
             self._origin, self._cursor = now - self.offset_s, now
             return []
-        if now <= self._cursor:
+        if now <= cursor:
             return []
-        assert self._origin is not None
-        out: list[Item] = []
-        a, b = self._cursor - self._origin, now - self._origin  # trace positions, counting laps
+        origin = self._origin
+        assert origin is not None
         self._cursor = now
+        a, b = cursor - origin, now - origin  # trace positions, counting laps
         if not self.loop and b > self.lap_s:
+            out: list[Item] = []
             if a < self.lap_s:
-                out.extend(self._pieces(a, self.lap_s, 0.0))
-            out.append(Gap(self._origin + max(a, self.lap_s), now, self.device, self.name, "replay trace ended"))
+                out.extend(self._reading(cursor, origin + self.lap_s, a, self.lap_s))
+            out.append(Gap(origin + max(a, self.lap_s), now, self.device, self.name, "replay trace ended"))
             return out
-        lap = int(a // self.lap_s)
+        seam = (a // self.lap_s + 1) * self.lap_s
+        if b <= seam:
+            return self._reading(cursor, now, a, b)
+        out = []  # split at each lap seam, so that every lap's readings end exactly where the lap does
+        t = cursor
         while a < b:
-            lap_end = (lap + 1) * self.lap_s
-            end = min(b, lap_end)
-            out.extend(self._pieces(a - lap * self.lap_s, end - lap * self.lap_s, lap * self.lap_s))
-            a, lap = end, lap + 1
+            end = min(b, seam)
+            t_end = origin + end if end < b else now
+            out.extend(self._reading(t, t_end, a, end))
+            a, t, seam = end, t_end, seam + self.lap_s
         return out
 
-    def _pieces(self, a: float, b: float, lap_base: float) -> list[Reading]:
-        """Readings for trace positions [a, b) within one lap, wall times shifted by the lap."""
-        assert self._origin is not None
-        out = []
-        i = max(0, bisect.bisect_right(self._starts, a) - 1)
-        while i < len(self._energies) and self._starts[i] < b:
-            s0, s1 = self._starts[i], self._starts[i + 1]
-            lo, hi = max(a, s0), min(b, s1)
-            if hi > lo:
-                energy = self._energies[i] * (hi - lo) / (s1 - s0)
-                ctx = {} if self._utils[i] != self._utils[i] else {"util": self._utils[i] / 100.0}
-                out.append(Reading(self._origin + lap_base + lo, self._origin + lap_base + hi, self.device,
-                                   self.name, self.method, "replayed", energy, ctx))
-            i += 1
-        return out
+    def _reading(self, t0: float, t1: float, a: float, b: float) -> list[Item]:
+        """The reading of wall span [t0, t1), which plays trace positions [a, b)."""
+        if not t1 > t0 or not b > a:
+            return []
+        e0, u0 = self._cumulative(a)
+        e1, u1 = self._cumulative(b)
+        util = (u1 - u0) / (b - a)
+        return [Reading(t0, t1, self.device, self.name, self.method, "replayed", max(0.0, e1 - e0),
+                        {} if math.isnan(util) else {"util": util})]
 
     def close(self) -> None:
         pass

@@ -251,3 +251,26 @@ class GreenProofClient:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.1)
+
+
+def send_transaction(w3: Web3, key: NodeKey, call: Any, timeout_s: float = 120.0) -> str:
+    """Sign and send one contract call from `key` (governance: admit, epoch length, tiers); wait for success.
+
+    A revert raises SubmitRejected with the custom error's name (from the dry run)."""
+    try:
+        tx = call.build_transaction(
+            {
+                "from": key.address,
+                "nonce": w3.eth.get_transaction_count(key.address, "pending"),
+                "chainId": w3.eth.chain_id,
+            }
+        )
+    except ContractLogicError as exc:
+        abi = call.contract_abi if hasattr(call, "contract_abi") else []
+        data = exc.data if isinstance(exc.data, str) else ""
+        raise SubmitRejected(_error_selectors(abi).get(data[:10].lower(), str(exc.message or exc))) from None
+    tx_hash = w3.eth.send_raw_transaction(key.sign_transaction(tx))
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout_s)
+    if receipt["status"] != 1:
+        raise SubmitRejected(f"transaction {tx_hash.to_0x_hex()} reverted")
+    return tx_hash.to_0x_hex()

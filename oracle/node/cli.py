@@ -49,6 +49,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--deployment", type=Path, default=None, help="override chain.deployment")
     run.set_defaults(handler=cmd_run)
 
+    admit = commands.add_parser(
+        "admit", help="governance: admit this node (or --node) on GreenProof, from a governor account"
+    )
+    admit.add_argument("--config", type=Path, default=None, help="the node's config (chain, class, region, key)")
+    admit.add_argument(
+        "--governor",
+        required=True,
+        help="governor account: ape:<alias> (passphrase from $ECOAI_GOVERNOR_PASSPHRASE) or dev:0 locally",
+    )
+    admit.add_argument("--beneficiary", required=True, help="wallet (0x address) credited for the node's epochs")
+    admit.add_argument("--node", default=None, help="node address (default: the config's key.account)")
+    admit.set_defaults(handler=cmd_admit)
+
     status = commands.add_parser("status", help="the node's recorded epochs (from <state>/node.db), newest last")
     status.add_argument("--last", type=_positive_int, default=20, help="how many epochs to show (default 20)")
     status.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -143,6 +156,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = summarize(result, client, view)
     _print_summary(summary, args.json)
     return exit_code(summary)
+
+
+def cmd_admit(args: argparse.Namespace) -> int:
+    from web3 import Web3
+
+    from oracle.node.chain import SubmitRejected, label_bytes32, load_deployment, send_transaction
+    from oracle.node.keys import load_key
+
+    config = load_config(args.config)
+    addresses = {}
+    for name in ("beneficiary", "node"):
+        value = getattr(args, name)
+        if value is not None and not Web3.is_address(value):
+            raise UsageError(f"--{name}: not an address: {value!r}")
+        addresses[name] = value and Web3.to_checksum_address(value)
+    governor = load_key(args.governor, "ECOAI_GOVERNOR_PASSPHRASE", config.chain.is_local)
+    node = addresses["node"] or load_key(config.key.account, config.key.passphrase_env, config.chain.is_local).address
+    deployment = load_deployment(config.chain.deployment_path())
+    w3 = Web3(Web3.HTTPProvider(config.chain.rpc_url))
+    call = deployment.green_proof(w3).functions.admitNode(
+        node, addresses["beneficiary"], label_bytes32(config.node.hardware_class), label_bytes32(config.node.region)
+    )
+    try:
+        tx = send_transaction(w3, governor, call)
+    except SubmitRejected as exc:
+        print(f"ecoai oracle admit: GreenProof refused: {exc.reason}", file=sys.stderr)
+        return 1
+    print(
+        f"admitted {node} ({config.node.hardware_class}, {config.node.region}) crediting "
+        f"{addresses['beneficiary']}: tx {tx}"
+    )
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

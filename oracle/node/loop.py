@@ -28,9 +28,10 @@ log = logging.getLogger("ecoai.oracle")
 N_INTERVALS = 64
 # Refusals that pass with time: the chain's clock has not reached the epoch's end yet, or governance paused it.
 RETRYABLE_REVERTS = ("EpochNotEnded", "EnforcedPause")
+# Refusals that may mean governance changed the class's tiers since the epoch was closed.
+TIER_REVERTS = ("TierMismatch", "UnknownTier", "InvalidProof")
 MAX_SEND_ATTEMPTS = 5  # signed transactions per epoch before it is recorded as failed (never loops forever)
-# The prover refuses inputs (a bug upstream: we only prove epochs under their threshold) or its worker fails.
-PROVER_ERRORS = (ProofInputError, ProverFailed)
+MAX_PROVER_FAILURES = 3  # worker failures for one epoch before it is recorded as failed
 
 
 def fault_point(name: str) -> None:
@@ -93,6 +94,7 @@ class OracleLoop:
         self.stop_event = stop_event or threading.Event()
         self._next_try = 0.0
         self._rpc_was_down = False
+        self._prover_failures: dict[int, int] = {}
 
     # -- steps ---------------------------------------------------------------------------------------------
     def close(self, rec: EpochRecord) -> str:
@@ -141,8 +143,16 @@ class OracleLoop:
         started = time.perf_counter()
         try:
             result = self._prover.prove(rec.readings, rec.salt, rec.threshold_mj, rec.epoch, int(self.node, 16))
-        except PROVER_ERRORS as exc:
+        except ProofInputError as exc:  # deterministic: proving again cannot help
             self._fail(rec, f"proving failed ({type(exc).__name__}: {exc})", "failed")
+            return
+        except ProverFailed as exc:  # the worker died or misbehaved: try again a few times, then give up
+            failures = self._prover_failures.get(rec.epoch, 0) + 1
+            self._prover_failures[rec.epoch] = failures
+            if failures >= MAX_PROVER_FAILURES:
+                self._fail(rec, f"proving failed {failures} times ({exc})", "failed")
+            else:
+                log.warning("epoch %d: proving failed (%s); trying again", rec.epoch, exc)
             return
         seconds = time.perf_counter() - started
         self.state.record_proof(self.node, rec.epoch, result.commitment, result.proof, result.bundle)
@@ -200,6 +210,8 @@ class OracleLoop:
                 if exc.reason in RETRYABLE_REVERTS:
                     log.info("epoch %d: not yet submittable (%s); will retry", rec.epoch, exc.reason)
                     raise ChainNotReady(exc.reason) from None
+                if exc.reason in TIER_REVERTS and self._retier(rec):
+                    return
                 self._fail(rec, f"GreenProof refused the proof ({exc.reason})", "rejected")
                 return
             self.state.record_signed(self.node, rec.epoch, nonce, raw, tx_hash)
@@ -233,6 +245,33 @@ class OracleLoop:
             # The next pass dry-runs it again and records the contract's reason.
             self.state.unsign(self.node, rec.epoch, f"tx {receipt.tx_hash} reverted")
             log.warning("epoch %d: tx %s reverted; will re-check", rec.epoch, receipt.tx_hash)
+
+    def _retier(self, rec: EpochRecord) -> bool:
+        """After a tier refusal: if governance changed the tiers since the epoch was closed, move the epoch to
+        the tier its energy satisfies now (True); False when the tiers are unchanged (a real refusal)."""
+        fresh = self.client.tiers_of(self.hardware_class)
+        if fresh == self.tiers:
+            return False
+        self.tiers = fresh
+        assert rec.energy_mj is not None and rec.threshold_mj is not None
+        if rec.threshold_mj in fresh:  # the proof still holds: same threshold, another index
+            tier: int | None = fresh.index(rec.threshold_mj)
+            threshold: int | None = rec.threshold_mj
+            reprove = False
+        else:
+            tier = pick_tier(rec.energy_mj, fresh)
+            threshold = None if tier is None else fresh[tier]
+            reprove = True
+        status = self.state.retier(self.node, rec.epoch, tier, threshold, reprove,
+                                   f"tiers changed on chain to {fresh} mJ")
+        if status == st.OVER_BUDGET:
+            self.metrics.epoch_closed(status, rec.energy_mj, rec.methods or [])
+            log.warning("ALERT epoch %d over budget after a tier change: %d mJ exceeds every tier %s; no proof "
+                        "submitted", rec.epoch, rec.energy_mj, fresh)
+        else:
+            log.info("epoch %d: tiers changed on chain to %s mJ; now tier %d (threshold %d mJ)%s", rec.epoch,
+                     fresh, tier, threshold, ", proving again" if reprove else ", same proof")
+        return True
 
     def _fail(self, rec: EpochRecord, reason: str, result: str) -> None:
         """Record the epoch as failed; `result` is "rejected" (GreenProof refused it) or "failed" (ours)."""

@@ -8,6 +8,7 @@ from the last recorded state:
       ├──▶ over_budget   (no tier fits: no proof, an alert)
       └──▶ incomplete    (the epoch has measurement gaps: proving it would hide energy)
     sending ──revert──▶ failed  (the contract refused it, with the reason)
+    proved ──tiers changed on chain──▶ proved (same threshold, new index) | proving (new tier, same salt) | over_budget
 
 `pending` = proving, proved or sending: the submission queue that drains whenever the RPC endpoint answers.
 """
@@ -246,6 +247,22 @@ class NodeState:
     def unsign(self, node: str, epoch: int, note: str) -> None:
         """The stored transaction can never be mined (its nonce went to another); sign afresh next time."""
         self._update(node, epoch, (SENDING,), status=PROVED, nonce=None, raw_tx=None, tx_hash=None, note=note)
+
+    def retier(
+        self, node: str, epoch: int, tier: int | None, threshold_mj: int | None, reprove: bool, note: str
+    ) -> str:
+        """Governance changed the class's tiers after this epoch was proved. Same threshold at another index:
+        keep the proof (`reprove` False). Otherwise prove again at the new tier with the same salt (so the same
+        commitment), or, when no tier fits any more, the epoch is over budget. Returns the new status."""
+        if tier is None:
+            status = OVER_BUDGET
+        else:
+            status = PROVING if reprove else PROVED
+        values: dict[str, Any] = {"status": status, "tier": tier, "threshold_mj": threshold_mj, "note": note}
+        if reprove or tier is None:
+            values.update(commitment=None, proof=None, bundle=None)
+        self._update(node, epoch, (PROVED,), **values)
+        return status
 
     def record_accepted(
         self, node: str, epoch: int, tx_hash: str | None, gas_used: int | None, block: int | None, note: str

@@ -23,7 +23,7 @@ from web3 import Web3
 from oracle.chain.anvil import Anvil, free_port
 from oracle.chain.deployment import Deployment, default_path
 from oracle.errors import UsageError
-from oracle.node.chain import RpcUnavailable, label_bytes32
+from oracle.node.chain import RpcUnavailable, label_bytes32, send_transaction
 from oracle.node.config import NodeConfig, parse_config
 from oracle.node.keys import dev_account
 from oracle.paths import REPO_ROOT, state_dir
@@ -59,17 +59,7 @@ def _has_code(w3: Web3, address: str) -> bool:
 
 def _governor_transact(w3: Web3, call: Any) -> None:
     """Send one governance call from anvil's dev account 0 (the local deployer and governor)."""
-    governor = dev_account(GOVERNOR_DEV_INDEX)
-    tx = call.build_transaction(
-        {
-            "from": governor.address,
-            "nonce": w3.eth.get_transaction_count(governor.address, "pending"),
-            "chainId": w3.eth.chain_id,
-        }
-    )
-    tx_hash = w3.eth.send_raw_transaction(governor.sign_transaction(tx))
-    if w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] != 1:
-        raise RuntimeError(f"governance transaction {tx_hash.to_0x_hex()} reverted")
+    send_transaction(w3, dev_account(GOVERNOR_DEV_INDEX), call)
 
 
 def ensure_stack(

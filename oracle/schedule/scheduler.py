@@ -4,20 +4,29 @@ Policies decide hour by hour from forecasts (oracle.schedule.forecast: built onl
 actual carbon is counted afterwards on the real trace. Capacity: at most `capacity` jobs running at once in
 each zone (None = unlimited). Carbon of a job = power_kw × Σ intensity over its hours (g), reported in kg.
 
-- run-now: start at submit in the home zone (first zone listed).
-- greedy: at submit, commit to the (zone, start) whose forecast window mean is lowest, never revised.
+- run-now: start at submit in the home zone (first zone listed); under capacity it queues.
+- greedy: at submit, pick the (zone, start) whose forecast window mean is lowest (among those with room),
+  never revised; it starts there, or as soon after as there is room.
 - rl: a tabular Q-learned stopping policy (oracle.schedule.rl) asked every hour, for every waiting job,
   whether to start now (in the zone with the greenest forecast for the job's window) or wait; it re-reads
   the forecast every hour.
 - optimum: perfect foresight (the real trace), the exact minimum under the same deadlines and capacity
   (a MILP solved with HiGHS through SciPy); the bound no forecast-based policy can beat.
 
-Waiting safely under capacity: for online policies without a plan of their own (run-now, rl) the engine
-reserves each job a last-resort slot at its latest feasible start; the job starts there at the latest. When
-a new job's window has no room for such a slot, waiting jobs whose slots block it are started at once
-(earliest deadline first) to make room; a job that still gets none starts at the first hour with room.
-A job that cannot start by its latest start (capacity full everywhere it may run) starts as soon as it can
-and counts as a deadline miss.
+Deadlines under capacity (the same engine for every online policy): the engine keeps a *plan*, a
+reservation (zone, start) inside its window for every job that waits, such that the plan and the jobs
+already started never exceed capacity. The invariant is kept at every step:
+- admission: a new job gets a free slot (latest start first); if none is free, all waiting jobs are
+  re-packed (earliest-deadline-first list packing, then shifted as late as possible; if that fails, an
+  exact MILP feasibility check). Only when no plan exists around the jobs already running is the job
+  refused: it is placed at the first hour with room and counted as a deadline miss (`refused`).
+- a policy's "start now" is granted when it keeps a valid plan for the others (re-packed if needed);
+  otherwise the job waits;
+- a job whose reserved hour has come starts there (or, if the others can be re-packed around it, waits).
+So an admitted job never misses its deadline, whatever the policy; in particular when all jobs are known at
+the first hour and the instance is feasible, no job misses. Online, a job can still be refused when jobs
+that already started (irrevocably) leave it no room: `ScheduleResult.refused` counts them, and a
+deadline miss never comes from anything else.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from oracle.schedule.jobs import Job
 from oracle.schedule.trace import CarbonTrace
 
 MAX_HORIZON_H = 7 * 24
+GUARD_MARGIN_H = 2  # under capacity, waiting jobs' plan keeps this many hours before each latest start
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,7 @@ class Placement:
     start: datetime
     carbon_kg: float
     missed_deadline: bool
+    refused: bool = False  # no plan fitted it on arrival, around the jobs already started (online only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +69,10 @@ class ScheduleResult:
     @property
     def deadline_misses(self) -> int:
         return sum(p.missed_deadline for p in self.placements)
+
+    @property
+    def refused(self) -> int:
+        return sum(p.refused for p in self.placements)
 
 
 @dataclass(frozen=True)
@@ -119,19 +134,12 @@ class Context:
 class Policy(Protocol):
     name: str
 
-    def on_submit(self, t: int, view: JobView, ctx: Context, free: np.ndarray) -> None: ...
+    def on_submit(self, t: int, view: JobView, ctx: Context, free: np.ndarray) -> None:
+        """Called once when the job arrives; `free[z, h]` = capacity left at hour h in zone z (read only)."""
+        ...
 
     def decide(self, t: int, view: JobView, ctx: Context) -> int | None:
         """Zone (trace index) to start the job in now, or None to wait."""
-        ...
-
-    def holds(self, t: int, view: JobView) -> bool:
-        """Whether capacity was already reserved for this job starting at hour t."""
-        ...
-
-    def holds_plan(self, view: JobView) -> bool:
-        """Whether the policy reserved capacity for the job itself at submit (else the engine keeps a
-        last-resort slot at its latest start, so that waiting never causes a miss)."""
         ...
 
 
@@ -141,163 +149,325 @@ class RunNow:
     def on_submit(self, t: int, view: JobView, ctx: Context, free: np.ndarray) -> None:
         return None
 
-    def holds(self, t: int, view: JobView) -> bool:
-        return False
-
-    def holds_plan(self, view: JobView) -> bool:
-        return False
-
     def decide(self, t: int, view: JobView, ctx: Context) -> int | None:
         return view.zones[0]
 
 
 class GreedyForecast:
-    """At submit, the (zone, start) with the lowest forecast window among those with capacity; fixed after."""
+    """At submit, the (zone, start) with the lowest forecast window among those with room; fixed after."""
 
     name = "greedy"
 
     def __init__(self) -> None:
         self.plan: dict[str, tuple[int, int]] = {}
-        self.reserved: set[str] = set()
 
     def on_submit(self, t: int, view: JobView, ctx: Context, free: np.ndarray) -> None:
-        best: tuple[float, int, int] | None = None
+        best: tuple[float, int, int] | None = None  # (forecast Σ, start, zone)
+        fallback: tuple[float, int, int] | None = None  # greenest ignoring capacity
         for z in view.zones:
             sums = ctx.forecast_sums(t, view, z)
             for k in np.argsort(sums, kind="stable"):
-                s = t + int(k)
                 if np.isnan(sums[k]):
                     continue
+                s = t + int(k)
+                if fallback is None or (sums[k], s) < fallback[:2]:
+                    fallback = (float(sums[k]), s, z)
                 if free[z, s: s + view.duration].min() > 0:
-                    if best is None or (sums[k], s) < (best[0], best[2]):
-                        best = (float(sums[k]), z, s)
+                    if best is None or (sums[k], s) < best[:2]:
+                        best = (float(sums[k]), s, z)
                     break
-        if best is None:  # no room anywhere in its window: behaves like run-now from here
-            self.plan[view.job.id] = (view.zones[0], t)
-            return
-        _, z, s = best
-        self.plan[view.job.id] = (z, s)
-        self.reserved.add(view.job.id)
-        free[z, s: s + view.duration] -= 1
+        pick = best or fallback
+        self.plan[view.job.id] = (view.zones[0], t) if pick is None else (pick[2], pick[1])
 
     def decide(self, t: int, view: JobView, ctx: Context) -> int | None:
         z, s = self.plan[view.job.id]
         return z if t >= s else None
 
-    def holds(self, t: int, view: JobView) -> bool:
-        return view.job.id in self.reserved and self.plan[view.job.id][1] == t
 
-    def holds_plan(self, view: JobView) -> bool:
-        return view.job.id in self.reserved
+class _Virtual(JobView):
+    """A job that could arrive next hour (the tightest seen so far): the room the plan keeps for it."""
+
+
+class _Engine:
+    """Capacity bookkeeping for `simulate`: jobs started (irrevocable) and the plan of waiting jobs.
+
+    `base[z, h]` = capacity left after started jobs; `free` = `base` minus the plan's reservations.
+    Invariant: every waiting job holds a reservation inside [now, its latest start] and `free >= 0`.
+    With `guard` (a capacity limit), waiting is allowed only while the plan also fits one virtual job per
+    zone arriving next hour with the longest duration and the shortest slack seen so far."""
+
+    def __init__(self, ctx: Context, cap: int, hours: int, guard: bool) -> None:
+        self.ctx = ctx
+        self.cap = cap
+        self.guard = guard
+        zones = ctx.trace.values.shape[0]
+        self.base = np.full((zones, hours), cap, dtype=np.int64)
+        self.free = self.base.copy()
+        self.plan: dict[str, tuple[int, int]] = {}
+        self.views: dict[str, JobView] = {}
+        self._ok: dict[tuple[int, int], np.ndarray] = {}  # (zone, duration) -> start has trace data
+        self.dmax, self.smin, self.zones_seen = 0, 10**9, set[int]()
+
+    def usable(self, z: int, s: int, d: int) -> bool:
+        """Whether the trace has data for [s, s+d) in zone z (unknown hours cannot be counted)."""
+        key = (z, d)
+        if key not in self._ok:
+            ok = np.zeros(self.base.shape[1], dtype=bool)
+            n = max(0, min(self.ctx.trace.hours - d + 1, len(ok)))
+            nan = self.ctx._nan_cumsum[z]
+            ok[:n] = (nan[d: d + n] - nan[:n]) == 0
+            self._ok[key] = ok
+        return bool(self._ok[key][s])
+
+    def fits(self, free: np.ndarray, w: JobView, z: int, s: int) -> bool:
+        if s + w.duration > free.shape[1] or free[z, s: s + w.duration].min() <= 0:
+            return False
+        return isinstance(w, _Virtual) or self.usable(z, s, w.duration)
+
+    def reserve(self, v: JobView, z: int, s: int) -> None:
+        self.plan[v.job.id] = (z, s)
+        self.views[v.job.id] = v
+        self.free[z, s: s + v.duration] -= 1
+
+    def release(self, v: JobView) -> tuple[int, int]:
+        z, s = self.plan.pop(v.job.id)
+        del self.views[v.job.id]
+        self.free[z, s: s + v.duration] += 1
+        return z, s
+
+    def commit(self, z: int, s: int, d: int) -> None:
+        """A job starts (or is fixed) at (z, s): irrevocable."""
+        self.base[z, s: s + d] -= 1
+        self.free[z, s: s + d] -= 1
+
+    def waiting(self) -> list[JobView]:
+        return [self.views[k] for k in self.plan]
+
+    def virtuals(self, t: int) -> list[JobView]:
+        if not self.guard or not self.zones_seen:
+            return []
+        return [_Virtual(self.ctx.views[0].job, t + 1, t + 1 + self.smin, self.dmax, (z,))
+                for z in sorted(self.zones_seen)]
+
+    def safe(self, t: int, waiting: list[JobView], base: np.ndarray | None = None,
+             not_before: dict[str, int] | None = None) -> dict[str, tuple[int, int]] | None:
+        """A plan for `waiting` that also fits the virtual jobs (the plan returned is for `waiting` only)."""
+        base = self.base if base is None else base
+        if self.cap >= 2:  # one slot per hour kept free
+            plan = self.repack(waiting, not_before or {}, t, base=np.minimum(base, self.cap - 1), cut=GUARD_MARGIN_H)
+        else:  # the only slot: keep room for the tightest job that could arrive next hour
+            plan = self.repack(waiting + self.virtuals(t), not_before or {}, t, base=base, cut=GUARD_MARGIN_H)
+        if plan is None:
+            return None
+        return {w.job.id: plan[w.job.id] for w in waiting}
+
+    def latest_free(self, v: JobView, t: int) -> tuple[int, int] | None:
+        for s in range(v.latest, max(t, v.earliest) - 1, -1):
+            for z in v.zones:
+                if self.fits(self.free, v, z, s):
+                    return z, s
+        return None
+
+    def admit(self, v: JobView, t: int) -> bool:
+        """Give the new job a reservation, re-packing the plan if needed (with the guard's room if possible,
+        else without; exactly, by MILP, before refusing). False: no plan exists."""
+        self.dmax, self.smin = max(self.dmax, v.duration), min(self.smin, v.latest - v.earliest)
+        self.zones_seen.update(v.zones)
+        waiting = self.waiting() + [v]
+        plan = self.safe(t, waiting) if self.guard else None
+        if plan is None:
+            slot = self.latest_free(v, t)
+            if slot is not None:
+                self.reserve(v, *slot)
+                return True
+            plan = self.repack(waiting, {}, t, exact=True)
+        if plan is None:
+            return False
+        self.adopt(waiting, plan)
+        return True
+
+    def adopt(self, waiting: list[JobView], plan: dict[str, tuple[int, int]]) -> None:
+        for w in waiting:
+            if w.job.id in self.plan:
+                self.release(w)
+        for w in waiting:
+            self.reserve(w, *plan[w.job.id])
+
+    def repack(self, waiting: list[JobView], not_before: dict[str, int], t: int,
+               exact: bool = False, base: np.ndarray | None = None, cut: int = 0
+               ) -> dict[str, tuple[int, int]] | None:
+        """A plan for `waiting` on top of the started jobs (`base`), each job starting in
+        [max(t, earliest, not_before), latest]: earliest-deadline-first packing shifted as late as possible;
+        with `exact`, a MILP decides when the heuristic finds none."""
+        base = self.base if base is None else base
+        lo = {w.job.id: max(t, w.earliest, not_before.get(w.job.id, t)) for w in waiting}
+        if any(lo[w.job.id] > w.latest for w in waiting):
+            return None
+        hi = {w.job.id: w.latest if isinstance(w, _Virtual) else max(lo[w.job.id], w.latest - cut)
+              for w in waiting}
+        free = base.copy()
+        plan: dict[str, tuple[int, int]] = {}
+        for w in sorted(waiting, key=lambda j: (j.latest, -j.duration, j.job.id)):
+            slot = next(((z, s) for s in range(lo[w.job.id], hi[w.job.id] + 1) for z in w.zones
+                         if self.fits(free, w, z, s)), None)
+            if slot is None:
+                break
+            plan[w.job.id] = slot
+            free[slot[0], slot[1]: slot[1] + w.duration] -= 1
+        else:
+            for w in sorted(waiting, key=lambda j: (-j.latest, j.job.id)):  # shift right: room stays early
+                z0, s0 = plan[w.job.id]
+                free[z0, s0: s0 + w.duration] += 1
+                slot = next(((z, s) for s in range(hi[w.job.id], s0 - 1, -1) for z in w.zones
+                             if self.fits(free, w, z, s)), (z0, s0))
+                plan[w.job.id] = slot
+                free[slot[0], slot[1]: slot[1] + w.duration] -= 1
+            return plan
+        return self._exact(waiting, lo, base) if exact else None
+
+    def _exact(self, waiting: list[JobView], lo: dict[str, int], base: np.ndarray
+               ) -> dict[str, tuple[int, int]] | None:
+        """Exact feasibility of the plan (MILP, HiGHS): a plan if one exists, else None."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.sparse import coo_matrix
+
+        var: list[tuple[int, int, int]] = []
+        for j, w in enumerate(waiting):
+            var += [(j, z, s) for z in w.zones for s in range(lo[w.job.id], w.latest + 1)
+                    if self.usable(z, s, w.duration) and base[z, s: s + w.duration].min() > 0]
+        if {j for j, _, _ in var} != set(range(len(waiting))):
+            return None
+        slot: dict[tuple[int, int], int] = {}
+        r2, c2 = [], []
+        for k, (j, z, s) in enumerate(var):
+            for h in range(s, s + waiting[j].duration):
+                r2.append(slot.setdefault((z, h), len(slot)))
+                c2.append(k)
+        limit = np.array([base[z, h] for z, h in slot], dtype=float)
+        a_assign = coo_matrix((np.ones(len(var)), ([v[0] for v in var], range(len(var)))),
+                              shape=(len(waiting), len(var)))
+        a_cap = coo_matrix((np.ones(len(r2)), (r2, c2)), shape=(len(slot), len(var)))
+        res = milp(c=np.zeros(len(var)), integrality=np.ones(len(var)), bounds=Bounds(0, 1),
+                   constraints=[LinearConstraint(a_assign.tocsr(), 1, 1),
+                                LinearConstraint(a_cap.tocsr(), 0, limit)],
+                   options={"time_limit": 30.0})
+        if res.x is None:  # infeasible (or no answer within the limit: treated as infeasible)
+            return None
+        return {waiting[j].job.id: (z, s) for k, (j, z, s) in enumerate(var) if res.x[k] > 0.5}
+
+    def try_start(self, v: JobView, z: int, t: int, guarded: bool = False) -> bool:
+        """Start waiting job v at (z, t) if the others keep a valid plan (re-packed if needed); `guarded`:
+        a plan that also fits the virtual jobs."""
+        if not self.usable(z, t, v.duration):
+            return False
+        own = self.release(v)
+        if self.base[z, t: t + v.duration].min() > 0:
+            base = self.base.copy()
+            base[z, t: t + v.duration] -= 1
+            others = self.waiting()
+            if guarded and self.guard:
+                plan = self.safe(t, others, base)
+            elif ((self.base - self.free) <= base).all():  # the plan stays as it is
+                plan = {w.job.id: self.plan[w.job.id] for w in others}
+            else:
+                plan = self.repack(others, {}, t, base=base)
+            if plan is not None:
+                self.commit(z, t, v.duration)
+                self.adopt(others, plan)
+                return True
+        self.reserve(v, *own)
+        return False
+
+    def relieve(self, t: int) -> list[tuple[JobView, int]]:
+        """When the plan no longer fits the virtual jobs, start waiting jobs now (earliest deadline first,
+        greenest forecast zone with room) until it does, or none can start now."""
+        started: list[tuple[JobView, int]] = []
+        if not self.guard:
+            return started
+        for w in sorted(self.waiting(), key=lambda j: (j.latest, j.job.id)):
+            others = self.waiting()
+            plan = self.safe(t, others)
+            if plan is not None:
+                self.adopt(others, plan)
+                return started
+            for z in sorted(w.zones, key=lambda c: float(self.ctx.forecasts[c][t, : w.duration].sum())):
+                if self.try_start(w, z, t):
+                    started.append((w, z))
+                    break
+        return started
+
+    def postpone(self, v: JobView, t: int) -> bool:
+        """Move v's reservation (due at t) later by re-packing the plan; False if it must start now."""
+        if t >= v.latest:
+            return False
+        waiting = self.waiting()
+        not_before = {w.job.id: t + 1 for w in waiting if self.plan[w.job.id][1] > t or w is v}
+        if self.guard:
+            plan = self.safe(t, waiting, not_before=not_before)
+        else:
+            plan = self.repack(waiting, not_before, t)
+        if plan is None:
+            return False
+        self.adopt(waiting, plan)
+        return True
 
 
 def simulate(trace: CarbonTrace, jobs: Sequence[Job], policy: Policy, capacity: int | None = None,
              ctx: Context | None = None) -> ScheduleResult:
-    """Run an online policy hour by hour; count carbon on the real trace."""
+    """Run an online policy hour by hour; count carbon on the real trace (see the module docstring)."""
     ctx = ctx or Context(trace, jobs)
-    cap = 10**9 if capacity is None else capacity
-    if cap < 1:
+    if capacity is not None and capacity < 1:
         raise UsageError("capacity must be >= 1 job per zone")
-    horizon_end = max(v.latest + v.duration for v in ctx.views) + 24 * 8
-    free = np.full((trace.values.shape[0], horizon_end + 1), cap, dtype=np.int64)
+    cap = len(ctx.views) + 1 if capacity is None else capacity  # more than the jobs: never binding
+    hours = max(v.latest + v.duration for v in ctx.views) + 24 * 8
+    eng = _Engine(ctx, cap, hours, guard=capacity is not None)
     order = sorted(ctx.views, key=lambda v: (v.earliest, v.job.id))
     pending: list[JobView] = []
     placements: dict[str, Placement] = {}
     nxt = 0
     t = order[0].earliest
-    fallback: dict[str, tuple[int, int]] = {}  # job -> (zone, start) reserved so that waiting never misses
     while nxt < len(order) or pending:
         while nxt < len(order) and order[nxt].earliest <= t:
             v = order[nxt]
-            policy.on_submit(t, v, ctx, free)
-            if not policy.holds_plan(v):
-                slot = _reserve_latest(free, v, t, ctx)
-                if slot is None:  # window full: start waiting jobs now, earliest deadline first, to make room
-                    slot = _make_room(free, v, t, ctx, pending, fallback, placements)
-                if slot is not None:
-                    fallback[v.job.id] = slot
-            pending.append(v)
             nxt += 1
-        pending = [w for w in pending if w.job.id not in placements]
+            policy.on_submit(t, v, ctx, eng.free)
+            if eng.admit(v, t):
+                pending.append(v)
+                continue
+            # refused: no plan fits it around the started jobs; first hour with room, a counted miss
+            slot = next(((z, s) for s in range(t, hours) for z in v.zones
+                         if eng.fits(eng.free, v, z, s)), None)
+            if slot is None:
+                raise UsageError(f"job {v.job.id} could not be placed within the trace")
+            z, s = slot
+            eng.commit(z, s, v.duration)
+            placements[v.job.id] = _place(ctx, v, z, s, refused=True)
         pending.sort(key=lambda v: (v.latest, v.job.id))  # least slack first
         still: list[JobView] = []
         for v in pending:
-            fb = fallback.get(v.job.id)
-            if fb is None and not policy.holds_plan(v):  # room may have freed up since the last hour
-                fb = _reserve_latest(free, v, t, ctx)
-                if fb is not None:
-                    fallback[v.job.id] = fb
             z = policy.decide(t, v, ctx)
-            # must start now: at its latest start; when its last-resort slot is due (that slot is freed
-            # below, so at least that zone has room); or when no last-resort slot could be had (start at
-            # the first hour with room rather than gamble on the deadline)
-            forced = t >= v.latest or (fb is not None and fb[1] == t) or (fb is None and not policy.holds_plan(v))
-            if z is None and not forced:
-                still.append(v)
-                continue
-            if z is not None and policy.holds(t, v):  # capacity reserved earlier for exactly this start
+            if z is not None and eng.try_start(v, z, t, guarded=True):
                 placements[v.job.id] = _place(ctx, v, z, t)
-                continue
-            if fb is not None:
-                free[fb[0], fb[1]: fb[1] + v.duration] += 1
-            candidates = [z] if z is not None else []
-            if forced:  # about to miss: any allowed zone with room, greenest forecast first
-                candidates += sorted((c for c in v.zones if c != z),
-                                     key=lambda c: float(ctx.forecasts[c][t, : v.duration].sum()))
-            for c in candidates:
-                if t + v.duration > free.shape[1]:
-                    raise UsageError(f"job {v.job.id} could not be placed within the trace")
-                # hours the trace has no data for cannot be counted, so nothing starts over them
-                if free[c, t: t + v.duration].min() > 0 and not np.isnan(ctx.actual_sum(c, t, v.duration)):
-                    free[c, t: t + v.duration] -= 1
-                    placements[v.job.id] = _place(ctx, v, c, t)
-                    fallback.pop(v.job.id, None)
-                    break
             else:
-                if fb is not None:
-                    free[fb[0], fb[1]: fb[1] + v.duration] -= 1
                 still.append(v)
-        pending = still
+        for v, z in eng.relieve(t):
+            placements[v.job.id] = _place(ctx, v, z, t)
+        still = [v for v in still if v.job.id not in placements]
+        pending = []
+        for v in still:  # reservations that are due: start there unless the plan can be re-packed later
+            rz, rs = eng.plan[v.job.id]
+            assert rs >= t, "a reservation in the past breaks the plan invariant"
+            if rs == t and not eng.postpone(v, t):
+                eng.release(v)
+                eng.commit(rz, t, v.duration)
+                placements[v.job.id] = _place(ctx, v, rz, t)
+            else:
+                pending.append(v)
         t += 1
     return ScheduleResult(policy.name, [placements[v.job.id] for v in ctx.views])
 
 
-def _reserve_latest(free: np.ndarray, v: JobView, t: int, ctx: Context) -> tuple[int, int] | None:
-    """Reserve the latest start (any allowed zone) that has room, as a job's last resort; None if none has."""
-    for s in range(v.latest, t - 1, -1):
-        for z in v.zones:
-            if free[z, s: s + v.duration].min() > 0 and not np.isnan(ctx.actual_sum(z, s, v.duration)):
-                free[z, s: s + v.duration] -= 1
-                return z, s
-    return None
-
-
-def _make_room(free: np.ndarray, v: JobView, t: int, ctx: Context, pending: list[JobView],
-               fallback: dict[str, tuple[int, int]], placements: dict[str, Placement]) -> tuple[int, int] | None:
-    """Admission control: start waiting jobs whose last-resort slots block v's window, until v gets one."""
-    for w in sorted(pending, key=lambda j: (j.latest, j.job.id)):
-        fb = fallback.get(w.job.id)
-        if fb is None or w.job.id in placements or fb[0] not in v.zones:
-            continue
-        if fb[1] + w.duration <= v.earliest or fb[1] > v.latest + v.duration:
-            continue  # its slot does not overlap v's window
-        free[fb[0], fb[1]: fb[1] + w.duration] += 1
-        for z in sorted(w.zones, key=lambda c: float(ctx.forecasts[c][t, : w.duration].sum())):
-            if free[z, t: t + w.duration].min() > 0 and not np.isnan(ctx.actual_sum(z, t, w.duration)):
-                free[z, t: t + w.duration] -= 1
-                placements[w.job.id] = _place(ctx, w, z, t)
-                del fallback[w.job.id]
-                break
-        else:
-            free[fb[0], fb[1]: fb[1] + w.duration] -= 1
-            continue
-        slot = _reserve_latest(free, v, t, ctx)
-        if slot is not None:
-            return slot
-    return None
-
-
-def _place(ctx: Context, v: JobView, zone: int, t: int) -> Placement:
+def _place(ctx: Context, v: JobView, zone: int, t: int, refused: bool = False) -> Placement:
     if t + v.duration > ctx.trace.hours:
         raise UsageError(f"job {v.job.id} runs past the end of the trace")
     total = ctx.actual_sum(zone, t, v.duration)
@@ -305,7 +475,7 @@ def _place(ctx: Context, v: JobView, zone: int, t: int) -> Placement:
         raise UsageError(f"job {v.job.id}: the trace has no data for {ctx.trace.time(t).isoformat()} "
                          f"+{v.duration} h in {ctx.trace.zones[zone]}")
     return Placement(v.job.id, ctx.trace.zones[zone], ctx.trace.time(t), v.job.power_kw * total / 1000.0,
-                     t > v.latest)
+                     t > v.latest, refused)
 
 
 def optimum(trace: CarbonTrace, jobs: Sequence[Job], capacity: int | None = None,

@@ -203,3 +203,23 @@ def test_nvml_short_boundary_tick_with_a_counter_step_is_a_reading_but_a_huge_ju
     items = drive(src, [0.0, 0.005, 0.105])
     assert isinstance(items[0], Reading) and items[0].energy_mj == 70_000
     assert isinstance(items[1], Gap) and "implausible" in items[1].reason  # 10 MJ in 0.1 s on a 700 W GPU
+
+
+def test_replay_readings_are_the_trace_energy_pro_rata_at_any_sampling_times():
+    # Independent reference: integrate the trace's counter steps piecewise over each sampled span.
+    with open(DEFAULT_TRACE, newline="") as f:
+        rows = list(csv.DictReader(f))
+    t = [float(r["unix_time_s"]) - float(rows[0]["unix_time_s"]) for r in rows]
+    c = [float(r["energy_counter_mj"]) for r in rows]
+
+    def trace_energy(a: float, b: float) -> float:
+        return sum((c[i + 1] - c[i]) * max(0.0, min(b, t[i + 1]) - max(a, t[i])) / (t[i + 1] - t[i])
+                   for i in range(len(t) - 1))
+
+    src = ReplaySource(offset_s=3.0)
+    times = [500.0, 500.04, 500.25, 500.26, 503.9, 504.0, 510.123]
+    items = drive(src, times)
+    assert [(r.t_start, r.t_end) for r in items] == list(zip(times, times[1:]))  # one reading per sample
+    for r in items:
+        assert r.energy_mj == pytest.approx(trace_energy(r.t_start - 497.0, r.t_end - 497.0), rel=1e-9)
+        assert 0.0 <= r.context["util"] <= 1.0

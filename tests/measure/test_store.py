@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from oracle.measure import Gap, Reading, Sampler
 from oracle.measure.epoch import N_INTERVALS, aggregate
 from oracle.measure.replay import ReplaySource
+from oracle.paths import REPO_ROOT
 from oracle.store import Store
 
 
@@ -70,3 +73,59 @@ def test_sampler_replay_into_store_gives_64_intervals_of_a_5s_epoch(tmp_path: Pa
         # the sampler was not running before t0: that span is a hole, not zero energy presented as complete
         before = store.aggregate(t0 - 1.0, t0 + 1.0, devices=src.devices())
         assert not before.complete and before.gaps[0].t_end == pytest.approx(t0)
+
+
+def _rows_on_disk(path: Path) -> int:
+    """Readings another connection (another process) sees: committed ones only."""
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT count(*) FROM readings").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_sink_commits_once_a_second_reads_see_everything_and_a_run_ends_durable(tmp_path: Path):
+    path = tmp_path / "m.sqlite"
+    store = Store(path)
+    t0 = 1_800_000_000.0
+    store.sink([_r(t0, t0 + 0.1, 10.0)], t0 + 0.1)
+    store.sink([_r(t0 + 0.1, t0 + 0.2, 10.0)], t0 + 0.2)
+    assert _rows_on_disk(path) == 0  # batched in memory (cheap per tick)...
+    store.sink([_r(t0 + 0.2, t0 + 1.2, 10.0)], t0 + 1.2)
+    assert _rows_on_disk(path) == 3  # ...committed once a second of samples has passed
+    store.sink([_r(t0 + 1.2, t0 + 1.3, 10.0, kind="estimated")], t0 + 1.3)
+    assert _rows_on_disk(path) == 3
+    # Reading through the store commits first: nothing in this process acts on uncommitted readings.
+    assert len(store.readings(t0, t0 + 2.0)) == 4 and _rows_on_disk(path) == 4
+    # A sampler run ends with its sinks flushed: on disk without closing the store.
+    sampler = Sampler([ReplaySource()], sinks=[store.sink])
+    sampler.run(0.35, realtime=False, start=t0 + 10.0)
+    assert _rows_on_disk(path) == 4 + 4
+    e = store.close_epoch(1, t0 + 10.0, t0 + 10.35, devices=["replay:h200_inference_trace"])
+    assert e.complete and e.total_mj == round(sum(r.energy_mj for r in store.readings(t0 + 10.0, t0 + 10.35)))
+    store.close()
+
+
+def test_killed_process_loses_at_most_the_uncommitted_second_as_a_gap(tmp_path: Path):
+    path = tmp_path / "m.sqlite"
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(REPO_ROOT)!r})
+from oracle.measure import Reading
+from oracle.paths import REPO_ROOT
+from oracle.store import Store
+store = Store({str(path)!r})
+for k in range(25):  # 2.5 s of 10 Hz ticks, then killed without any flush
+    store.sink([Reading(k / 10, (k + 1) / 10, "cpu:X", "cpu", "util_x_tdp", "estimated", 100.0)], (k + 1) / 10)
+os.kill(os.getpid(), 9)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr
+    with Store(path) as store:
+        kept = store.readings(0.0, 10.0)
+        assert 10 <= len(kept) <= 25 and max(r.t_end for r in kept) >= 1.0  # at most the last second is lost
+        assert [r.t_start for r in kept] == pytest.approx([k / 10 for k in range(len(kept))])  # a prefix
+        e = store.aggregate(0.0, 2.5, n=5, devices=["cpu:X"])
+        lost = 2.5 - len(kept) / 10
+        assert e.total_mj == 100 * len(kept) and not e.complete  # nothing invented for the lost span
+        assert e.gap_seconds == pytest.approx(lost) and e.gaps[-1].reason == "no reading"

@@ -11,14 +11,16 @@ import pytest
 from web3 import Web3
 
 from oracle.chain.deployment import Deployment
+from oracle.cli import main
 from oracle.node import state as st
 from oracle.node.chain import GreenProofClient, SubmitRejected
 from oracle.node.config import load_config
 from oracle.node.keys import dev_account
 from oracle.node.service import build_loop, connect, read_chain
 from oracle.node.state import NodeState
+from oracle.node.tiers import credits_wei
 
-from .conftest import NODE
+from .conftest import BENEFICIARY, DEV_KEYS, NODE, write_config
 
 pytestmark = [pytest.mark.chain]
 
@@ -70,3 +72,60 @@ def test_over_budget_epoch_is_alerted_and_not_proved_and_refusals_are_named(
     with pytest.raises(SubmitRejected, match="NodeNotActive"):
         stranger.sign_submit(current - 1, 0, 1, [1] * 8)
     assert client.w3.eth.get_transaction_count(NODE.address) == 0
+
+
+def test_a_tier_change_between_proving_and_submitting_is_followed(
+    node_config: Path, anvil, deployed: Deployment, ecoai_home: Path
+) -> None:
+    """Governance changes the H200 tiers while a proof waits in the queue: the node follows the chain (same
+    threshold at a new index: same proof; threshold gone: a new proof, same salt and commitment)."""
+    config = load_config(node_config)
+    client = connect(config)
+    view = read_chain(client, config, None)
+    state = NodeState(ecoai_home / "node.db")
+    loop = build_loop(config, client, view, ("replay", "cpu"), state)
+    loop.defer_until = lambda rec: float("inf")  # hold the proof in the queue
+    result = loop.run(epochs=1, drain_timeout_s=0)
+    [record] = result.epochs
+    assert record.status == st.PROVED and result.pending_left == 1
+    baseline = view.baseline_mj
+    threshold, commitment = record.threshold_mj, record.commitment
+
+    # A new lowest tier shifts every index by one; the threshold itself is unchanged.
+    shifted = [1, *view.tiers_mj]
+    _set_tiers(anvil.url, deployed, baseline, shifted)
+    loop.defer_until = None
+    loop.drain()
+    moved = state.get(NODE.address, record.epoch)
+    assert moved is not None and moved.status == st.PROVED and moved.tier == record.tier + 1
+    assert moved.proof == record.proof  # the proof still holds
+
+    # Now the threshold disappears: the node proves again at the tier its energy now satisfies.
+    assert moved.energy_mj is not None and threshold is not None
+    _set_tiers(anvil.url, deployed, baseline, [1, threshold + 1, baseline])
+    loop.drain()
+    reproving = state.get(NODE.address, record.epoch)
+    assert reproving is not None and reproving.status == st.PROVING and reproving.threshold_mj == threshold + 1
+    loop.prove(reproving)
+    loop.drain()
+    final = state.get(NODE.address, record.epoch)
+    assert final is not None and final.status == st.ACCEPTED and final.tier == 1
+    assert final.commitment == commitment  # same readings, same salt
+    green = deployed.green_proof(client.w3)
+    assert green.functions.isAccepted(NODE.address, record.epoch).call()
+    assert green.functions.accrued(BENEFICIARY.address).call() == credits_wei(baseline, threshold + 1)
+
+
+def test_governor_admits_the_node_from_the_cli(
+    tmp_path: Path, anvil, deployed: Deployment, ecoai_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "oracle.toml", anvil.url, ecoai_home / "deployments" / "local.json")
+    args = ["oracle", "admit", "--config", str(config), "--beneficiary", BENEFICIARY.address]
+    assert main([*args, "--governor", "dev:3"]) == 1  # not a governor
+    assert "AccessControlUnauthorizedAccount" in capsys.readouterr().err
+    assert main([*args, "--governor", "dev:0", "--beneficiary", "0x1234"]) == 2  # one clear line, exit 2
+    assert "--beneficiary: not an address" in capsys.readouterr().err
+    assert main([*args, "--governor", "dev:0"]) == 0
+    info = deployed.green_proof(Web3(Web3.HTTPProvider(anvil.url))).functions.nodeInfo(NODE.address).call()
+    assert info[0] == BENEFICIARY.address and info[3] is True
+    assert DEV_KEYS[0] not in capsys.readouterr().out

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from oracle.cli import main
 from oracle.errors import UsageError
@@ -140,6 +142,70 @@ def test_policies_meet_deadlines_and_the_optimum_bounds_them(july: CarbonTrace, 
     assert base - results["rl"].carbon_kg > 0.6 * (base - best.carbon_kg)
 
 
+def _policies() -> list:  # type: ignore[type-arg]
+    return [RunNow(), GreedyForecast(), RLPolicy(load_policy())]
+
+
+def test_tight_batch_instance_has_no_misses_under_capacity(july: CarbonTrace) -> None:
+    # 12 h of work in a 12 h horizon at capacity 1: feasible only back to back in deadline order. The
+    # greedy's green window and the RL's waiting must give way (the former engine missed one deadline here).
+    ne = july.select(("US-NE",))
+    t0 = datetime(2020, 7, 6, tzinfo=UTC)
+    spec = [(4, 12), (3, 12), (2, 8), (2, 6), (1, 3)]  # (duration h, deadline h after t0)
+    jobs = [Job(f"b{i}", t0, t0 + timedelta(hours=dl), d, 1.0 + i, ("US-NE",)) for i, (d, dl) in enumerate(spec)]
+    ctx = Context(ne, jobs)
+    assert optimum(ne, jobs, 1, ctx).deadline_misses == 0
+    for policy in _policies():
+        r = simulate(ne, jobs, policy, 1, ctx)
+        assert (r.deadline_misses, r.refused) == (0, 0), policy.name
+        _check_capacity(r, jobs, 1)
+    one_more = [*jobs, Job("x", t0, t0 + timedelta(hours=12), 1, 1.0, ("US-NE",))]  # 13 h of work: infeasible
+    with pytest.raises(UsageError, match="no schedule meets every deadline"):
+        optimum(ne, one_more, 1)
+    r = simulate(ne, one_more, RunNow(), 1)
+    assert r.deadline_misses == r.refused == 1  # reported as refused on arrival, the others still on time
+
+
+def test_tight_online_instance_has_no_misses_under_capacity(july: CarbonTrace) -> None:
+    # a job every 2 h on average at 2 per zone (the former engine: greedy 16 misses, RL 6)
+    ne = july.select(("US-NE",))
+    jobs = generate_jobs(ne, ("US-NE",), seed=0, every_h=2.0)
+    ctx = Context(ne, jobs)
+    best = optimum(ne, jobs, 2, ctx)
+    for policy in _policies():
+        r = simulate(ne, jobs, policy, 2, ctx)
+        assert (r.deadline_misses, r.refused) == (0, 0), policy.name
+        _check_capacity(r, jobs, 2)
+        assert best.carbon_kg <= r.carbon_kg + 1e-9
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), capacity=st.integers(1, 2), batch=st.booleans())
+def test_admitted_jobs_never_miss(july: CarbonTrace, data: st.DataObject, capacity: int, batch: bool) -> None:
+    """Any instance: capacity holds and only jobs refused on arrival miss; when every job is known at the
+    first hour (batch) and the optimum meets every deadline, no policy misses one."""
+    t0 = datetime(2020, 7, 6, tzinfo=UTC)
+    jobs = []
+    for i in range(data.draw(st.integers(2, 9), label="jobs")):
+        submit = 0 if batch else data.draw(st.integers(0, 24), label="submit")
+        d = data.draw(st.integers(1, 4), label="duration")
+        slack = data.draw(st.integers(0, 10), label="slack")
+        zones = data.draw(st.sampled_from([("US-NE",), ("US-NW",), ("US-NE", "US-NW")]), label="zones")
+        jobs.append(Job(f"h{i}", t0 + timedelta(hours=submit), t0 + timedelta(hours=submit + d + slack), d,
+                        1.0, zones))
+    ctx = Context(july, jobs)
+    try:
+        feasible = optimum(july, jobs, capacity, ctx).deadline_misses == 0
+    except UsageError:
+        feasible = False
+    for policy in _policies():
+        r = simulate(july, jobs, policy, capacity, ctx)
+        _check_capacity(r, jobs, capacity)
+        assert r.deadline_misses == r.refused
+        if batch and feasible:
+            assert r.deadline_misses == 0, policy.name
+
+
 def test_committed_rl_table_is_reproduced(trace: CarbonTrace) -> None:
     committed = json.loads(POLICY_FILE.read_text())
     fresh = train_committed(trace).to_json()
@@ -160,6 +226,21 @@ def test_schedule_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert out["baselines"]["optimum"]["carbon_kg"] <= min(b["carbon_kg"] for b in out["baselines"].values())
     assert main(["schedule", "--jobs", str(jobs)]) == 0
     assert "run-now" in capsys.readouterr().out
+
+
+def test_schedule_cli_reports_an_infeasible_instance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("id,submit,deadline,duration_h,power_kw,zones\n"
+                    "a,2020-07-06T00:00:00Z,2020-07-06T02:00:00Z,2,1,US-NE\n"
+                    "b,2020-07-06T00:00:00Z,2020-07-06T02:00:00Z,2,1,US-NE\n"
+                    "c,2020-07-06T00:00:00Z,2020-07-06T09:00:00Z,3,2,US-NE|US-NW\n")
+    assert main(["schedule", "--jobs", str(jobs), "--capacity", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "no schedule meets every deadline" in out["optimum_infeasible"]
+    assert "optimum" not in out["baselines"]
+    for name in ("rl", "run-now", "greedy"):  # a and b cannot both finish by 02:00: exactly one refused
+        assert out["baselines"][name]["deadline_misses"] == out["baselines"][name]["refused_on_arrival"] == 1
+    assert [p["id"] for p in out["plan"] if p["missed_deadline"]] == ["b"]
 
 
 HEADER = "id,submit,deadline,duration_h,power_kw,zones\n"
