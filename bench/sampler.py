@@ -9,7 +9,7 @@ node's configuration is "replay + cpu -> Store": the replayed H200 trace plus th
 made durable in SQLite (batched commits, durable at the end of each run; see oracle/store.py). A last row
 times our own per-tick work on a virtual clock (no wake-ups), which machine load disturbs least.
 
-    .venv/bin/python bench/sampler.py [--seconds 10] [--rounds 3]
+    .venv/bin/python bench/sampler.py [--seconds 9] [--rounds 3]   (about 50 s)
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def empty_loop(seconds: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="real-time seconds per configuration")
+    parser.add_argument("--seconds", type=float, default=9.0, help="real-time seconds per configuration")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds the seconds are split into")
     args = parser.parse_args()
     s, rounds = args.seconds, max(1, args.rounds)

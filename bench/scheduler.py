@@ -1,6 +1,6 @@
 """Scheduler figures on held-out real carbon traces: RL vs run-now, greedy lowest-forecast window, optimum.
 
-Run: .venv/bin/python bench/scheduler.py   (about a minute on 2 cores)
+Run: .venv/bin/python bench/scheduler.py   (2-3 minutes on 2 cores)
 
 Scenarios (trace: oracle/schedule/data/carbon_traces_2020.csv, real EIA-930 2020 data):
 1. held-out zone: the committed policy (data/rl_policy.json, trained on US-CAL + US-NW) on US-NE, 2020,

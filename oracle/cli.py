@@ -13,12 +13,13 @@ from oracle.errors import UsageError
 
 # Modules that add subcommands, in the order `ecoai --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
-    "oracle.node.cli",
+    # In the order a reading flows: measure -> model -> optimize/schedule -> prove -> submit -> web.
+    "oracle.measure.cli",
+    "oracle.carbon.cli",
     "oracle.optimize.cli",
     "oracle.schedule.cli",
     "oracle.zk.cli",
-    "oracle.measure.cli",
-    "oracle.carbon.cli",
+    "oracle.node.cli",
     "web.cli",
 )
 

@@ -33,7 +33,8 @@ def normalized_query(raw: bytes) -> str:
 
 
 def is_fragment(headers: list[tuple[bytes, bytes]]) -> bool:
-    """The same test as `web.app.is_fragment_request`, on raw ASGI headers (names arrive lower-case)."""
+    """HTMX asked for a fragment, unless it restores history (then it needs the whole page). Raw ASGI headers:
+    names arrive lower-case."""
     names = {name for name, _ in headers}
     return b"hx-request" in names and b"hx-history-restore-request" not in names
 

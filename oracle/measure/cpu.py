@@ -1,8 +1,9 @@
 """CPU energy *estimated* from utilisation × TDP, for machines where RAPL is not readable.
 
-Power = TDP × utilisation (system-wide busy fraction from /proc/stat via psutil). The readings are labelled
-`estimated`, and the method says where the TDP came from: our table (`util_x_tdp`), the caller
-(`util_x_given_tdp`), or CodeCarbon's 85 W default for CPUs our table lacks (`util_x_default_tdp`).
+Power = TDP × utilisation (system-wide busy fraction from the first line of /proc/stat, read directly;
+psutil only off Linux). The readings are labelled `estimated`, and the method says where the TDP came from:
+our table (`util_x_tdp`), the caller (`util_x_given_tdp`), or CodeCarbon's 85 W default for CPUs our table
+lacks (`util_x_default_tdp`).
 """
 
 from __future__ import annotations

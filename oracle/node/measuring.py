@@ -17,8 +17,9 @@ GRACE_S = 10.0  # longest wait for a busy machine's sampler to store an epoch's 
 
 
 class StoreMeter:
-    """Samples in a background thread; every tick's readings are committed to the store before the next tick,
-    so a killed process loses at most the sample in flight (the span becomes a recorded gap, never a guess)."""
+    """Samples in a background thread into the store, which commits at least once per second and before any
+    read, so a killed process loses at most the last second of readings (the span becomes a recorded gap,
+    never a guess) and the node never acts on readings that are not in SQLite."""
 
     def __init__(self, sources: Sequence[str], sample_hz: float, store: Store | None = None,
                  sinks: Sequence[Sink] = ()) -> None:

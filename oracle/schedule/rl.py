@@ -111,12 +111,6 @@ class RLPolicy:
     def on_submit(self, t: int, view: JobView, ctx: Context, free: np.ndarray) -> None:
         return None
 
-    def holds(self, t: int, view: JobView) -> bool:
-        return False
-
-    def holds_plan(self, view: JobView) -> bool:
-        return False
-
     def decide(self, t: int, view: JobView, ctx: Context) -> int | None:
         r, s, zone = observe(t, view, ctx)
         if t >= view.latest or self.table.start_now(r, s):

@@ -16,17 +16,19 @@ each zone (None = unlimited). Carbon of a job = power_kw × Σ intensity over it
 Deadlines under capacity (the same engine for every online policy): the engine keeps a *plan*, a
 reservation (zone, start) inside its window for every job that waits, such that the plan and the jobs
 already started never exceed capacity. The invariant is kept at every step:
-- admission: a new job gets a free slot (latest start first); if none is free, all waiting jobs are
-  re-packed (earliest-deadline-first list packing, then shifted as late as possible; if that fails, an
-  exact MILP feasibility check). Only when no plan exists around the jobs already running is the job
-  refused: it is placed at the first hour with room and counted as a deadline miss (`refused`).
-- a policy's "start now" is granted when it keeps a valid plan for the others (re-packed if needed);
-  otherwise the job waits;
-- a job whose reserved hour has come starts there (or, if the others can be re-packed around it, waits).
+- admission: a new job gets a place by re-packing all waiting jobs (earliest-deadline-first list packing,
+  then shifted as late as possible); failing that, a free latest slot; failing that, an exact MILP
+  feasibility check. Only when no plan exists around the jobs already running is the job refused: it is
+  placed at the first hour with room and counted as a deadline miss (`refused`);
+- a policy's "start now" is granted when the others keep a valid plan (re-packed if needed);
+- a job whose reserved hour has come starts there, unless the others can be re-packed around it later.
 So an admitted job never misses its deadline, whatever the policy; in particular when all jobs are known at
 the first hour and the instance is feasible, no job misses. Online, a job can still be refused when jobs
-that already started (irrevocably) leave it no room: `ScheduleResult.refused` counts them, and a
-deadline miss never comes from anything else.
+that already started (irrevocably) leave it no room. To make that rare, waiting is guarded: the plan must
+also keep one slot per hour free (capacity >= 2) or room for the tightest job seen so far arriving next
+hour (capacity 1), with every waiting job placed GUARD_MARGIN_H hours before its latest start; a "start now"
+that would break the guard is refused, and when arrivals break it, waiting jobs start now, earliest deadline
+first, until it holds again (or nothing can start).
 """
 
 from __future__ import annotations
@@ -246,8 +248,14 @@ class _Engine:
     def virtuals(self, t: int) -> list[JobView]:
         if not self.guard or not self.zones_seen:
             return []
-        return [_Virtual(self.ctx.views[0].job, t + 1, t + 1 + self.smin, self.dmax, (z,))
+        return [_Virtual(self._virtual_job(z), t + 1, t + 1 + self.smin, self.dmax, (z,))
                 for z in sorted(self.zones_seen)]
+
+    def _virtual_job(self, z: int) -> Job:
+        # an id no real job has: plans are keyed by job id
+        first = self.ctx.views[0].job
+        return Job(f"\x00virtual:{self.ctx.trace.zones[z]}", first.submit, first.deadline, self.dmax, 0.0,
+                   (self.ctx.trace.zones[z],))
 
     def safe(self, t: int, waiting: list[JobView], base: np.ndarray | None = None,
              not_before: dict[str, int] | None = None) -> dict[str, tuple[int, int]] | None:
