@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from oracle.csvinput import read_input_file
 from oracle.errors import UsageError
 
 COLUMNS: tuple[str, ...] = (
@@ -139,14 +140,7 @@ def parse_profile(text: str, source: str = "profile") -> list[ProfileRow]:
 
 def load_profile(path: str | Path) -> list[ProfileRow]:
     """Read and validate a profile CSV file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ProfileError(f"profile file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"cannot read profile {p}: {exc}") from None
-    return parse_profile(text, source=str(p))
+    return parse_profile(read_input_file(path, "profile", ProfileError), source=str(path))
 
 
 def _cell(value: object) -> str:

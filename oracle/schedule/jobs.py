@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oracle.csvinput import csv_records, read_input_file
 from oracle.errors import UsageError
 from oracle.schedule.trace import HOUR, CarbonTrace, ceil_hour, floor_hour, parse_time
 
@@ -43,16 +44,7 @@ class Job:
 
 
 def parse_jobs(text: str, source: str = "jobs") -> list[Job]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = tuple(h.strip() for h in (reader.fieldnames or ()))
-    if not header:
-        raise UsageError(f"{source}: empty jobs file")
-    unknown = [h for h in header if h not in JOB_COLUMNS]
-    missing = [c for c in JOB_COLUMNS if c not in header]
-    if unknown or missing:
-        raise UsageError(f"{source}: columns must be {','.join(JOB_COLUMNS)}"
-                         + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-                         + (f"; missing: {', '.join(missing)}" if missing else ""))
+    reader = csv_records(text, JOB_COLUMNS, source, "jobs file")
     jobs: list[Job] = []
     seen: set[str] = set()
     for line, rec in enumerate(reader, start=2):
@@ -88,14 +80,7 @@ def parse_jobs(text: str, source: str = "jobs") -> list[Job]:
 
 
 def load_jobs(path: str | Path) -> list[Job]:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"jobs file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read jobs {p}: {exc}") from None
-    return parse_jobs(text, str(p))
+    return parse_jobs(read_input_file(path, "jobs"), str(path))
 
 
 def format_jobs(jobs: Sequence[Job]) -> str:

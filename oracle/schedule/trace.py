@@ -7,8 +7,6 @@ Missing hours stay missing (NaN), never filled.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oracle.csvinput import csv_records, read_input_file
 from oracle.errors import UsageError
 
 TRACE_COLUMNS = ("timestamp", "zone", "carbon_g_per_kwh")
@@ -87,16 +86,7 @@ class CarbonTrace:
 
 
 def parse_trace(text: str, source: str = "trace") -> CarbonTrace:
-    reader = csv.DictReader(io.StringIO(text))
-    header = tuple(h.strip() for h in (reader.fieldnames or ()))
-    if not header:
-        raise UsageError(f"{source}: empty trace")
-    unknown = [h for h in header if h not in TRACE_COLUMNS]
-    missing = [c for c in TRACE_COLUMNS if c not in header]
-    if unknown or missing:
-        raise UsageError(f"{source}: columns must be {','.join(TRACE_COLUMNS)}"
-                         + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-                         + (f"; missing: {', '.join(missing)}" if missing else ""))
+    reader = csv_records(text, TRACE_COLUMNS, source, "trace")
     points: dict[str, dict[datetime, float]] = {}
     for line, rec in enumerate(reader, start=2):
         t = parse_time(rec["timestamp"] or "")
@@ -126,11 +116,4 @@ def parse_trace(text: str, source: str = "trace") -> CarbonTrace:
 
 
 def load_trace(path: str | Path = DEFAULT_TRACE) -> CarbonTrace:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"trace file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read trace {p}: {exc}") from None
-    return parse_trace(text, str(p))
+    return parse_trace(read_input_file(path, "trace"), str(path))
