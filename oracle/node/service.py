@@ -98,7 +98,16 @@ def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> d
     earned = sum((view.baseline_mj - (r.threshold_mj or 0)) * ECO_WEI // MJ_PER_KWH for r in accepted)
     energy_mj = sum(r.energy_mj or 0 for r in result.epochs if r.energy_mj is not None)
     energy_kwh = energy_mj / MJ_PER_KWH
-    methods = sorted({m for r in result.epochs for m in (r.methods or [])})
+    # An epoch's method list holds the methods and, as "kind=NmJ", its energy per kind (measured/estimated/replayed).
+    methods: set[str] = set()
+    energy_by_kind_mj: dict[str, int] = {}
+    for r in result.epochs:
+        for entry in r.methods or []:
+            kind, sep, amount = entry.partition("=")
+            if sep and amount.endswith("mJ") and amount[:-2].isdigit():
+                energy_by_kind_mj[kind] = energy_by_kind_mj.get(kind, 0) + int(amount[:-2])
+            else:
+                methods.add(entry)
     try:
         accrued = client.accrued(view.beneficiary)
     except RpcUnavailable:
@@ -131,7 +140,8 @@ def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> d
         "carbon_g_per_kwh": view.carbon_g_per_kwh,
         "region": view.region,
         "hardware_class": view.hardware_class,
-        "sources": methods,
+        "sources": sorted(methods),
+        "energy_by_kind_mj": energy_by_kind_mj,
     }
 
 
