@@ -68,6 +68,8 @@ def as_json(rec: Recommendation) -> dict[str, Any]:
         "recommendation": _row_json(rec.row),
         "default": _row_json(rec.default),
         "default_rule": "fp32 row with the largest batch (then highest power limit); else the first row",
+        # A default outside the constraints makes the saving negative: say so rather than leave it unexplained.
+        "default_meets_constraints": rec.constraints.admits(rec.default),
         "saving": {
             "energy_j_per_item": rec.saving.energy_j_per_item,
             "energy_pct": rec.saving.energy_pct,
@@ -96,6 +98,9 @@ def _text(rec: Recommendation) -> str:
     s = rec.saving
     out.append(f"Saving vs default: {s.energy_pct:.1f} % energy per item ({s.energy_j_per_item:.6g} J), "
                f"{s.cost_pct:.1f} % cost per item, latency {-s.latency_ms:+.4g} ms")
+    if not rec.constraints.admits(rec.default):
+        out.append(f"  (the default does not meet {rec.constraints.describe()}: the recommendation is what "
+                   "meeting them costs)")
     return "\n".join(out)
 
 

@@ -153,6 +153,7 @@ def test_cli_json_has_frontier_recommendation_and_saving(capsys: pytest.CaptureF
     assert all(set(r) == set(COLUMNS) for r in out["frontier"])
     assert len(out["frontier"]) == 2
     assert out["saving"]["energy_pct"] == pytest.approx(66.03, abs=0.01)
+    assert out["default_meets_constraints"] is False  # fp32 b512 takes longer than 0.25 ms per call
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -160,6 +161,9 @@ def test_cli_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["optimize", "--profile", str(SHARED_PROFILE), "--latency-slo-ms", "0.25"]) == 0
     out = capsys.readouterr().out
     assert "Recommended:" in out and "bf16 b64" in out and "Saving vs default: 66.0 %" in out
+    assert "the default does not meet latency <= 0.25 ms" in out
+    assert main(["optimize", "--profile", str(SHARED_PROFILE)]) == 0
+    assert "the default does not meet" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
