@@ -89,3 +89,15 @@ def test_ape_compiles_openzeppelin_contract_and_deploys_on_fresh_anvil(tmp_path:
     finally:
         node.stop()
     assert node.process is not None and node.process.poll() is not None, "anvil is still running"
+
+
+def test_output_closed_early_by_the_reader_gives_no_traceback() -> None:
+    # Like `ecoai report --list-regions | head -0`: the reader is gone before the first line (the command is
+    # still importing), so its first write meets a closed pipe.
+    proc = subprocess.Popen([*ECOAI, "report", "--list-regions"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in stderr, stderr
