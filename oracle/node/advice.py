@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oracle.errors import UsageError
 
@@ -13,6 +15,9 @@ SHIPPED_PROFILES = Path(__file__).resolve().parent.parent / "optimize" / "data"
 def shipped_profile(hardware_class: str) -> Path | None:
     found = sorted(SHIPPED_PROFILES.glob(f"{hardware_class.lower()}_*profile.csv"))
     return found[0] if found else None
+
+if TYPE_CHECKING:
+    from oracle.node.config import NodeConfig
 
 
 def recommendation_line(profile: str = "", latency_slo_ms: float = 0.0, hardware_class: str = "H200") -> str | None:
@@ -40,3 +45,10 @@ def recommendation_line(profile: str = "", latency_slo_ms: float = 0.0, hardware
         f"({row.energy_j_per_item:.4g} J/item, {row.latency_ms:.3g} ms/batch): {saving.energy_pct:.1f} % less "
         f"energy per item than the default {rec.default.label()} (profile {path.name})"
     )
+
+
+def log_recommendation(config: NodeConfig, log: logging.Logger) -> None:
+    """Log the optimizer's recommendation for this node's workload at start-up (nothing without a profile)."""
+    line = recommendation_line(config.optimize.profile, config.optimize.latency_slo_ms, config.node.hardware_class)
+    if line:
+        log.info("%s", line)

@@ -140,11 +140,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     install_stop_signals(stop)
-    from oracle.node.advice import recommendation_line
+    from oracle.node.advice import log_recommendation
 
-    advice = recommendation_line(config.optimize.profile, config.optimize.latency_slo_ms, config.node.hardware_class)
-    if advice:
-        log.info("%s", advice)
+    log_recommendation(config, log)
     loop = build_loop(config, client, view, sources)
     loop.stop_event = stop
     exporter = start_exporter(loop, config.exporter.port)

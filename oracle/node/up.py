@@ -166,6 +166,7 @@ def _stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -
 
 
 def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
+    from oracle.node.advice import log_recommendation
     from oracle.node.logs import setup_logging
     from oracle.node.service import (
         build_loop,
@@ -223,7 +224,7 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
                 _stop_process(web)
                 web, web_url = None, None
         _show_where(anvil.url, web_url, config.exporter.port, home, client.address, view)
-        _show_recommendation(config)
+        log_recommendation(config, log)
         result = loop.run(args.epochs)
         summary = summarize(result, client, view)
         if web is not None and args.epochs is not None and not stop.is_set():
@@ -259,9 +260,3 @@ def _show_where(rpc_url: str, web_url: str | None, metrics_port: int, home: Path
         log.info("%s", line)
 
 
-def _show_recommendation(config: NodeConfig) -> None:
-    from oracle.node.advice import recommendation_line
-
-    line = recommendation_line(config.optimize.profile, config.optimize.latency_slo_ms, config.node.hardware_class)
-    if line:
-        log.info("%s", line)
