@@ -5,15 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3.11
 SOLC_VERSION := $(shell sed -n 's/^  version: *//p' ape-config.yaml | head -n1)
-SOLCX_DIR := $(or $(SOLCX_BINARY_PATH),$(HOME)/.solcx)
+# The offline solc shim lives inside this checkout's venv, never in ~/.solcx: each clone has its own, and
+# py-solc-x / ape-solidity find it through SOLCX_BINARY_PATH, which every target below inherits.
+SOLCX_DIR := $(CURDIR)/$(VENV)/solcx
 SOLC_SHIM := $(SOLCX_DIR)/solc-v$(SOLC_VERSION)
-# The shim embeds this checkout's path: rewrite it when the checkout moved.
-SOLC_SHIM_STALE := $(shell grep -qsF '"$(CURDIR)/scripts/solc_cli.js"' '$(SOLC_SHIM)' || echo FORCE)
+export SOLCX_BINARY_PATH := $(SOLCX_DIR)
 
 # anvil, circom2 and snarkjs come from node_modules; ecoai and ape from the venv.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: bootstrap run test bench clean FORCE
+.PHONY: help bootstrap run test bench clean
 .DEFAULT_GOAL := help
 
 help:
@@ -34,12 +35,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(SOLC_SHIM): scripts/solc_cli.js node_modules/.installed $(SOLC_SHIM_STALE)
+# The shim finds scripts/solc_cli.js relative to itself (.venv/solcx/ -> checkout), so a moved or copied
+# checkout keeps working without a rewrite.
+$(SOLC_SHIM): $(VENV)/.installed node_modules/.installed
 	mkdir -p '$(SOLCX_DIR)'
-	printf '#!/bin/sh\n# Installed by EcoAI make bootstrap: offline solc over npm solc-js.\nexec node "%s/scripts/solc_cli.js" "$$@"\n' '$(CURDIR)' > '$@'
+	printf '#!/bin/sh\n# Installed by EcoAI make bootstrap: offline solc over npm solc-js.\nexec node "$$(dirname "$$0")/../../scripts/solc_cli.js" "$$@"\n' > '$@'
 	chmod +x '$@'
-
-FORCE:
 
 run: bootstrap
 	$(VENV)/bin/ecoai up

@@ -11,11 +11,15 @@ Figures (gas used by mined transactions unless noted):
 - precompile_floor: what the EIP-196/197 precompiles alone cost for 4 public inputs (4 ecMul, 4 ecAdd, a
   4-pair pairing); pairing_floor is the pairing alone (45000 + 4 × 34000 = 181000).
 - claim: claim() minting the accrued credits; admit_node: registering a node.
+- record_write: GreenProof stores an EpochRecord with a struct assignment that the compiler packs into one
+  slot; the figures compare that with the hand-packed word (literal shifts, one SSTORE in assembly) it replaced,
+  both compiled with the project's solc settings into a probe contract and each writing a fresh slot.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,12 +31,35 @@ sys.path.insert(0, str(REPO_ROOT))
 from web3 import Web3  # noqa: E402
 
 from oracle.chain.anvil import Anvil, rpc_call  # noqa: E402
-from oracle.chain.deploy import deploy_local, label_bytes32, load_params  # noqa: E402
+from oracle.chain.deploy import deploy_local, load_params  # noqa: E402
+from oracle.conventions import label_to_bytes32  # noqa: E402
 from oracle.paths import NODE_BIN  # noqa: E402
 
 PAIRING_FLOOR = 45_000 + 4 * 34_000
 PRECOMPILE_FLOOR = PAIRING_FLOOR + 4 * 6_000 + 4 * 150
 SUBMIT_GOAL = 230_000
+
+# Both ways of writing GreenProof's EpochRecord, with GreenProof's struct: the compiler's packing and the
+# literal shifts that duplicated the struct layout before.
+RECORD_PROBE = """
+pragma solidity ^0.8.24;
+contract RecordWrites {
+    struct EpochRecord { uint40 acceptedAt; uint8 tier; uint40 thresholdMj; uint64 carbonBoundMg; uint96 credits; }
+    mapping(address => mapping(uint64 => EpochRecord)) private _records;
+    function structAssignment(uint64 epoch, uint8 tier, uint256 threshold, uint256 carbon, uint256 credits) external {
+        _records[msg.sender][epoch] = EpochRecord({acceptedAt: uint40(block.timestamp), tier: tier,
+            thresholdMj: uint40(threshold), carbonBoundMg: uint64(carbon), credits: uint96(credits)});
+    }
+    function assemblyShifts(uint64 epoch, uint8 tier, uint256 threshold, uint256 carbon, uint256 credits) external {
+        EpochRecord storage record = _records[msg.sender][epoch];
+        uint256 word = block.timestamp | (uint256(tier) << 40) | (threshold << 48) | (carbon << 88) | (credits << 152);
+        assembly { sstore(record.slot, word) }
+    }
+    function recordOf(address node, uint64 epoch) external view returns (EpochRecord memory) {
+        return _records[node][epoch];
+    }
+}
+"""
 
 
 def intrinsic_gas(data: bytes) -> int:
@@ -46,6 +73,36 @@ def verifier_call_gas(url: str, tx_hash: str) -> int:
     trace = rpc_call(url, "debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}], timeout=30)
     calls = [c for c in trace.get("calls", []) if c["type"] == "STATICCALL"]
     return sum(int(c["gasUsed"], 16) for c in calls)
+
+
+def compile_probe() -> dict:
+    """ABI and bytecode of RECORD_PROBE, compiled by the project's offline solc with ape-config.yaml's settings."""
+    settings = {"optimizer": {"enabled": True, "runs": 200}, "evmVersion": "prague",
+                "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}}}
+    request = {"language": "Solidity", "sources": {"Probe.sol": {"content": RECORD_PROBE}}, "settings": settings}
+    out = subprocess.run(["node", str(REPO_ROOT / "scripts" / "solc_cli.js"), "--standard-json"],
+                         input=json.dumps(request), capture_output=True, text=True, check=True).stdout
+    compiled = json.loads(out)
+    errors = [e["formattedMessage"] for e in compiled.get("errors", []) if e["severity"] == "error"]
+    assert not errors, errors
+    return compiled["contracts"]["Probe.sol"]["RecordWrites"]
+
+
+def record_write_gas(w3: Web3, sender: str) -> dict[str, int]:
+    """Gas of one EpochRecord write each way (fresh slots, the same values), checked to store the same record."""
+    probe = compile_probe()
+    factory = w3.eth.contract(abi=probe["abi"], bytecode=probe["evm"]["bytecode"]["object"])
+    address = w3.eth.wait_for_transaction_receipt(factory.constructor().transact({"from": sender})).contractAddress
+    contract = w3.eth.contract(address=address, abi=probe["abi"])
+    values = (1, 1_500_000, 180, 555_555_555_555_555_555)
+    gas = {}
+    for epoch, name in enumerate(("structAssignment", "assemblyShifts"), 1):
+        tx_hash = getattr(contract.functions, name)(epoch, *values).transact({"from": sender})
+        gas[name] = w3.eth.wait_for_transaction_receipt(tx_hash).gasUsed
+    struct_record, shifted_record = (contract.functions.recordOf(sender, e).call() for e in (1, 2))
+    assert tuple(struct_record)[1:] == tuple(shifted_record)[1:] == values, (struct_record, shifted_record)
+    return {"struct_assignment": gas["structAssignment"], "assembly_shifts": gas["assemblyShifts"],
+            "difference": gas["structAssignment"] - gas["assemblyShifts"]}
 
 
 def main() -> int:
@@ -72,7 +129,7 @@ def main() -> int:
             assert receipt.status == 1
             return receipt
 
-        admit = send(green.functions.admitNode(node, beneficiary, label_bytes32("H200"), label_bytes32("KR")),
+        admit = send(green.functions.admitNode(node, beneficiary, label_to_bytes32("H200"), label_to_bytes32("KR")),
                      governor)
         epoch = (int(time.time()) + 86_400) // params.epoch_length_s
         with Prover() as prover:
@@ -99,6 +156,7 @@ def main() -> int:
                          [verifier_tx.transactionHash.to_0x_hex(), {"tracer": "callTracer"}], timeout=30)
         assert int(trace["output"], 16) == 1, "verifyProof returned false in the measured transaction"
         verifier_intrinsic = intrinsic_gas(bytes(w3.eth.get_transaction(verifier_tx.transactionHash)["input"]))
+        record_write = record_write_gas(w3, governor)
 
     print(json.dumps({
         "submit_first": submits[0]["gas"],
@@ -112,6 +170,7 @@ def main() -> int:
         "verifier_exec": verifier_tx.gasUsed - verifier_intrinsic,
         "precompile_floor": PRECOMPILE_FLOOR,
         "pairing_floor": PAIRING_FLOOR,
+        "record_write": record_write,
         "chain": "anvil (prague)",
     }))
     return 0

@@ -3,9 +3,10 @@ trials-to-within-5 % and regret (median over seeds) against the ≤ 25 %-of-the-
 
 Run: .venv/bin/python bench/optimizer.py   (a few seconds)
 
-Profiles: the shared real H200 profile (../shared/data/h200_mlp_profile.csv), the CPU profile measured
-here by `ecoai profile` (oracle/optimize/data/cpu_digits_mlp_profile.csv; energy estimated, see its header)
-and the same model profiled on a lent H200 (oracle/optimize/data/h200_digits_mlp_profile.csv; NVML counter).
+Profiles (oracle/optimize/data, provenance in its PROVENANCE.md): the real H200 MLP profile
+(h200_mlp8x4096_profile.csv; NVML counter), the CPU profile measured here by `ecoai profile`
+(cpu_digits_mlp_profile.csv; energy estimated, see its header) and the same model profiled on a lent H200
+(h200_digits_mlp_profile.csv; NVML counter).
 The simulator replays the profile with multiplicative log-normal measurement noise (cv 2 %, 5 %, 10 %).
 """
 
@@ -20,14 +21,18 @@ sys.path.insert(0, str(ROOT))
 
 from oracle.optimize.bandit import simulate  # noqa: E402
 from oracle.optimize.pareto import Constraints, recommend  # noqa: E402
-from oracle.optimize.profile import load_profile  # noqa: E402
+from oracle.optimize.profile import (  # noqa: E402
+    CPU_DIGITS_PROFILE,
+    H200_DIGITS_PROFILE,
+    H200_PROFILE,
+    load_profile,
+)
 
 PROFILES = [
-    ("H200 MLP (shared, measured with NVML)", ROOT.parent / "shared" / "data" / "h200_mlp_profile.csv", [0.25, 0.5]),
-    ("CPU digits MLP (profiled here, estimated)", ROOT / "oracle" / "optimize" / "data" / "cpu_digits_mlp_profile.csv",
-     [1.0, 2.0, 5.0]),
+    ("H200 MLP 8x4096 (measured with NVML)", H200_PROFILE, [0.25, 0.5]),
+    ("CPU digits MLP (profiled here, estimated)", CPU_DIGITS_PROFILE, [1.0, 2.0, 5.0]),
     ("H200 digits MLP (profiled on the lent H200, NVML)",
-     ROOT / "oracle" / "optimize" / "data" / "h200_digits_mlp_profile.csv", [0.07, 0.1]),
+     H200_DIGITS_PROFILE, [0.07, 0.1]),
 ]
 SEEDS = range(21)
 

@@ -6,7 +6,7 @@ time.thread_time; with the Store sink that thread also does every SQLite commit)
 The peer is an empty 10 Hz loop (the floor of any Python 10 Hz timer), so the ratio shows what our sampling
 adds. Configurations run in interleaved rounds so that changing machine load hits them alike. The oracle
 node's configuration is "replay + cpu -> Store": the replayed H200 trace plus the CPU estimate, every reading
-made durable in SQLite (batched commits, durable at the end of each run; see oracle/store.py). A last row
+made durable in SQLite (batched commits, durable at the end of each run; see oracle/measure/store.py). A last row
 times our own per-tick work on a virtual clock (no wake-ups), which machine load disturbs least.
 
     .venv/bin/python bench/sampler.py [--seconds 9] [--rounds 3]   (about 50 s)
@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from oracle.measure import Sampler, open_sources  # noqa: E402
-from oracle.store import Store  # noqa: E402
+from oracle.measure.store import Store  # noqa: E402
 
 
 def cost_s(target: Callable[[float], object], seconds: float) -> tuple[float, float]:

@@ -25,7 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from oracle.errors import UsageError  # noqa: E402
 from oracle.schedule.jobs import generate_jobs  # noqa: E402
 from oracle.schedule.rl import RLPolicy, load_policy, train  # noqa: E402
-from oracle.schedule.scheduler import Context, GreedyForecast, RunNow, optimum, simulate  # noqa: E402
+from oracle.schedule.context import Context  # noqa: E402
+from oracle.schedule.engine import simulate  # noqa: E402
+from oracle.schedule.optimum import optimum  # noqa: E402
+from oracle.schedule.policies import GreedyForecast, RunNow  # noqa: E402
 from oracle.schedule.trace import load_trace  # noqa: E402
 
 ROWS: list[str] = []

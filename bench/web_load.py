@@ -1,8 +1,9 @@
 """Load benchmark of the web dApp: leaderboard and node pages over a database at scale.
 
-1. Seeds a SQLite store with SYNTHETIC data (labelled so in the database and on every page): 10,000 nodes and
-   1,000,000 proof records (100 epochs each), through the same summary code the indexer uses (store.refresh).
-2. Serves it with `web.app.create_app` under uvicorn (uvloop + httptools, one worker) in its own process.
+1. Seeds a SQLite index with SYNTHETIC data: 10,000 nodes and 1,000,000 proof records (100 epochs each), through
+   the same summary code the indexer uses (web.db.summaries.refresh).
+2. Serves it with `web.app.create_app` under uvicorn (uvloop + httptools, one worker) in its own process, with
+   a notice on every page saying the data is synthetic.
 3. Drives load from this process over loopback with an asyncio keep-alive HTTP/1.1 client: leaderboard
    pages (random sort, random page), then node pages (random node), and reports requests/s and p50/p99,
    next to a peer measured in the same run (the same server's /healthz: the HTTP stack's floor right now).
@@ -35,8 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eth_utils import to_checksum_address  # noqa: E402
 
-from oracle.chain.anvil import free_port  # noqa: E402
-from web import store  # noqa: E402
+from oracle.conventions import WEI_PER_ECO, carbon_bound_mg, credits_wei  # noqa: E402
+from oracle.net import free_port  # noqa: E402
+from oracle.sqlite import transaction  # noqa: E402
+from web.db.queries import Reader  # noqa: E402
+from web.db.schema import ensure_schema, open_reader, open_store  # noqa: E402
+from web.db.summaries import SORTS, refresh  # noqa: E402
+
+SYNTHETIC_NOTICE = "Synthetic data: this database was seeded by bench/web_load.py, not indexed from a chain."
 
 CLASSES = [("H200", 200_000_000_000, [120_000_000_000, 150_000_000_000, 180_000_000_000]),
            ("A100", 150_000_000_000, [90_000_000_000, 110_000_000_000, 130_000_000_000])]
@@ -46,7 +53,7 @@ REGIONS = [("KR", 436), ("FR", 56), ("US-CAL", 210)]
 def seed(db_path: Path, nodes: int, epochs: int, rng_seed: int = 7) -> dict[str, float]:
     """Write `nodes` × `epochs` synthetic proof records in one transaction, then build the summaries."""
     rng = random.Random(rng_seed)
-    conn = store.open_store(db_path)
+    conn = open_store(db_path)
     # A fresh, throw-away synthetic file: no journal and no fsync while seeding (a crash just means seeding
     # again); the store's own settings (WAL, synchronous=NORMAL) are back before any server opens it.
     conn.execute("PRAGMA journal_mode=OFF")
@@ -56,8 +63,7 @@ def seed(db_path: Path, nodes: int, epochs: int, rng_seed: int = 7) -> dict[str,
     # Sorted, so rows arrive in primary-key order (node, epoch): appends to the B-tree, no page splits.
     addresses = sorted(to_checksum_address(rng.getrandbits(160).to_bytes(20, "big")) for _ in range(nodes))
     first_epoch = 490_000
-    with store.transaction(conn):
-        store.set_meta(conn, "synthetic", "1")
+    with transaction(conn):
         # Bulk load: build the secondary indexes once at the end instead of row by row.
         conn.execute("DROP INDEX proofs_by_block")
         conn.execute("DROP INDEX proofs_by_epoch")
@@ -78,18 +84,18 @@ def seed(db_path: Path, nodes: int, epochs: int, rng_seed: int = 7) -> dict[str,
                 for e in range(epochs):
                     tier = 0 if rng.random() < skill else rng.randrange(1, len(tiers))
                     threshold = tiers[tier]
-                    credits = (baseline - threshold) * store.WEI_PER_ECO // store.MJ_PER_KWH
-                    carbon = -(-threshold * grams // 3_600_000)
+                    credits = credits_wei(baseline, threshold)
+                    carbon = carbon_bound_mg(threshold, grams)
                     block = 10 + e * 100 + (i % 100)
                     log_index += 1
                     yield (node, first_epoch + e, beneficiary, tier, threshold, str(rng.getrandbits(253)), carbon,
-                           str(credits), credits / store.WEI_PER_ECO, block, 1_764_000_000 + e * 3600 + i % 3600,
+                           str(credits), credits / WEI_PER_ECO, block, 1_764_000_000 + e * 3600 + i % 3600,
                            f"0x{log_index:064x}", 0, 205_000 + (i % 1000))
 
         conn.executemany("INSERT INTO proofs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", proof_rows())
-        store.ensure_schema(conn)
+        ensure_schema(conn)
         t1 = time.perf_counter()
-        store.refresh(conn)
+        refresh(conn)
         conn.execute("INSERT INTO cursor VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET block = excluded.block",
                      (10 + epochs * 100, "0x" + "00" * 32))
     t2 = time.perf_counter()
@@ -108,12 +114,13 @@ def serve(db_path: Path, port: int, page_cache: bool, stats_file: Path | None) -
     import uvicorn
 
     from web.app import create_app
+    from web.cache import DEFAULT_MAX_BYTES
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
-    app = create_app(db_path, page_cache=page_cache)
+    app = create_app(db_path, cache_bytes=DEFAULT_MAX_BYTES if page_cache else 0, notice=SYNTHETIC_NOTICE)
     server = uvicorn.Server(uvicorn.Config(app, loop="uvloop", http="httptools", log_level="warning",
                                            access_log=False))
     # uvicorn re-raises SIGTERM to the previous handler after its graceful stop: make that a plain return.
@@ -187,16 +194,16 @@ def main() -> int:
             seeding = seed(db, args.nodes, args.epochs)
             print(f"seeded in {seeding['seed_total_s']} s (rows {seeding['seed_rows_s']} s, summaries "
                   f"{seeding['seed_summaries_s']} s)", flush=True)
-        conn = store.connect(db, readonly=True)
+        conn = open_reader(db)
         nodes = [r[0] for r in conn.execute("SELECT node FROM nodes")]
-        total = store.Reader(conn).totals()
+        total = Reader(conn).totals()
         conn.close()
         rng = random.Random(3)
         pages = max(1, -(-len(nodes) // 25))
         # 2,000 random requests of each kind, drawn from 1,600 leaderboard pages (4 sorts x 400) and 10,000
         # node pages: most are distinct, so the cached runs also pay for their first render.
         workloads = {
-            "leaderboard": [f"/leaderboard?sort={rng.choice(list(store.SORTS))}&page={rng.randint(1, pages)}"
+            "leaderboard": [f"/leaderboard?sort={rng.choice(list(SORTS))}&page={rng.randint(1, pages)}"
                             for _ in range(2000)],
             "node": [f"/nodes/{rng.choice(nodes)}" for _ in range(2000)],
         }

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
 import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
 
 /// @title Eco Credit (ECO)
@@ -10,7 +11,9 @@ import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20P
 ///         proven epoch. For an epoch proven at threshold T mJ against class baseline B mJ, GreenProof credits
 ///         (B - T) * 10^18 / 3.6e9 base units: the proof shows energy <= T, so at least B - T was saved.
 /// @dev Credits are minted only by GreenProof (MINTER_ROLE), when a beneficiary claims its accrued credits.
-contract EcoCredit is ERC20, ERC20Permit, AccessControl {
+///      Holders may burn their own ECO, or ECO they are allowed to spend (ERC20Burnable: burn, burnFrom);
+///      RetirementCertificate retires ECO that way, with the holder's allowance.
+contract EcoCredit is ERC20, ERC20Burnable, ERC20Permit, AccessControl {
     /// @notice Role allowed to mint; granted to GreenProof at deployment.
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
 

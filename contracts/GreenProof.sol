@@ -92,6 +92,15 @@ contract GreenProof is AccessControl, Pausable {
     mapping(bytes32 region => Region) private _regions;
     mapping(address node => mapping(uint64 epoch => EpochRecord)) private _records;
 
+    /// @notice A node's epoch proof was accepted and its credits accrued to the beneficiary.
+    /// @param node The node that submitted the proof.
+    /// @param epoch The proven epoch.
+    /// @param beneficiary The wallet credited.
+    /// @param tier Index of the proven tier in the node's hardware class.
+    /// @param thresholdMj The proven tier's threshold: the epoch's energy was at most this, mJ.
+    /// @param commitment Poseidon commitment to the epoch's interval energies (public input of the proof).
+    /// @param carbonBoundMg Upper bound of the epoch's carbon, mg CO2 (threshold times the region's factor).
+    /// @param credits Credits accrued, base units (18 decimals).
     event EpochProved(
         address indexed node,
         uint64 indexed epoch,
@@ -102,12 +111,34 @@ contract GreenProof is AccessControl, Pausable {
         uint256 carbonBoundMg,
         uint256 credits
     );
+    /// @notice A beneficiary's accrued credits were minted.
+    /// @param beneficiary The wallet whose accrued credits were claimed.
+    /// @param to The receiver of the minted credits.
+    /// @param amount Credits minted, base units.
     event CreditsClaimed(address indexed beneficiary, address indexed to, uint256 amount);
+    /// @notice A node was admitted, or its registration updated.
+    /// @param node The node's signing address.
+    /// @param beneficiary The wallet credited for the node's epochs.
+    /// @param hardwareClass The node's hardware class.
+    /// @param region The node's grid region.
     event NodeAdmitted(address indexed node, address indexed beneficiary, bytes32 hardwareClass, bytes32 region);
+    /// @notice A node was retired: its later submissions revert.
+    /// @param node The node's signing address.
     event NodeRetired(address indexed node);
+    /// @notice A hardware class's baseline and tiers were set.
+    /// @param hardwareClass The class name as bytes32.
+    /// @param baselineMj Baseline energy per epoch, mJ.
+    /// @param tiersMj Threshold tiers per epoch, mJ, ascending.
     event HardwareClassSet(bytes32 indexed hardwareClass, uint256 baselineMj, uint256[] tiersMj);
+    /// @notice A region's carbon factor was set.
+    /// @param region The region name as bytes32.
+    /// @param gramsPerKwh Grams of CO2 per kWh.
     event RegionCarbonSet(bytes32 indexed region, uint256 gramsPerKwh);
+    /// @notice The epoch length was set.
+    /// @param epochLength Seconds per epoch.
     event EpochLengthSet(uint64 epochLength);
+    /// @notice The acceptance window after an epoch's end was set.
+    /// @param maxEpochAge Seconds after an epoch's end during which its proof is accepted.
     event MaxEpochAgeSet(uint64 maxEpochAge);
 
     /// @notice The caller (or given node) is not an active registered node.
@@ -199,20 +230,23 @@ contract GreenProof is AccessControl, Pausable {
         uint256 packed = _classes[hardwareClass];
         if (tier >= _tierCount(packed)) revert UnknownTier(hardwareClass, tier);
         uint256 threshold = _tierAt(packed, tier);
-        if (!_verify(proof, threshold, epoch, commitment)) _revertProofFailure(packed, tier, proof, epoch, commitment);
-        _accept(node, record, epoch, tier, threshold, packed & MAX_ENERGY_MJ, commitment);
+        uint256 gasBefore = gasleft();
+        if (!_verify(proof, threshold, epoch, commitment)) {
+            _revertProofFailure(packed, tier, proof, epoch, commitment, gasBefore - gasleft());
+        }
+        _accept(node, epoch, tier, threshold, packed & MAX_ENERGY_MJ, commitment);
     }
 
     /// @notice Mints the caller's accrued credits to the caller.
     /// @return amount Credits minted (base units).
-    function claim() external returns (uint256 amount) {
+    function claim() external whenNotPaused returns (uint256 amount) {
         return _claim(msg.sender);
     }
 
     /// @notice Mints the caller's accrued credits to `to`.
     /// @param to Receiver of the credits.
     /// @return amount Credits minted (base units).
-    function claimTo(address to) external returns (uint256 amount) {
+    function claimTo(address to) external whenNotPaused returns (uint256 amount) {
         if (to == address(0)) revert ZeroAddress();
         return _claim(to);
     }
@@ -370,7 +404,6 @@ contract GreenProof is AccessControl, Pausable {
     /// @dev Records an accepted epoch (one slot), accrues its credits, emits EpochProved.
     function _accept(
         Node storage node,
-        EpochRecord storage record,
         uint64 epoch,
         uint8 tier,
         uint256 threshold,
@@ -380,18 +413,20 @@ contract GreenProof is AccessControl, Pausable {
         uint256 credits = (baseline - threshold) * 1e18 / MJ_PER_KWH;
         uint256 carbonBoundMg = Math.ceilDiv(threshold * _regions[node.region].gramsPerKwh, MJ_GRAMS_DIVISOR);
         address beneficiary = node.beneficiary;
-        // One SSTORE of the packed EpochRecord (members from the low-order bytes up). Each value fits:
-        // threshold < 2^40, carbon bound < 2^60 (MAX_GRAMS_PER_KWH), credits < 2^69.
-        uint256 word = block.timestamp | (uint256(tier) << 40) | (threshold << 48) | (carbonBoundMg << 88)
-            | (credits << 152);
-        assembly ("memory-safe") {
-            sstore(record.slot, word)
-        }
+        // The casts never truncate: threshold < 2^40 (MAX_ENERGY_MJ), carbon bound < 2^60 (MAX_GRAMS_PER_KWH),
+        // credits < 2^69, and block timestamps stay below 2^40 for 30,000 years.
+        _records[msg.sender][epoch] = EpochRecord({
+            acceptedAt: uint40(block.timestamp),
+            tier: tier,
+            thresholdMj: uint40(threshold),
+            carbonBoundMg: uint64(carbonBoundMg),
+            credits: uint96(credits)
+        });
         accrued[beneficiary] += credits;
         emit EpochProved(msg.sender, epoch, beneficiary, tier, threshold, commitment, carbonBoundMg, credits);
     }
 
-    function _claim(address to) internal whenNotPaused returns (uint256 amount) {
+    function _claim(address to) private returns (uint256 amount) {
         amount = accrued[msg.sender];
         if (amount == 0) revert NothingToClaim(msg.sender);
         accrued[msg.sender] = 0;
@@ -419,39 +454,39 @@ contract GreenProof is AccessControl, Pausable {
         return (packed >> (TIERS_OFFSET + ENERGY_BITS * i)) & MAX_ENERGY_MJ;
     }
 
-    /// @dev Calls verifier.verifyProof(a, b, c, input): the ABI encoding of (a, b, c) is exactly the 8 proof
-    ///      words in order, followed by the 4 public inputs. Any revert or non-true answer is a rejection.
+    /// @dev verifier.verifyProof(a, b, c, [threshold, epoch, node, commitment]) for the caller's proof. A revert
+    ///      of the verifier (e.g. out of gas) is a rejection like a false answer.
     function _verify(uint256[8] calldata proof, uint256 threshold, uint64 epoch, uint256 commitment)
         private
         view
-        returns (bool ok)
+        returns (bool)
     {
-        address target = address(verifier);
-        bytes4 selector = IGroth16Verifier.verifyProof.selector;
-        assembly ("memory-safe") {
-            let p := mload(0x40)
-            mstore(p, selector)
-            calldatacopy(add(p, 4), proof, 256)
-            mstore(add(p, 260), threshold)
-            mstore(add(p, 292), epoch)
-            mstore(add(p, 324), caller())
-            mstore(add(p, 356), commitment)
-            let success := staticcall(gas(), target, p, 388, p, 32)
-            ok := and(success, and(gt(returndatasize(), 31), eq(mload(p), 1)))
+        try verifier.verifyProof(
+            [proof[0], proof[1]],
+            [[proof[2], proof[3]], [proof[4], proof[5]]],
+            [proof[6], proof[7]],
+            [threshold, uint256(epoch), uint256(uint160(msg.sender)), commitment]
+        ) returns (bool ok) {
+            return ok;
+        } catch {
+            return false;
         }
     }
 
     /// @dev Only on the failure path: tells a proof made for another tier of the class (TierMismatch) from
-    ///      an invalid one (InvalidProof), so that an operator sees which of the two went wrong.
+    ///      an invalid one (InvalidProof), so that an operator sees which of the two went wrong. `spent` is what
+    ///      the first verification cost: a proof point the pairing precompile refuses burns nearly all the gas
+    ///      it is given, for every tier alike, so when less than that is left the proof is simply invalid.
     function _revertProofFailure(
         uint256 packed,
         uint8 tier,
         uint256[8] calldata proof,
         uint64 epoch,
-        uint256 commitment
+        uint256 commitment,
+        uint256 spent
     ) private view {
         uint256 count = _tierCount(packed);
-        for (uint256 i = 0; i < count; ++i) {
+        for (uint256 i = 0; i < count && gasleft() > spent; ++i) {
             if (i != tier && _verify(proof, _tierAt(packed, i), epoch, commitment)) {
                 revert TierMismatch(tier, uint8(i));
             }

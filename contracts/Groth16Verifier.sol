@@ -12,11 +12,10 @@ contract Groth16Verifier {
     /// @dev BN254 base field order: every proof coordinate must be below it.
     uint256 internal constant Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
 
-    /// @dev Exact precompile prices (EIP-1108). A failing precompile call burns all the gas it is given, so each
-    ///      gets exactly its price: an invalid proof costs the caller no more than a valid one.
-    uint256 internal constant ECADD_GAS = 150;
-    uint256 internal constant ECMUL_GAS = 6000;
-    uint256 internal constant PAIRING_GAS = 181000; // 45000 + 34000 per pair, 4 pairs
+    // Every precompile call forwards all the available gas (`gas()`) and its success is checked: no present-day
+    // price is hard-coded, so a repricing of ecAdd / ecMul / pairing (e.g. EIP-7904) cannot make every proof
+    // fail. A precompile that fails (only the pairing can, on a B off the twist) burns what it was given, 63/64
+    // of the remaining gas; the verifier then still returns false with the 1/64 kept back.
 
     uint256 internal constant ALPHA_X = 5895566065881880750260020902191738635323026258627143151656937139656895829309;
     uint256 internal constant ALPHA_Y = 12601232841756061165880472372214812341610492910198338445285565847688774124541;
@@ -45,8 +44,9 @@ contract Groth16Verifier {
 
     /// @notice Verifies a Groth16 proof for the given public inputs.
     /// @dev Returns false (never reverts) for a public input >= r, a proof coordinate >= q, a point that is
-    ///      not on the curve, or a failing pairing check. It needs about 210k gas: with less, the precompiles
-    ///      fail and it returns false (so eth_estimateGas on it alone is meaningless; callers revert on false).
+    ///      not on the curve, or a failing pairing check. It needs about 210k gas at EIP-1108 prices: with less,
+    ///      the precompiles fail and it returns false (so eth_estimateGas on it alone is meaningless; callers
+    ///      revert on false).
     /// @param a Proof point A (G1): [x, y].
     /// @param b Proof point B (G2): [[x.c1, x.c0], [y.c1, y.c0]].
     /// @param c Proof point C (G1): [x, y].
@@ -91,23 +91,23 @@ contract Groth16Verifier {
             mstore(add(s, 64), IC1_X)
             mstore(add(s, 96), IC1_Y)
             mstore(add(s, 128), calldataload(add(input, 0)))
-            ok := and(ok, staticcall(ECMUL_GAS, 0x07, add(s, 64), 96, add(s, 64), 64))
-            ok := and(ok, staticcall(ECADD_GAS, 0x06, s, 128, s, 64))
+            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+            ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
             mstore(add(s, 64), IC2_X)
             mstore(add(s, 96), IC2_Y)
             mstore(add(s, 128), calldataload(add(input, 32)))
-            ok := and(ok, staticcall(ECMUL_GAS, 0x07, add(s, 64), 96, add(s, 64), 64))
-            ok := and(ok, staticcall(ECADD_GAS, 0x06, s, 128, s, 64))
+            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+            ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
             mstore(add(s, 64), IC3_X)
             mstore(add(s, 96), IC3_Y)
             mstore(add(s, 128), calldataload(add(input, 64)))
-            ok := and(ok, staticcall(ECMUL_GAS, 0x07, add(s, 64), 96, add(s, 64), 64))
-            ok := and(ok, staticcall(ECADD_GAS, 0x06, s, 128, s, 64))
+            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+            ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
             mstore(add(s, 64), IC4_X)
             mstore(add(s, 96), IC4_Y)
             mstore(add(s, 128), calldataload(add(input, 96)))
-            ok := and(ok, staticcall(ECMUL_GAS, 0x07, add(s, 64), 96, add(s, 64), 64))
-            ok := and(ok, staticcall(ECADD_GAS, 0x06, s, 128, s, 64))
+            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+            ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
 
             // Pair 0: (-A, B).
             mstore(p, ax)
@@ -135,7 +135,7 @@ contract Groth16Verifier {
             mstore(add(p, 704), DELTA_Y1)
             mstore(add(p, 736), DELTA_Y0)
 
-            ok := and(ok, staticcall(PAIRING_GAS, 0x08, p, 768, p, 32))
+            ok := and(ok, staticcall(gas(), 0x08, p, 768, p, 32))
             mstore(0, and(ok, mload(p)))
             return(0, 32)
         }

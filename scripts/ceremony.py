@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Compile the energy-budget circuit and run its Groth16 trusted-setup ceremony with snarkjs, from scratch.
+"""Compile a circuit and run its Groth16 trusted-setup ceremony with snarkjs, from scratch.
 
-    .venv/bin/python scripts/ceremony.py                 # local phase 1 (power 12) + phase 2
-    .venv/bin/python scripts/ceremony.py --ptau FILE     # production: a public multi-party phase-1 file
+    .venv/bin/python scripts/ceremony.py                        # v1 energy_budget: local phase 1 (power 12) + phase 2
+    .venv/bin/python scripts/ceremony.py --circuit efficiency   # v2 efficiency: local phase 1 (power 13) + phase 2
+    .venv/bin/python scripts/ceremony.py --ptau FILE            # production: a public multi-party phase-1 file
 
-Writes circuits/compiled/energy_budget.wasm (witness generator), circuits/keys/energy_budget.zkey (proving key),
-circuits/keys/verification_key.json, circuits/keys/constraint_system.json (hash of the compiled r1cs) and
-circuits/keys/transcript.json (every step, its command and the SHA-256 of what it produced). Intermediate
-files (ptau, zkeys before the beacon, r1cs) stay in the work folder (default .build/ceremony, ignored by git).
+Writes, for circuit NAME (oracle.zk.artifacts.CIRCUITS describes each one's files): circuits/compiled/NAME.wasm
+(witness generator), circuits/keys/NAME.zkey (proving key), the verification key, the constraint-system record
+(hash of the compiled r1cs) and the transcript (every step, its command and the SHA-256 of what it produced):
+v1 keeps its historical names (keys/verification_key.json, constraint_system.json, transcript.json), v2 prefixes
+them (keys/efficiency_verification_key.json, …). Intermediate files (ptau, zkeys before the beacon, r1cs) stay
+in the work folder (default .build/ceremony/NAME, ignored by git).
 Contribution entropy comes from os.urandom and is never written anywhere: it is the toxic waste.
 Re-running it makes new keys: the Solidity verifier must then be regenerated from the new verification key.
 """
@@ -30,22 +33,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from oracle.zk.artifacts import (  # noqa: E402  (the path insert above makes the checkout importable)
-    CIRCUIT_NAME,
-    CIRCUIT_SOURCE,
+    CIRCUITS,
     COMPILED_DIR,
-    CONSTRAINT_SYSTEM_FILE,
+    DEFAULT_CIRCUIT,
     KEYS_DIR,
-    TRANSCRIPT_FILE,
-    VERIFICATION_KEY_FILE,
-    WASM_FILE,
-    ZKEY_FILE,
+    circuit_named,
     compile_circuit,
     constraint_system_record,
     sha256_file,
 )
 from oracle.paths import node_tool  # noqa: E402
 
-PHASE1_POWER = 12  # 2^12 = 4096 >= constraints + public inputs + 1 (2902 + 4 + 1)
+# Phase-1 power per circuit (Circuit.phase1_power): 2^power >= constraints + public inputs + 1.
+# energy_budget: 2^12 = 4096 >= 2902 + 4 + 1; efficiency: 2^13 = 8192 >= 5649 + 6 + 1.
 BEACON_ITERATIONS_EXP = 10
 
 
@@ -87,15 +87,20 @@ def _rel(arg: str, cwd: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--circuit", choices=sorted(CIRCUITS), default=DEFAULT_CIRCUIT.name,
+                        help=f"which circuit (default {DEFAULT_CIRCUIT.name})")
     parser.add_argument("--ptau", type=Path, help="a prepared phase-1 file (powersoftau ... prepare phase2 output, "
-                        f"power >= {PHASE1_POWER}); default: run a local phase 1")
-    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".build" / "ceremony")
+                        "power >= the circuit's phase-1 power); default: run a local phase 1")
+    parser.add_argument("--workdir", type=Path, default=None, help="default .build/ceremony/<circuit>")
     parser.add_argument("--beacon", help="phase-2 beacon as hex (a public random value fixed after the "
                         "contributions, e.g. a future block hash); default: SHA-256 of the transcript so far")
     args = parser.parse_args()
+    circuit = circuit_named(args.circuit)
+    power = circuit.phase1_power  # 2^power >= constraints + public inputs + 1
+    name = circuit.name
 
     snarkjs = node_tool("snarkjs")
-    work: Path = args.workdir.resolve()
+    work: Path = (args.workdir or REPO_ROOT / ".build" / "ceremony" / circuit.name).resolve()
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -104,12 +109,12 @@ def main() -> int:
 
     # Compile.
     started = time.monotonic()
-    r1cs, wasm = compile_circuit(work)
-    cs = constraint_system_record(r1cs)
-    t.steps.append({"step": "compile", "command": f"circom2 {CIRCUIT_SOURCE.relative_to(REPO_ROOT)} --O2 --r1cs --wasm",
+    r1cs, wasm = compile_circuit(work, circuit)
+    cs = constraint_system_record(r1cs, circuit)
+    t.steps.append({"step": "compile", "command": f"circom2 {circuit.source.relative_to(REPO_ROOT)} --O2 --r1cs --wasm",
                     "seconds": round(time.monotonic() - started, 2),
                     "outputs": {r1cs.name: sha256_file(r1cs), wasm.name: sha256_file(wasm)},
-                    "source_sha256": sha256_file(CIRCUIT_SOURCE)})
+                    "source_sha256": sha256_file(circuit.source)})
     print(f"  compile: {cs['constraints']} constraints", flush=True)
 
     # Phase 1 (universal): local unless a public prepared ptau is given.
@@ -119,9 +124,9 @@ def main() -> int:
                         "outputs": {final_ptau.name: sha256_file(final_ptau)}})
         t.run("phase1 verify", [snarkjs, "powersoftau", "verify", str(final_ptau)], [], work)
     else:
-        p0, p1, p2, pb = (work / f"pot{PHASE1_POWER}_{s}.ptau" for s in ("0000", "0001", "0002", "beacon"))
-        final_ptau = work / f"pot{PHASE1_POWER}_final.ptau"
-        t.run("phase1 new", [snarkjs, "powersoftau", "new", "bn128", str(PHASE1_POWER), str(p0)], [p0], work)
+        p0, p1, p2, pb = (work / f"pot{power}_{s}.ptau" for s in ("0000", "0001", "0002", "beacon"))
+        final_ptau = work / f"pot{power}_final.ptau"
+        t.run("phase1 new", [snarkjs, "powersoftau", "new", "bn128", str(power), str(p0)], [p0], work)
         for i, (src, dst) in enumerate(((p0, p1), (p1, p2)), start=1):
             entropy = os.urandom(32).hex()
             t.run(f"phase1 contribution {i}", [snarkjs, "powersoftau", "contribute", str(src), str(dst),
@@ -133,8 +138,8 @@ def main() -> int:
               [final_ptau], work)
 
     # Phase 2 (circuit-specific): two contributions, then a beacon.
-    z0, z1, z2 = (work / f"{CIRCUIT_NAME}_{i:04d}.zkey" for i in range(3))
-    zfinal = work / f"{CIRCUIT_NAME}.zkey"
+    z0, z1, z2 = (work / f"{name}_{i:04d}.zkey" for i in range(3))
+    zfinal = work / f"{name}.zkey"
     t.run("phase2 setup", [snarkjs, "groth16", "setup", str(r1cs), str(final_ptau), str(z0)], [z0], work)
     for i, (src, dst) in enumerate(((z0, z1), (z1, z2)), start=1):
         entropy = os.urandom(32).hex()
@@ -150,20 +155,20 @@ def main() -> int:
     # Publish.
     KEYS_DIR.mkdir(parents=True, exist_ok=True)
     COMPILED_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(zfinal, ZKEY_FILE)
-    shutil.copyfile(vk, VERIFICATION_KEY_FILE)
-    shutil.copyfile(wasm, WASM_FILE)
-    CONSTRAINT_SYSTEM_FILE.write_text(json.dumps(cs, indent=2) + "\n")
+    shutil.copyfile(zfinal, circuit.zkey)
+    shutil.copyfile(vk, circuit.verification_key)
+    shutil.copyfile(wasm, circuit.wasm)
+    circuit.constraint_system.write_text(json.dumps(cs, indent=2) + "\n")
     transcript = {
-        "circuit": str(CIRCUIT_SOURCE.relative_to(REPO_ROOT)),
+        "circuit": str(circuit.source.relative_to(REPO_ROOT)),
         "finished_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "phase1": "external" if args.ptau else f"local, power {PHASE1_POWER}, 2 contributions + beacon",
+        "phase1": "external" if args.ptau else f"local, power {power}, 2 contributions + beacon",
         "phase2": "2 contributions + beacon",
-        "published": {p.name: sha256_file(p) for p in (ZKEY_FILE, VERIFICATION_KEY_FILE, WASM_FILE,
-                                                        CONSTRAINT_SYSTEM_FILE)},
+        "published": {p.name: sha256_file(p) for p in (circuit.zkey, circuit.verification_key, circuit.wasm,
+                                                        circuit.constraint_system)},
         "steps": t.steps,
     }
-    TRANSCRIPT_FILE.write_text(json.dumps(transcript, indent=2) + "\n")
+    circuit.transcript.write_text(json.dumps(transcript, indent=2) + "\n")
     print(f"keys written to {KEYS_DIR}", flush=True)
     return 0
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Generate contracts/Groth16Verifier.sol from a snarkjs Groth16 verification key (our Jinja2 template).
+"""Generate a circuit's Solidity Groth16 verifier from its snarkjs verification key (our Jinja2 template).
 
-    python scripts/gen_verifier.py [--vkey circuits/keys/verification_key.json]
-                                   [--out contracts/Groth16Verifier.sol] [--check]
+    python scripts/gen_verifier.py [--circuit energy_budget|efficiency] [--vkey FILE] [--out FILE.sol] [--check]
+
+--circuit picks the key, output and contract name from oracle.zk.artifacts (default energy_budget:
+circuits/keys/verification_key.json → contracts/Groth16Verifier.sol, contract Groth16Verifier; efficiency:
+circuits/keys/efficiency_verification_key.json → contracts/EfficiencyVerifier.sol, contract EfficiencyVerifier);
+--vkey / --out override the paths.
 
 The output depends only on the key's bytes and its path label, so regenerating from the same key gives a
 byte-identical file; `--check` exits 1 when the committed file differs from what the key generates.
@@ -20,9 +24,13 @@ import jinja2
 from py_ecc import bn128
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from oracle.zk.artifacts import CIRCUITS, DEFAULT_CIRCUIT, Circuit, circuit_named  # noqa: E402
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-DEFAULT_VKEY = REPO_ROOT / "circuits" / "keys" / "verification_key.json"
-DEFAULT_OUT = REPO_ROOT / "contracts" / "Groth16Verifier.sol"
+DEFAULT_VKEY = DEFAULT_CIRCUIT.verification_key
+DEFAULT_OUT = DEFAULT_CIRCUIT.verifier_sol
 
 
 class KeyError_(ValueError):
@@ -49,8 +57,9 @@ def _g2(values: list[list[str]], what: str) -> tuple[tuple[int, int], tuple[int,
     return (x0, x1), (y0, y1)  # [c0, c1]; the template writes c1 first, as EIP-197 expects
 
 
-def render(vkey_bytes: bytes, source: str) -> str:
-    """The verifier's Solidity source for a snarkjs verification key (its raw bytes) labelled `source`."""
+def render(vkey_bytes: bytes, source: str, circuit: Circuit = DEFAULT_CIRCUIT) -> str:
+    """The verifier's Solidity source for a snarkjs verification key (its raw bytes) labelled `source`, named
+    and titled after `circuit`."""
     vkey = json.loads(vkey_bytes)
     if vkey.get("protocol") != "groth16" or vkey.get("curve") != "bn128":
         raise KeyError_("expected a snarkjs groth16 key on bn128")
@@ -67,6 +76,8 @@ def render(vkey_bytes: bytes, source: str) -> str:
     )
     return env.get_template("Groth16Verifier.sol.j2").render(
         source=source,
+        contract_name=circuit.verifier_contract,
+        title=circuit.title,
         key_sha256=hashlib.sha256(vkey_bytes).hexdigest(),
         n_public=n_public,
         r=bn128.curve_order,
@@ -87,12 +98,17 @@ def source_label(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vkey", type=Path, default=DEFAULT_VKEY, help="snarkjs verification_key.json")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Solidity file to write")
+    parser.add_argument("--circuit", choices=sorted(CIRCUITS), default=DEFAULT_CIRCUIT.name,
+                        help=f"which circuit's key, output and contract name (default {DEFAULT_CIRCUIT.name})")
+    parser.add_argument("--vkey", type=Path, default=None, help="snarkjs verification key (default: the circuit's)")
+    parser.add_argument("--out", type=Path, default=None, help="Solidity file to write (default: the circuit's)")
     parser.add_argument("--check", action="store_true", help="only compare with --out; exit 1 if it differs")
     args = parser.parse_args(argv)
+    circuit = circuit_named(args.circuit)
+    args.vkey = args.vkey or circuit.verification_key
+    args.out = args.out or circuit.verifier_sol
     try:
-        source = render(args.vkey.read_bytes(), source_label(args.vkey))
+        source = render(args.vkey.read_bytes(), source_label(args.vkey), circuit)
     except (OSError, ValueError, KeyError) as exc:
         print(f"gen_verifier: {args.vkey}: {exc}", file=sys.stderr)
         return 2

@@ -14,8 +14,6 @@ from oracle.paths import NODE_BIN, REPO_ROOT
 # ape-foundry and our subprocesses find anvil, circom2 and snarkjs only on PATH.
 os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-
 
 @pytest.fixture(autouse=True)
 def ecoai_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -1,12 +1,13 @@
-"""Rendered pages, replayed byte for byte until the index changes.
+"""The web's one cache: rendered pages, replayed byte for byte until the index changes.
 
 The pages show only what the indexer wrote, so a page rendered once is valid until the index version moves
-(`store.index_version`: bumped in the same transaction as every indexed batch and every reorg roll-back).
-`PageCacheMiddleware` is a plain ASGI middleware in front of the app: on a hit it sends the stored response messages
-(status, every header, body) without routing, validation, SQL or templates; on a miss the request goes
-through the app untouched and a 200 answer is stored. Keyed by path, normalised query and whether HTMX
-asked for a fragment (the only request header a page depends on). Bounded by bytes, least recently used
-entry evicted first.
+(`web.db.schema.index_version`: bumped in the same transaction as every indexed batch and every reorg
+roll-back). `PageCacheMiddleware` is a plain ASGI middleware in front of the app: on a hit it sends the stored
+response messages (status, every header, body) without routing, validation, SQL or templates; on a miss the
+request goes through the app untouched and a 200 answer is stored. The key is the canonical request: path,
+the query parameters that page declares (last value of each, in name order; anything else cannot change the
+answer, so `?junk=1` … `?junk=200` share one entry) and whether HTMX asked for a fragment (the only request
+header a page depends on). Bounded by bytes, least recently used entry evicted first.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from urllib.parse import parse_qsl, urlencode
 ASGIApp = Callable[..., Awaitable[None]]
 Message = MutableMapping[str, Any]
 CacheKey = tuple[str, str, bool]
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
 @functools.lru_cache(maxsize=8192)
-def normalized_query(raw: bytes) -> str:
-    """Query parameters in key order (values of a repeated key keep their order: the app reads the last one),
-    re-encoded, so `?page=2&sort=score` and `?sort=score&page=2` share an entry."""
-    if not raw:
+def canonical_query(raw: bytes, known: frozenset[str]) -> str:
+    """The query parameters a page reads, re-encoded in name order: the last value of each known name (as
+    FastAPI reads them); unknown names dropped. `?page=2&sort=score` and `?sort=score&page=2&x=1` share it."""
+    if not raw or not known:
         return ""
-    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
-    return urlencode(sorted(pairs, key=lambda pair: pair[0]))
+    last = {name: value for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+            if name in known}
+    return urlencode(sorted(last.items()))
 
 
 def is_fragment(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -40,12 +43,16 @@ def is_fragment(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 class PageCache:
-    """The stored pages of one app (one process) and their hit/miss counts."""
+    """The stored pages of one app (one process) and their hit/miss counts.
 
-    def __init__(self, version: Callable[[], int | None], cacheable: Callable[[str], bool],
-                 max_bytes: int = 64 * 1024 * 1024) -> None:
+    version: the index version now (None: unknown, do not cache); known_params: for a path, the query
+    parameters its page reads, or None when the path is not a cached page.
+    """
+
+    def __init__(self, version: Callable[[], int | None], known_params: Callable[[str], frozenset[str] | None],
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.version = version
-        self.cacheable = cacheable
+        self.known_params = known_params
         self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
@@ -96,14 +103,15 @@ class PageCacheMiddleware:
     async def __call__(self, scope: MutableMapping[str, Any], receive: Callable[..., Any],
                        send: Callable[..., Awaitable[None]]) -> None:
         cache = self.cache
-        if scope["type"] != "http" or scope["method"] != "GET" or not cache.cacheable(scope["path"]):
+        known = cache.known_params(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        if known is None:
             await self.app(scope, receive, send)
             return
         version = cache.current()
         if version is None:  # serve uncached; the app answers the database's errors itself
             await self.app(scope, receive, send)
             return
-        key = (scope["path"], normalized_query(scope["query_string"]), is_fragment(scope["headers"]))
+        key = (scope["path"], canonical_query(scope["query_string"], known), is_fragment(scope["headers"]))
         entry = cache.get(key)
         if entry is not None:
             start, body = entry

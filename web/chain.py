@@ -12,6 +12,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError, TransactionNotFound
 
 from oracle.chain.deployment import Deployment
+from oracle.conventions import calldata_to_proof
 from oracle.errors import UsageError
 
 
@@ -105,19 +106,12 @@ class Chain:
         return result
 
 
-def snarkjs_proof(proof: list[int]) -> dict[str, Any]:
-    """The calldata uint256[8] [a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y] back in snarkjs JSON form."""
-    p = [str(x) for x in proof]
-    return {"protocol": "groth16", "curve": "bn128", "pi_a": [p[0], p[1], "1"],
-            "pi_b": [[p[3], p[2]], [p[5], p[4]], ["1", "0"]], "pi_c": [p[6], p[7], "1"]}
-
-
 def python_verify(proof: list[int], signals: list[int]) -> tuple[bool, str]:
     """The project's own Groth16 verifier (py_ecc, independent of snarkjs and of the contract)."""
     from oracle import zk
 
     try:
-        reason = zk.check(zk.load_verification_key(), snarkjs_proof(proof), [str(s) for s in signals])
+        reason = zk.check(zk.load_verification_key(), calldata_to_proof(proof), [str(s) for s in signals])
     except zk.MalformedProof as exc:
         return False, f"oracle.zk: malformed proof: {exc}"
     if reason is not None:

@@ -1,4 +1,4 @@
-"""Follows GreenProof and EcoCredit events into the web's SQLite store.
+"""Follows GreenProof and EcoCredit events into the web's SQLite index (web/db).
 
 - Resumes from the cursor (last fully indexed block and its hash) stored in the database.
 - Indexes only blocks with at least `confirmations` blocks on top of them.
@@ -21,17 +21,15 @@ from typing import Any
 from hexbytes import HexBytes
 from web3.exceptions import BlockNotFound
 
-from web import store
+from oracle.conventions import WEI_PER_ECO, bytes32_to_label
+from oracle.sqlite import transaction
 from web.chain import Chain
+from web.db.schema import get_meta, open_store, set_meta
+from web.db.summaries import refresh, rollback_to
 
 log = logging.getLogger("ecoai.web.indexer")
 
 PARAM_EVENTS = ("HardwareClassSet", "RegionCarbonSet", "EpochLengthSet", "MaxEpochAgeSet")
-
-
-def bytes32_text(value: bytes) -> str:
-    """bytes32 right-padded ASCII (hardware class, region) → text."""
-    return bytes(value).rstrip(b"\0").decode("ascii", errors="replace")
 
 
 def _hex(value: bytes | str) -> str:
@@ -40,7 +38,7 @@ def _hex(value: bytes | str) -> str:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
-        return bytes32_text(value) if len(value) == 32 else _hex(value)
+        return bytes32_to_label(value) if len(value) == 32 else _hex(value)
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**53:
@@ -68,7 +66,7 @@ class Indexer:
         self.status = IndexerStatus()
         self._topics = chain.event_topics()
         self._addresses = [chain.green_proof.address, chain.eco_credit.address]
-        self.conn = store.open_store(self.db_path)
+        self.conn = open_store(self.db_path)
         self._bind_to_deployment()
 
     def close(self) -> None:
@@ -80,16 +78,16 @@ class Indexer:
         The index is a cache of public chain data, so emptying it loses nothing that cannot be re-read.
         """
         identity = f"{self.chain.chain_id}:{self.chain.green_proof.address}:{self.chain.start_block}"
-        with store.transaction(self.conn):
-            known = store.get_meta(self.conn, "deployment")
+        with transaction(self.conn):
+            known = get_meta(self.conn, "deployment")
             if known is not None and known != identity:
                 log.warning("index %s was built for deployment %s; re-indexing for %s", self.db_path, known, identity)
-                store.rollback_to(self.conn, -1, "")
+                rollback_to(self.conn, -1, "")
                 self.conn.execute("DELETE FROM cursor")
-            store.set_meta(self.conn, "deployment", identity)
-            store.set_meta(self.conn, "chain_id", str(self.chain.chain_id))
-            store.set_meta(self.conn, "green_proof", self.chain.green_proof.address)
-            store.set_meta(self.conn, "eco_credit", self.chain.eco_credit.address)
+            set_meta(self.conn, "deployment", identity)
+            set_meta(self.conn, "chain_id", str(self.chain.chain_id))
+            set_meta(self.conn, "green_proof", self.chain.green_proof.address)
+            set_meta(self.conn, "eco_credit", self.chain.eco_credit.address)
 
     # --- one step -------------------------------------------------------------------------------------
 
@@ -130,11 +128,11 @@ class Indexer:
         events = sorted(logs, key=lambda e: (int(e["blockNumber"]), int(e["logIndex"])))
         gas = self._gas_used({_hex(e["transactionHash"]) for e in events
                               if e["topics"] and self._topics.get(bytes(e["topics"][0]), (None, ""))[1] == "EpochProved"})
-        with store.transaction(self.conn):
+        with transaction(self.conn):
             nodes, epochs = self._apply(events, blocks, gas)
             self.conn.executemany("INSERT OR IGNORE INTO blocks VALUES (?, ?, ?)",
                                   [(n, h, t) for n, (h, t) in blocks.items()])
-            store.refresh(self.conn, nodes, epochs)
+            refresh(self.conn, nodes, epochs)
             self.conn.execute("INSERT INTO cursor VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                               " block = excluded.block, hash = excluded.hash", (end, end_hash))
         self.status.indexed_block = end
@@ -163,7 +161,7 @@ class Indexer:
                     "INSERT OR IGNORE INTO proofs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (args["node"], int(args["epoch"]), args["beneficiary"], int(args["tier"]),
                      int(args["thresholdMj"]), str(int(args["commitment"])), int(args["carbonBoundMg"]),
-                     str(credits), credits / store.WEI_PER_ECO, number, timestamp, tx_hash, index,
+                     str(credits), credits / WEI_PER_ECO, number, timestamp, tx_hash, index,
                      gas.get(tx_hash)))
                 nodes.add(args["node"])
                 epochs.add(int(args["epoch"]))
@@ -171,14 +169,14 @@ class Indexer:
                 amount = int(args["amount"])
                 self.conn.execute("INSERT OR IGNORE INTO claims VALUES (?,?,?,?,?,?,?,?)",
                                   (tx_hash, index, args["beneficiary"], args["to"], str(amount),
-                                   amount / store.WEI_PER_ECO, number, timestamp))
+                                   amount / WEI_PER_ECO, number, timestamp))
             elif name == "Transfer" and contract is self.chain.eco_credit:
                 self.conn.execute("INSERT OR IGNORE INTO transfers VALUES (?,?,?,?,?,?)",
                                   (tx_hash, index, args["from"], args["to"], str(int(args["value"])), number))
             elif name == "NodeAdmitted":
                 self.conn.execute("INSERT OR IGNORE INTO node_events VALUES (?,?,?,?,?,?,?,?)",
                                   (tx_hash, index, args["node"], "admitted", args["beneficiary"],
-                                   bytes32_text(args["hardwareClass"]), bytes32_text(args["region"]), number))
+                                   bytes32_to_label(args["hardwareClass"]), bytes32_to_label(args["region"]), number))
                 nodes.add(args["node"])
             elif name == "NodeRetired":
                 self.conn.execute("INSERT OR IGNORE INTO node_events VALUES (?,?,?,?,?,?,?,?)",
@@ -197,8 +195,8 @@ class Indexer:
             if self._block_hash(int(row["number"])) == row["hash"]:
                 fork, fork_hash = int(row["number"]), str(row["hash"])
                 break
-        with store.transaction(self.conn):
-            store.rollback_to(self.conn, fork, fork_hash)
+        with transaction(self.conn):
+            rollback_to(self.conn, fork, fork_hash)
             if not fork_hash:
                 self.conn.execute("DELETE FROM cursor")
         self.status.reorgs += 1

@@ -1,24 +1,23 @@
-"""Presentation shared by the pages and the store's precomputed leaderboard rows: one Jinja2 environment
-(autoescaping on) and the unit formatters (every figure carries its unit)."""
+"""Presentation for the pages: one Jinja2 environment (autoescaping on) and the unit formatters (every figure
+carries its unit)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from oracle.conventions import MG_PER_G, MJ_PER_KWH, WEI_PER_ECO
+
 WEB_DIR = Path(__file__).resolve().parent
-MJ_PER_KWH = 3_600_000_000
-WEI_PER_ECO = 10**18
 
 SORT_LABELS = {
     "credits": "Credits (ECO = kWh saved)",
-    "score": "Eco Score",
+    "saved_share": "Baseline saved",
     "proofs": "Proofs",
-    "energy": "Energy certified",
+    "threshold_total": "Energy bound",
 }
 
 
@@ -42,7 +41,7 @@ def fmt_carbon(mg: int | None) -> str:
     mg = mg or 0
     if mg >= 1_000_000:
         return f"{mg / 1_000_000:,.3f} kg CO₂"
-    return f"{mg / 1000:,.2f} g CO₂"
+    return f"{mg / MG_PER_G:,.2f} g CO₂"
 
 
 def fmt_short(address: str | None) -> str:
@@ -59,20 +58,22 @@ def fmt_int(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def fmt_duration(seconds: int | None) -> str:
+    """Seconds, with hours or minutes beside them when they divide evenly (governance epoch lengths)."""
+    if seconds is None:
+        return "—"
+    for unit, name in ((3600, "h"), (60, "min")):
+        if seconds >= unit and seconds % unit == 0:
+            return f"{seconds:,} s ({seconds // unit:,} {name})"
+    return f"{seconds:,} s"
+
+
 @functools.cache
 def make_env() -> Environment:
     env = Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True,
                       undefined=StrictUndefined, auto_reload=False, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(kwh=fmt_kwh, eco=fmt_eco, carbon=fmt_carbon, short=fmt_short, utc=fmt_time, num=fmt_int)
+    env.filters.update(kwh=fmt_kwh, eco=fmt_eco, carbon=fmt_carbon, short=fmt_short, utc=fmt_time, num=fmt_int,
+                       duration=fmt_duration)
     env.globals["sort_labels"] = SORT_LABELS
     return env
 
-
-def node_cells(row: Any) -> str:
-    """The leaderboard cells of one node (all but the position), rendered once when its figures change."""
-    return make_env().get_template("_node_cells.html").render(row=row)
-
-
-def proof_rows(node: str, rows: Any) -> str:
-    """Table rows of a node's proofs (newest first), for the node page and its HTMX paging."""
-    return make_env().get_template("_proof_rows.html").render(node=node, rows=rows)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+from oracle.cliargs import non_negative_number, number, positive_number
+from oracle.conventions import mj_to_kwh
 from oracle.errors import UsageError
 
 
@@ -27,28 +28,20 @@ def _epoch_spec(spec: str) -> tuple[int | None, int | None, set[int] | None]:
         raise UsageError(f"--epochs {spec!r}: use all, E, A-B or A,B,C with epoch numbers") from exc
 
 
-def _number(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise UsageError(f"{what} must be a number (got {text!r})") from exc
-    if not math.isfinite(value):
-        raise UsageError(f"{what} must be finite (got {text!r})")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "report", help="carbon (location-based) and Eco Score of an energy figure or of recorded epochs",
         description="Carbon = energy x grid intensity from EcoAI's versioned table (source and year per row). "
                     "Eco Score: docs/eco-score.md.")
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--energy-kwh", metavar="X", help="energy used, kWh")
+    what.add_argument("--energy-kwh", type=non_negative_number, metavar="X", help="energy used, kWh")
     what.add_argument("--epochs", metavar="SPEC", help="recorded epochs from the store: all, E, A-B or A,B,C")
     what.add_argument("--list-regions", action="store_true", help="print the region codes of the table")
     p.add_argument("--region", metavar="CODE", help="grid region: ISO country (KR) or cloud (aws:us-east-1)")
-    p.add_argument("--hours", metavar="H", help="duration of the workload (needed for the Eco Score)")
-    p.add_argument("--quality", metavar="Q", default="1.0", help="fraction of reference quality retained (1.0)")
+    p.add_argument("--hours", type=positive_number, metavar="H",
+                   help="duration of the workload (needed for the Eco Score)")
+    p.add_argument("--quality", type=number, metavar="Q", default=1.0,
+                   help="fraction of reference quality retained (1.0)")
     p.add_argument("--hardware-class", default="H200", help="reference hardware class for the Eco Score (H200)")
     p.add_argument("--live", action="store_true",
                    help="use Electricity Maps live intensity (ELECTRICITYMAPS_API_TOKEN) instead of the table")
@@ -73,10 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give --energy-kwh X or --epochs SPEC")
     if args.csv is not None and args.epochs is None:
         raise UsageError("--csv needs --epochs (one CodeCarbon row per recorded epoch)")
-    quality = _number(args.quality, "--quality")
-    hours = _number(args.hours, "--hours") if args.hours is not None else None
-    if hours is not None and hours <= 0:
-        raise UsageError(f"--hours must be > 0 (got {args.hours})")
+    quality, hours = args.quality, args.hours
     try:
         row = lookup(args.region)
     except UnknownRegion as exc:
@@ -90,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     epochs_info: dict[str, Any] | None = None
     if args.epochs is not None:
-        from oracle.store import Store, default_path
+        from oracle.measure.store import Store, default_path
 
         db = args.db or default_path()
         if not db.exists():
@@ -100,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             epochs = [e for e in store.epochs(first, last) if chosen is None or e.epoch in chosen]
         if not epochs:
             raise UsageError(f"no recorded epochs match {args.epochs!r} in {db}")
-        energy_kwh = sum(e.total_mj for e in epochs) / 3.6e9
+        energy_kwh = mj_to_kwh(sum(e.total_mj for e in epochs))
         if hours is None:
             hours = sum(e.t1 - e.t0 for e in epochs) / 3600.0
         by_kind: dict[str, int] = {}
@@ -110,9 +100,7 @@ def run(args: argparse.Namespace) -> int:
         epochs_info = {"epochs": [e.epoch for e in epochs], "by_kind_mj": by_kind,
                        "incomplete_epochs": [e.epoch for e in epochs if not e.complete]}
     else:
-        energy_kwh = _number(args.energy_kwh, "--energy-kwh")
-        if energy_kwh < 0:
-            raise UsageError(f"--energy-kwh must be >= 0 (got {args.energy_kwh})")
+        energy_kwh = args.energy_kwh
     try:
         report = carbon_report(energy_kwh, args.region, hours, quality, args.hardware_class, live)
     except (ValueError, UnknownRegion) as exc:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from oracle.carbon.ecoscore import eco_score
+from oracle.conventions import mj_to_kwh
 from oracle.carbon.electricitymaps import LiveIntensity
 from oracle.carbon.intensity import BASIS, Intensity, lookup, table_version, world
 from oracle.measure.epoch import EpochEnergy
 from oracle.measure.tdp import hardware_class
 
-MJ_PER_KWH = 3.6e9  # millijoules in one kWh
 DEFAULT_HARDWARE_CLASS = "H200"
 
 # CodeCarbon's emissions.csv columns, in its order (codecarbon 3.3.2, output_methods/emissions_data.py).
@@ -72,10 +72,6 @@ def carbon_report(energy_kwh: float, region: str, hours: float | None = None, qu
     return report
 
 
-def _kwh(mj: float) -> float:
-    return mj / MJ_PER_KWH
-
-
 def _split(epoch: EpochEnergy) -> tuple[float, float]:
     """(gpu mJ, cpu mJ) of an epoch from its method labels."""
     gpu = sum(v for k, v in epoch.by_method.items() if k.split("/")[0] in GPU_SOURCES)
@@ -90,7 +86,7 @@ def emissions_rows(epochs: Sequence[EpochEnergy], row: Intensity, intensity_g_pe
     for e in epochs:
         duration = e.t1 - e.t0
         gpu_mj, cpu_mj = _split(e)
-        total_kwh = _kwh(e.total_mj)
+        total_kwh = mj_to_kwh(e.total_mj)
         emissions_kg = total_kwh * intensity_g_per_kwh / 1000.0
         gpus = [d for d in e.devices if d.startswith(("gpu", "replay:"))]
         kinds = "+".join(sorted(e.by_kind))
@@ -105,8 +101,8 @@ def emissions_rows(epochs: Sequence[EpochEnergy], row: Intensity, intensity_g_pe
             "cpu_power": cpu_mj / 1000.0 / duration,
             "gpu_power": gpu_mj / 1000.0 / duration,
             "ram_power": "",
-            "cpu_energy": _kwh(cpu_mj),
-            "gpu_energy": _kwh(gpu_mj),
+            "cpu_energy": mj_to_kwh(cpu_mj),
+            "gpu_energy": mj_to_kwh(gpu_mj),
             "ram_energy": "",
             "energy_consumed": total_kwh,
             "water_consumed": "",

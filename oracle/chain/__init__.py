@@ -1,1 +1,1 @@
-"""Chain adapters: the local anvil node, the deployment file, and the contract clients."""
+"""Chain side shared by node, web and deploy: anvil, the deployment file, deploying, governance writes, signing keys."""

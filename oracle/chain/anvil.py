@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.error
@@ -11,13 +10,10 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from oracle.net import free_port
 from oracle.paths import node_tool
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+__all__ = ["Anvil", "free_port", "rpc_call"]  # free_port: re-exported for callers not yet moved to oracle.net
 
 
 def rpc_call(url: str, method: str, params: list | None = None, timeout: float = 2.0) -> object:

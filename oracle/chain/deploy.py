@@ -1,4 +1,5 @@
-"""Deploy and govern the EcoAI contracts with Ape: used by `ape run deploy` (scripts/deploy.py) and `ecoai up`.
+"""Deploy the EcoAI contracts with Ape (`ape run deploy` via scripts/deploy.py, `ecoai up`, the tests); the two
+governance helpers below go through oracle.chain.governance, the one governance writer.
 
     from oracle.chain.deploy import deploy_local, admit_node, set_epoch_length
     deployment = deploy_local("http://127.0.0.1:8545")          # writes <state>/deployments/local.json
@@ -21,20 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from oracle.chain.deployment import ContractRef, Deployment, default_path
+from oracle.chain.governance import Governor
+from oracle.chain.keys import NodeKey
+from oracle.conventions import label_to_bytes32
 from oracle.errors import UsageError
 from oracle.paths import REPO_ROOT
 
 DEFAULT_PARAMS = Path(__file__).with_name("default_params.toml")
 LOCAL_NETWORK = "ethereum:local"
 CONTRACTS = ("Groth16Verifier", "EcoCredit", "GreenProof")
-
-
-def label_bytes32(label: str) -> bytes:
-    """A short ASCII label (hardware class, region) as bytes32, right-padded with zero bytes."""
-    raw = label.encode("ascii")
-    if not raw or len(raw) > 32:
-        raise ValueError(f"label {label!r} must be 1 to 32 ASCII bytes")
-    return raw.ljust(32, b"\0")
+label_bytes32 = label_to_bytes32  # the name tests/contracts and bench/gas.py import; same function
 
 
 @dataclass(frozen=True)
@@ -91,6 +88,13 @@ def _positive_int(data: dict[str, Any], key: str) -> int:
     return value
 
 
+def _label(name: str, where: str) -> None:
+    try:
+        label_to_bytes32(name)
+    except ValueError as exc:
+        raise UsageError(f"deploy params: {where}: {exc}") from None
+
+
 def load_params(path: Path | None = None) -> DeployParams:
     """Reads and checks a params file (default: oracle/chain/default_params.toml); bad content → UsageError."""
     path = Path(path) if path is not None else DEFAULT_PARAMS
@@ -107,14 +111,14 @@ def load_params(path: Path | None = None) -> DeployParams:
     for name, hc in raw_classes.items():
         if not isinstance(hc, dict) or not isinstance(hc.get("tiers_w"), list) or not hc["tiers_w"]:
             raise UsageError(f"deploy params: hardware_classes.{name} needs baseline_w and a list tiers_w")
-        label_bytes32(name)
+        _label(name, f"hardware_classes.{name}")
         classes[name] = HardwareClass(_watts(hc.get("baseline_w"), f"hardware_classes.{name}.baseline_w"),
                                       tuple(_watts(w, f"hardware_classes.{name}.tiers_w") for w in hc["tiers_w"]))
     regions = data.get("regions")
     if not isinstance(regions, dict) or not regions:
         raise UsageError("deploy params: [regions] needs at least one region = g CO2e per kWh")
     for name, grams in regions.items():
-        label_bytes32(name)
+        _label(name, f"regions.{name}")
         if isinstance(grams, bool) or not isinstance(grams, int) or grams < 0:
             raise UsageError(f"deploy params: regions.{name} must be a whole number of g CO2e/kWh ≥ 0")
     admin = data.get("admin") or None
@@ -162,9 +166,9 @@ def deploy_stack(sender: Any, params: DeployParams, network: str) -> Deployment:
     credit.grantRole(credit.MINTER_ROLE(), green.address, sender=sender)
     for name in params.hardware_classes:
         baseline_mj, tiers_mj = params.class_energy(name)
-        green.setHardwareClass(label_bytes32(name), baseline_mj, tiers_mj, sender=sender)
+        green.setHardwareClass(label_to_bytes32(name), baseline_mj, tiers_mj, sender=sender)
     for name, grams in params.regions.items():
-        green.setRegionCarbon(label_bytes32(name), grams, sender=sender)
+        green.setRegionCarbon(label_to_bytes32(name), grams, sender=sender)
     if params.admin is not None and params.admin.lower() != sender.address.lower():
         _hand_over(green, credit, sender, params.admin)
     return Deployment(
@@ -206,26 +210,13 @@ def deploy_local(url: str, params: DeployParams | Path | None = None, out: Path 
     return deployment
 
 
-def _governor(sender: Any | None) -> Any:
-    from ape import accounts
-
-    return sender if sender is not None else accounts.test_accounts[0]
-
-
-def _green_proof(deployment: Deployment) -> Any:
-    return ape_project().GreenProof.at(deployment.address("GreenProof"))
-
-
 def admit_node(deployment: Deployment, url: str, node: str, beneficiary: str, hardware_class: str, region: str,
-               sender: Any | None = None) -> None:
-    """Admits (or updates) `node` on the local chain at `url`; `sender` defaults to anvil's first dev account,
-    the local deployer and governor."""
-    with connect(url):
-        _green_proof(deployment).admitNode(node, beneficiary, label_bytes32(hardware_class), label_bytes32(region),
-                                           sender=_governor(sender))
+               governor: NodeKey | None = None) -> None:
+    """Admits (or updates) `node` on the chain at `url`; `governor` defaults to anvil's first dev account, the
+    local deployer and governor."""
+    Governor.at(url, deployment, governor).admit_node(node, beneficiary, hardware_class, region)
 
 
-def set_epoch_length(deployment: Deployment, url: str, seconds: int, sender: Any | None = None) -> None:
-    """Sets GreenProof's epoch length on the local chain at `url` (the oracles must use the same value)."""
-    with connect(url):
-        _green_proof(deployment).setEpochLength(seconds, sender=_governor(sender))
+def set_epoch_length(deployment: Deployment, url: str, seconds: int, governor: NodeKey | None = None) -> None:
+    """Sets GreenProof's epoch length on the chain at `url` (the oracles must use the same value)."""
+    Governor.at(url, deployment, governor).set_epoch_length(seconds)

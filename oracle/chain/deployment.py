@@ -16,6 +16,7 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
+from oracle.errors import UsageError
 from oracle.paths import state_dir
 
 CONTRACT_NAMES = ("GreenProof", "EcoCredit", "Groth16Verifier")
@@ -101,3 +102,14 @@ class Deployment:
 
     def verifier(self, w3: Web3) -> Contract:
         return self.contract(w3, "Groth16Verifier")
+
+
+def load_deployment(path: Path, what: str = "deployment file") -> Deployment:
+    """The deployment file for a command (the node, the web app), or one clear UsageError that names `what` the
+    user set (a config field or a flag)."""
+    try:
+        return Deployment.load(path)
+    except FileNotFoundError:
+        raise UsageError(f"{what}: {path} does not exist (deploy first, or run `ecoai up`)") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{what}: {exc}") from None

@@ -9,6 +9,8 @@ lacks (`util_x_default_tdp`).
 from __future__ import annotations
 
 import os
+import time
+from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +18,29 @@ import psutil
 
 from oracle.measure.reading import Item, Reading
 from oracle.measure.tdp import DEFAULT_CPU_TDP_W, cpu_model_name, cpu_tdp
+
+
+_Times = namedtuple("_Times", ["user", "idle"])
+
+
+def process_cpu_times(process: psutil.Process | None = None,
+                      clock: Callable[[], float] = time.monotonic) -> Callable[[], Any]:
+    """A `psutil.cpu_times`-shaped callable whose busy time is this process's CPU time and whose total is
+    cores × wall time: the estimate then attributes utilisation to one process (the profiler's), not to
+    other users' load."""
+    proc = process or psutil.Process(os.getpid())
+    cores = psutil.cpu_count() or 1
+    t0 = clock()
+    first = proc.cpu_times()
+    busy0 = first.user + first.system
+
+    def times() -> _Times:
+        cpu = proc.cpu_times()
+        busy = cpu.user + cpu.system
+        total = busy0 + cores * (clock() - t0)  # Δtotal = cores × Δwall, so Δbusy/Δtotal = utilisation
+        return _Times(busy, max(0.0, total - busy))
+
+    return times
 
 
 def _busy_total(times: Any) -> tuple[float, float]:

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from oracle.conventions import N_INTERVALS
 from oracle.measure.reading import Gap, Reading
 
-N_INTERVALS = 64
 MAX_INTERVAL_MJ = 2**32 - 1  # the circuit range-checks each interval to 32 bits
 # Float slack when comparing reading boundaries (seconds); far below one sample period.
 COVER_TOLERANCE_S = 1e-6
@@ -23,7 +23,12 @@ COVER_TOLERANCE_S = 1e-6
 
 @dataclass(frozen=True)
 class EpochEnergy:
-    """What one epoch [t0, t1) used, ready for the prover, with its provenance."""
+    """What one epoch [t0, t1) used, ready for the prover, with its provenance.
+
+    `intervals_mj`: the N interval energies the circuit takes; `gaps`: spans without a reading (any makes the
+    epoch incomplete); `by_kind`: mJ per kind (measured / estimated / replayed); `by_method`: mJ per
+    "source/method" label.
+    """
 
     epoch: int | None
     t0: float

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from oracle.measure.reading import EnergySource, Gap, Item
 
 Sink = Callable[[list[Item], float], None]
-log = logging.getLogger(__name__)
+log = logging.getLogger("ecoai.measure.sampler")  # under "ecoai": the node's log file sees it
 
 
 class Sampler:
@@ -31,7 +31,7 @@ class Sampler:
 
         sampler = Sampler(open_sources(["auto"]), sinks=[store.sink, metrics.sink])
         sampler.run_until(epoch_end)          # real time; on return every reading is durably in the store
-        store.close_epoch(epoch, t0, t1)
+        store.record_epoch(epoch, t0, t1)
 
     Fast (virtual clock, no sleeping) for tests and fast replays: `sampler.run(30, realtime=False, start=t0)`.
     """

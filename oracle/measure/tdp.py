@@ -69,20 +69,8 @@ def _gpu_table() -> list[tuple[str, GpuClass]]:
         return [(r["match"], GpuClass(r["class"], float(r["tdp_w"]), r["source"])) for r in csv.DictReader(f)]
 
 
-def gpu_class_of(device_name: str) -> GpuClass | None:
-    """Hardware class and TDP for an NVML device name such as "NVIDIA H200"; None when unknown."""
-    for match, cls in _gpu_table():
-        if match.lower() in device_name.lower():
-            return cls
-    return None
-
-
 def hardware_class(name: str) -> GpuClass | None:
-    """The reference row of a hardware class ("H200"): its first (flagship) row in gpu_tdp.csv."""
+    """The reference row of a hardware class ("H200"): its highest-TDP row in gpu_tdp.csv (the flagship)."""
     wanted = name.strip().upper()
     rows = [cls for _, cls in _gpu_table() if cls.hardware_class.upper() == wanted]
     return max(rows, key=lambda c: c.tdp_w) if rows else None
-
-
-def hardware_classes() -> list[str]:
-    return sorted({cls.hardware_class for _, cls in _gpu_table()})

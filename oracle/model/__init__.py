@@ -1,0 +1,1 @@
+"""Energy-per-item model fitted on measured profiles (used by `ecoai optimize --predict-batches`)."""

@@ -1,1 +1,1 @@
-"""The oracle node: the durable epoch loop, its chain client, keys, config, and `ecoai up`."""
+"""The oracle node: the durable epoch loop, its chain client, keys, config and metrics (`ecoai oracle ...`)."""

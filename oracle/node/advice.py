@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 
 from oracle.errors import UsageError
 
+if TYPE_CHECKING:
+    from oracle.node.config import NodeConfig
+
 # Profiles the optimizer ships, measured per hardware class (`<class>_<workload>_profile.csv`).
 SHIPPED_PROFILES = Path(__file__).resolve().parent.parent / "optimize" / "data"
 
@@ -15,9 +18,6 @@ SHIPPED_PROFILES = Path(__file__).resolve().parent.parent / "optimize" / "data"
 def shipped_profile(hardware_class: str) -> Path | None:
     found = sorted(SHIPPED_PROFILES.glob(f"{hardware_class.lower()}_*profile.csv"))
     return found[0] if found else None
-
-if TYPE_CHECKING:
-    from oracle.node.config import NodeConfig
 
 
 def recommendation_line(profile: str = "", latency_slo_ms: float = 0.0, hardware_class: str = "H200") -> str | None:

@@ -11,8 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import requests
 from eth_utils import keccak
@@ -20,11 +19,15 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 
 from oracle.chain.deployment import Deployment
+from oracle.chain.governance import TransactionRejected, error_selectors
+from oracle.conventions import label_to_bytes32
 from oracle.errors import UsageError
 from oracle.node.keys import NodeKey
+from oracle.node.retry import Backoff
 
 log = logging.getLogger("ecoai.oracle")
 T = TypeVar("T")
+QUICK_RETRY_BASE_S = 0.4  # first quick retry after 0.2-0.4 s: long enough for a blip, short for the loop
 
 # Transport failures of an endpoint that is down, restarting or overloaded.
 TRANSIENT = (
@@ -40,20 +43,8 @@ class RpcUnavailable(Exception):
     """The RPC endpoint did not answer; the caller queues the work and retries with backoff."""
 
 
-class SubmitRejected(Exception):
-    """GreenProof refused the submission (custom error name in `reason`)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def label_bytes32(label: str) -> bytes:
-    """A short ASCII label as bytes32, right-padded with zero bytes (INTERFACES.md)."""
-    raw = label.encode("ascii")
-    if len(raw) > 32:
-        raise ValueError(f"label {label!r} longer than 32 bytes")
-    return raw.ljust(32, b"\0")
+class SubmitRejected(TransactionRejected):
+    """GreenProof refused the node's submission (custom error name in `reason`)."""
 
 
 @dataclass(frozen=True)
@@ -62,33 +53,6 @@ class Receipt:
     status: int
     gas_used: int
     block: int
-
-
-def load_deployment(path: Path) -> Deployment:
-    """The deployment file, or one clear config error."""
-    try:
-        return Deployment.load(path)
-    except FileNotFoundError:
-        raise UsageError(
-            f"config field chain.deployment: {path} does not exist (deploy first, or run `ecoai up`)"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"config field chain.deployment: {exc}") from None
-
-
-def _error_selectors(abi: Sequence[dict[str, Any]]) -> dict[str, str]:
-    selectors = {}
-    for entry in abi:
-        if entry.get("type") == "error":
-            signature = f"{entry['name']}({','.join(_abi_type(i) for i in entry.get('inputs', []))})"
-            selectors["0x" + keccak(text=signature)[:4].hex()] = entry["name"]
-    return selectors
-
-
-def _abi_type(param: dict[str, Any]) -> str:
-    if param["type"].startswith("tuple"):
-        return f"({','.join(_abi_type(c) for c in param['components'])}){param['type'][5:]}"
-    return str(param["type"])
 
 
 class GreenProofClient:
@@ -103,18 +67,19 @@ class GreenProofClient:
         self.key = key
         self.address = key.address
         self.quick_retries = quick_retries
-        self._errors = _error_selectors(deployed.contracts["GreenProof"].abi)
+        self._errors = error_selectors(deployed.contracts["GreenProof"].abi)
 
     # -- plumbing ------------------------------------------------------------------------------------------
     def _rpc(self, what: str, call: Callable[[], T]) -> T:
         """Run one RPC interaction; a few quick retries for blips, then RpcUnavailable for the queue."""
+        backoff = Backoff(base_s=QUICK_RETRY_BASE_S)
         for attempt in range(self.quick_retries + 1):
             try:
                 return call()
             except TRANSIENT as exc:
                 if attempt == self.quick_retries:
                     raise RpcUnavailable(f"{what}: {self.url} unreachable ({type(exc).__name__})") from None
-                time.sleep(0.2 * 2**attempt)
+                time.sleep(backoff.next_delay())
         raise AssertionError("unreachable")
 
     def _revert_name(self, exc: ContractLogicError) -> str:
@@ -144,14 +109,14 @@ class GreenProofClient:
 
     def tiers_of(self, hardware_class: str) -> list[int]:
         return [
-            int(t) for t in self._rpc("tiersOf", self.contract.functions.tiersOf(label_bytes32(hardware_class)).call)
+            int(t) for t in self._rpc("tiersOf", self.contract.functions.tiersOf(label_to_bytes32(hardware_class)).call)
         ]
 
     def baseline_of(self, hardware_class: str) -> int:
-        return int(self._rpc("baselineOf", self.contract.functions.baselineOf(label_bytes32(hardware_class)).call))
+        return int(self._rpc("baselineOf", self.contract.functions.baselineOf(label_to_bytes32(hardware_class)).call))
 
     def carbon_factor_of(self, region: str) -> int:
-        return int(self._rpc("carbonFactorOf", self.contract.functions.carbonFactorOf(label_bytes32(region)).call))
+        return int(self._rpc("carbonFactorOf", self.contract.functions.carbonFactorOf(label_to_bytes32(region)).call))
 
     def node_info(self, node: str | None = None) -> tuple[str, bytes, bytes, bool]:
         info = self._rpc("nodeInfo", self.contract.functions.nodeInfo(node or self.address).call)
@@ -252,25 +217,3 @@ class GreenProofClient:
                 return None
             time.sleep(0.1)
 
-
-def send_transaction(w3: Web3, key: NodeKey, call: Any, timeout_s: float = 120.0) -> str:
-    """Sign and send one contract call from `key` (governance: admit, epoch length, tiers); wait for success.
-
-    A revert raises SubmitRejected with the custom error's name (from the dry run)."""
-    try:
-        tx = call.build_transaction(
-            {
-                "from": key.address,
-                "nonce": w3.eth.get_transaction_count(key.address, "pending"),
-                "chainId": w3.eth.chain_id,
-            }
-        )
-    except ContractLogicError as exc:
-        abi = call.contract_abi if hasattr(call, "contract_abi") else []
-        data = exc.data if isinstance(exc.data, str) else ""
-        raise SubmitRejected(_error_selectors(abi).get(data[:10].lower(), str(exc.message or exc))) from None
-    tx_hash = w3.eth.send_raw_transaction(key.sign_transaction(tx))
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout_s)
-    if receipt["status"] != 1:
-        raise SubmitRejected(f"transaction {tx_hash.to_0x_hex()} reverted")
-    return tx_hash.to_0x_hex()

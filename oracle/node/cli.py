@@ -1,4 +1,4 @@
-"""`ecoai oracle init|run` and `ecoai up`."""
+"""`ecoai oracle init|run|admit|status`: the oracle node's commands (`ecoai up` is oracle.app.up)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,12 @@ import sys
 import threading
 from pathlib import Path
 
+from oracle.cliargs import positive_int
 from oracle.errors import UsageError
 from oracle.node.config import DEFAULT_CONFIG_TEXT, load_config, with_overrides
 from oracle.paths import state_dir
 
 log = logging.getLogger("ecoai.oracle")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"expected a port 1..65535, got {text!r}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     run = commands.add_parser("run", help="run the epoch loop against a deployed GreenProof")
     run.add_argument("--config", type=Path, default=None, help="config file (default: built-in defaults)")
-    _loop_flags(run)
+    add_loop_flags(run)
     run.add_argument("--rpc-url", default=None, help="override chain.rpc_url")
     run.add_argument("--deployment", type=Path, default=None, help="override chain.deployment")
     run.set_defaults(handler=cmd_run)
@@ -63,26 +47,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     admit.set_defaults(handler=cmd_admit)
 
     status = commands.add_parser("status", help="the node's recorded epochs (from <state>/node.db), newest last")
-    status.add_argument("--last", type=_positive_int, default=20, help="how many epochs to show (default 20)")
+    status.add_argument("--last", type=positive_int, default=20, help="how many epochs to show (default 20)")
     status.add_argument("--json", action="store_true", help="one JSON object per line")
     status.set_defaults(handler=cmd_status)
 
-    up = subparsers.add_parser("up", help="local chain + contracts + oracle + web app, all in one (make run)")
-    _loop_flags(up)
-    up.add_argument("--no-web", action="store_true", help="do not start the web app")
-    up.add_argument("--rpc-port", type=_port, default=8545, help="anvil port (default 8545; a free one if taken)")
-    up.add_argument("--web-port", type=_port, default=8000, help="web app port (default 8000)")
-    up.add_argument("--metrics-port", type=int, default=None, help="Prometheus exporter port (0 disables)")
-    up.set_defaults(handler=cmd_up)
 
-
-def _loop_flags(parser: argparse.ArgumentParser) -> None:
+def add_loop_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags `ecoai oracle run` and `ecoai up` share: how long, which epoch length, which sources."""
     parser.add_argument(
-        "--epochs", type=_positive_int, default=None, help="stop after N epochs (default: run until stopped)"
+        "--epochs", type=positive_int, default=None, help="stop after N epochs (default: run until stopped)"
     )
     parser.add_argument(
         "--epoch-seconds",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="epoch length; must match GreenProof.epochLength() (`ecoai up` sets it on its local chain)",
     )
@@ -108,15 +85,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from oracle.node.logs import setup_logging
-    from oracle.node.service import (
-        build_loop,
-        connect,
-        exit_code,
-        install_stop_signals,
-        read_chain,
-        start_exporter,
-        summarize,
-    )
+    from oracle.node.service import build_loop, connect, install_stop_signals, read_chain, start_exporter
+    from oracle.node.summary import exit_code, print_summary, summarize
 
     config = load_config(args.config)
     config = with_overrides(config, chain__rpc_url=args.rpc_url, chain__deployment=args.deployment)
@@ -152,14 +122,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if exporter is not None:
             exporter.close()
     summary = summarize(result, client, view)
-    _print_summary(summary, args.json)
+    print_summary(summary, args.json)
     return exit_code(summary)
 
 
 def cmd_admit(args: argparse.Namespace) -> int:
     from web3 import Web3
 
-    from oracle.node.chain import SubmitRejected, label_bytes32, load_deployment, send_transaction
+    from oracle.chain.deployment import load_deployment
+    from oracle.chain.governance import Governor, TransactionRejected
     from oracle.node.keys import load_key
 
     config = load_config(args.config)
@@ -171,14 +142,12 @@ def cmd_admit(args: argparse.Namespace) -> int:
         addresses[name] = value and Web3.to_checksum_address(value)
     governor = load_key(args.governor, "ECOAI_GOVERNOR_PASSPHRASE", config.chain.is_local)
     node = addresses["node"] or load_key(config.key.account, config.key.passphrase_env, config.chain.is_local).address
-    deployment = load_deployment(config.chain.deployment_path())
-    w3 = Web3(Web3.HTTPProvider(config.chain.rpc_url))
-    call = deployment.green_proof(w3).functions.admitNode(
-        node, addresses["beneficiary"], label_bytes32(config.node.hardware_class), label_bytes32(config.node.region)
-    )
+    deployment = load_deployment(config.chain.deployment_path(), "config field chain.deployment")
     try:
-        tx = send_transaction(w3, governor, call)
-    except SubmitRejected as exc:
+        tx = Governor.at(config.chain.rpc_url, deployment, governor).admit_node(
+            node, addresses["beneficiary"], config.node.hardware_class, config.node.region
+        )
+    except TransactionRejected as exc:
         print(f"ecoai oracle admit: GreenProof refused: {exc.reason}", file=sys.stderr)
         return 1
     print(
@@ -223,25 +192,3 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"tier {r.tier if r.tier is not None else '-'}  {r.tx_hash or ''}  {r.note or ''}"
             )
     return 0
-
-
-def _print_summary(summary: dict, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(summary, separators=(",", ":")))
-        return
-    print(
-        f"{summary['epochs']} epoch(s): {len(summary['proofs_accepted'])} proof(s) accepted, "
-        f"{len(summary['over_budget'])} over budget, {len(summary['incomplete'])} incomplete, "
-        f"{len(summary['failed'])} failed, {summary['pending']} pending; {summary['credits']:.6f} ECO earned; "
-        f"{summary['energy_kwh']:.6f} kWh, {summary['carbon_kg']:.6f} kg CO2 ({summary['region']})"
-    )
-
-
-def cmd_up(args: argparse.Namespace) -> int:
-    from oracle.node.up import run_up
-
-    summary, code = run_up(args)
-    if summary is not None:
-        _print_summary(summary, args.json)
-    sys.stdout.flush()
-    return code

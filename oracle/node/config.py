@@ -1,7 +1,8 @@
 """The oracle node's configuration: one TOML file, validated field by field.
 
 Every mistake raises `UsageError` naming the offending field (`section.key`), so the CLI prints one line and
-exits 2. Missing fields take the defaults of `default_config.toml`, which `ecoai oracle init` writes out.
+exits 2. Missing fields take the dataclass defaults below; `default_config.toml`, which `ecoai oracle init` writes
+out, spells out the same values with comments.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import urlparse
 
 from oracle.chain.deployment import default_path
 from oracle.errors import UsageError
+from oracle.measure import SourceUnavailable, check_source_spec
 
 DEFAULT_CONFIG_TEXT = (Path(__file__).with_name("default_config.toml")).read_text()
 LOCAL_NETWORK = "ethereum:local"
@@ -187,13 +189,11 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     if not sources:
         raise UsageError('config field measure.sources: expected "auto" or a non-empty list')
     for source in sources:
-        if not isinstance(source, str) or not (
-            source in ("auto", "nvml", "rapl", "cpu", "replay") or source.startswith("replay:")
-        ):
-            raise UsageError(
-                f"config field measure.sources: unknown source {source!r} "
-                "(auto, nvml, rapl, cpu, replay, replay:<file>)"
-            )
+        # The measurement package owns the spellings (and resolves "auto" when the node opens them).
+        try:
+            check_source_spec(source if isinstance(source, str) else repr(source))
+        except SourceUnavailable as exc:
+            raise UsageError(f"config field measure.sources: {exc}") from None
     sample_hz = float(_expect(m, "measure", "sample_hz", (int, float), MeasureConfig.sample_hz))
     if not 0.1 <= sample_hz <= 1000:
         raise UsageError(f"config field measure.sample_hz: expected 0.1..1000, got {sample_hz}")

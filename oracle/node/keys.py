@@ -1,6 +1,6 @@
-"""The node's signing key: an Ape keystore account, or (local chain only) one of anvil's documented dev accounts.
+"""The node's signing key from its config: an Ape keystore account, or (local chain only) an anvil dev account.
 
-The private key lives only inside `NodeKey`; its repr and str show the address, never the key.
+The private key lives only inside `oracle.chain.keys.NodeKey`; its repr and str show the address, never the key.
 """
 
 from __future__ import annotations
@@ -8,47 +8,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
 
+from oracle.chain.keys import NodeKey, dev_account
 from oracle.errors import UsageError
 
-# Anvil's default mnemonic ("test test … junk"), documented by Foundry; worthless outside a local chain.
-ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
-DEV_ACCOUNT_COUNT = 10
-
-Account.enable_unaudited_hdwallet_features()
-
-
-class NodeKey:
-    """Signs the node's transactions. Holds the key privately; prints as its address only."""
-
-    __slots__ = ("_account", "address", "source")
-
-    def __init__(self, account: LocalAccount, source: str) -> None:
-        self._account = account
-        self.address: str = account.address
-        self.source = source
-
-    def sign_transaction(self, tx: dict[str, Any]) -> bytes:
-        return bytes(self._account.sign_transaction(tx).raw_transaction)
-
-    def __repr__(self) -> str:
-        return f"NodeKey({self.address}, {self.source})"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:  # pickling would copy the key out of this object
-        raise TypeError("NodeKey cannot be pickled")
-
-
-def dev_account(index: int) -> NodeKey:
-    if not 0 <= index < DEV_ACCOUNT_COUNT:
-        raise UsageError(f"config field key.account: dev account index must be 0..{DEV_ACCOUNT_COUNT - 1}, got {index}")
-    account = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
-    return NodeKey(account, f"dev:{index}")
+__all__ = ["NodeKey", "ape_account", "ape_accounts_folder", "dev_account", "load_key"]
 
 
 def ape_accounts_folder() -> Path:

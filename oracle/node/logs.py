@@ -1,4 +1,4 @@
-"""Logging for the node: one-line records to stderr and to <state>/logs/<name>.log."""
+"""Logging for the node: every `ecoai.*` logger (sampler, node, up) reaches stderr and <state>/logs/<name>.log."""
 
 from __future__ import annotations
 

@@ -15,17 +15,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from oracle.conventions import N_INTERVALS, epoch_bounds, epoch_of, mj_to_kwh
 from oracle.node import state as st
 from oracle.node.chain import GreenProofClient, RpcUnavailable, SubmitRejected
-from oracle.node.ports import EpochProver, Meter, Metrics, NoMetrics
+from oracle.node.ports import EpochProver, LoopMetrics, Meter, NoLoopMetrics
 from oracle.node.retry import Backoff
 from oracle.node.state import EpochRecord, NodeState
-from oracle.node.tiers import epoch_bounds, epoch_of, pick_tier
+from oracle.node.tiers import pick_tier, unmeasured_intervals
 from oracle.zk import ProofInputError, ProverFailed
 
 log = logging.getLogger("ecoai.oracle")
 
-N_INTERVALS = 64
 # Refusals that pass with time: the chain's clock has not reached the epoch's end yet, or governance paused it.
 RETRYABLE_REVERTS = ("EpochNotEnded", "EnforcedPause")
 # Refusals that may mean governance changed the class's tiers since the epoch was closed.
@@ -42,7 +42,7 @@ def fault_point(name: str) -> None:
     """
     if os.environ.get("ECOAI_FAULT") == name:
         log.warning("fault injection: SIGKILL at %s", name)
-        for handler in logging.getLogger().handlers + log.handlers:
+        for handler in logging.getLogger().handlers + logging.getLogger("ecoai").handlers:
             handler.flush()
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -71,7 +71,7 @@ class OracleLoop:
         random_salt: Callable[[], int],
         confirmations: int = 1,
         max_backoff_s: float = 30.0,
-        metrics: Metrics | None = None,
+        metrics: LoopMetrics | None = None,
         defer_until: Callable[[EpochRecord], float] | None = None,
         clock: Callable[[], float] = time.time,
         stop_event: threading.Event | None = None,
@@ -88,7 +88,7 @@ class OracleLoop:
         self.random_salt = random_salt
         self.confirmations = confirmations
         self.backoff = Backoff(cap_s=max_backoff_s)
-        self.metrics = metrics or NoMetrics()
+        self.metrics = metrics or NoLoopMetrics()
         self.defer_until = defer_until
         self.clock = clock
         self.stop_event = stop_event or threading.Event()
@@ -96,14 +96,16 @@ class OracleLoop:
         self._rpc_was_down = False
         self._prover_failures: dict[int, int] = {}
 
-    # -- steps ---------------------------------------------------------------------------------------------
-    def close(self, rec: EpochRecord) -> str:
+    # -- steps: each moves an epoch out of one recorded state -------------------------------------------------
+    def close_step(self, rec: EpochRecord) -> str:
+        """open → proving | over_budget | incomplete: aggregate the epoch and pick its tier. Returns the status."""
         start, end = epoch_bounds(rec.epoch, self.L)
-        energy = self.meter.close_epoch(rec.epoch, start, end, N_INTERVALS)
-        total = sum(energy.readings_mj)
+        energy = self.meter.epoch_energy(rec.epoch, start, end)
+        gaps = unmeasured_intervals(energy)
+        total = sum(energy.intervals_mj)
         tier = threshold = salt = None
-        if energy.gaps:
-            note = f"{len(energy.gaps)} of {N_INTERVALS} intervals unmeasured; not proved (it would hide energy)"
+        if gaps:
+            note = f"{len(gaps)} of {N_INTERVALS} intervals unmeasured; not proved (it would hide energy)"
         else:
             tier = pick_tier(total, self.tiers)
             if tier is None:
@@ -112,18 +114,16 @@ class OracleLoop:
                 threshold = self.tiers[tier]
                 salt = self.random_salt()
                 note = f"tier {tier}: {total} mJ <= {threshold} mJ"
-        status = self.state.close_epoch(
-            self.node, rec.epoch, energy.readings_mj, energy.gaps, energy.methods, tier, threshold, salt, note
-        )
-        self.metrics.epoch_closed(status, total, energy.methods)
-        methods = ", ".join(sorted(set(energy.methods))) or "no source"
+        status = self.state.record_closed(self.node, rec.epoch, energy, gaps, tier, threshold, salt, note)
+        self.metrics.epoch_closed(status, total)
+        methods = ", ".join(sorted(energy.by_method)) or "no source"
         if status == st.OVER_BUDGET:
             log.warning(
                 "ALERT epoch %d over budget: %d mJ (%.6f kWh, %s) exceeds every threshold tier of %s; "
                 "no proof submitted",
                 rec.epoch,
                 total,
-                total / 3.6e9,
+                mj_to_kwh(total),
                 methods,
                 self.hardware_class,
             )
@@ -135,14 +135,17 @@ class OracleLoop:
             )
         return status
 
-    def prove(self, rec: EpochRecord) -> None:
-        assert rec.readings is not None and rec.threshold_mj is not None and rec.salt is not None
+    def prove_step(self, rec: EpochRecord) -> None:
+        """proving → proved (or failed after deterministic or repeated prover failures)."""
+        assert rec.intervals_mj is not None and rec.threshold_mj is not None and rec.salt is not None
         fault_point("proving")
         if self._prover is None:
             self._prover = self.prover_factory()
         started = time.perf_counter()
         try:
-            result = self._prover.prove(rec.readings, rec.salt, rec.threshold_mj, rec.epoch, int(self.node, 16))
+            result = self._prover.prove_epoch(
+                rec.intervals_mj, rec.salt, rec.threshold_mj, rec.epoch, int(self.node, 16)
+            )
         except ProofInputError as exc:  # deterministic: proving again cannot help
             self._fail(rec, f"proving failed ({type(exc).__name__}: {exc})", "failed")
             return
@@ -159,71 +162,88 @@ class OracleLoop:
         self.metrics.proof_made(seconds)
         log.info("epoch %d proved in %.2f s (commitment %s…)", rec.epoch, seconds, hex(result.commitment)[:14])
 
-    def submit(self, rec: EpochRecord) -> None:
-        """Move one pending proof towards `accepted`; raises RpcUnavailable when the endpoint is down."""
+    def submit_step(self, rec: EpochRecord) -> None:
+        """Move one pending proof (proved or sending) towards `accepted`; raises RpcUnavailable when the endpoint
+        is down. One handler per state; each returns the record it leaves, or None when the epoch is settled."""
         # A crash between broadcast and record must never make us submit twice: the chain is the truth.
-        if self.client.is_accepted(rec.epoch):
-            receipt = self.client.receipt(rec.tx_hash) if rec.tx_hash else None
-            if receipt is None or receipt.status != 1:
-                receipt = self.client.acceptance_event(rec.epoch)
-            self.state.record_accepted(
-                self.node,
-                rec.epoch,
-                receipt and receipt.tx_hash,
-                receipt and receipt.gas_used,
-                receipt and receipt.block,
-                "already accepted on chain",
-            )
-            log.info("epoch %d already accepted on chain (tx %s); recorded", rec.epoch, receipt and receipt.tx_hash)
-            if receipt:
-                self.metrics.proof_accepted(rec.epoch, receipt.gas_used)
+        if self._record_if_accepted(rec):
             return
-        if rec.status == st.SENDING:
-            assert rec.tx_hash is not None and rec.raw_tx is not None
-            receipt = self.client.receipt(rec.tx_hash)
-            if receipt is not None and receipt.status != 1:
-                self.state.unsign(self.node, rec.epoch, f"tx {rec.tx_hash} reverted")
-                rec = self._reload(rec)
-            elif receipt is None and not self.client.in_pool(rec.tx_hash):
-                try:
-                    outcome = self.client.broadcast(rec.raw_tx, rec.tx_hash)
-                except SubmitRejected as exc:  # e.g. fees no longer acceptable: sign afresh
-                    outcome, reason = "stale-nonce", exc.reason
-                else:
-                    reason = f"nonce {rec.nonce} taken by another transaction"
-                if outcome == "stale-nonce":
-                    self.state.unsign(self.node, rec.epoch, reason)
-                    rec = self._reload(rec)
-                else:
-                    log.info(
-                        "epoch %d: rebroadcast stored transaction %s (nonce %d)", rec.epoch, rec.tx_hash, rec.nonce
-                    )
-        if rec.status == st.PROVED:
-            assert rec.tier is not None and rec.commitment is not None and rec.proof is not None
-            if rec.attempts >= MAX_SEND_ATTEMPTS:
-                note = f"gave up after {rec.attempts} transactions that were not accepted ({rec.note})"
-                self._fail(rec, note, "failed")
-                return
+        current: EpochRecord | None = rec
+        if current.status == st.SENDING:
+            current = self._recheck_sending(current)
+        if current is not None and current.status == st.PROVED:
+            current = self._sign_and_send(current)
+        if current is not None and current.status == st.SENDING:
+            self._await_receipt(current)
+
+    def _record_if_accepted(self, rec: EpochRecord) -> bool:
+        """Any pending state: GreenProof already accepted the epoch (e.g. sent before a crash) → accepted."""
+        if not self.client.is_accepted(rec.epoch):
+            return False
+        receipt = self.client.receipt(rec.tx_hash) if rec.tx_hash else None
+        if receipt is None or receipt.status != 1:
+            receipt = self.client.acceptance_event(rec.epoch)
+        self.state.record_accepted(
+            self.node,
+            rec.epoch,
+            receipt and receipt.tx_hash,
+            receipt and receipt.gas_used,
+            receipt and receipt.block,
+            "already accepted on chain",
+        )
+        log.info("epoch %d already accepted on chain (tx %s); recorded", rec.epoch, receipt and receipt.tx_hash)
+        if receipt:
+            self.metrics.proof_accepted(rec.epoch, receipt.gas_used)
+        return True
+
+    def _recheck_sending(self, rec: EpochRecord) -> EpochRecord:
+        """sending: a reverted or unminable stored transaction goes back to proved; a lost one is rebroadcast."""
+        assert rec.tx_hash is not None and rec.raw_tx is not None
+        receipt = self.client.receipt(rec.tx_hash)
+        if receipt is not None and receipt.status != 1:
+            self.state.unsign(self.node, rec.epoch, f"tx {rec.tx_hash} reverted")
+            return self._reload(rec)
+        if receipt is None and not self.client.in_pool(rec.tx_hash):
             try:
-                nonce, raw, tx_hash = self.client.sign_submit(rec.epoch, rec.tier, rec.commitment, rec.proof)
-            except SubmitRejected as exc:
-                if exc.reason in RETRYABLE_REVERTS:
-                    log.info("epoch %d: not yet submittable (%s); will retry", rec.epoch, exc.reason)
-                    raise ChainNotReady(exc.reason) from None
-                if exc.reason in TIER_REVERTS and self._retier(rec):
-                    return
+                outcome = self.client.broadcast(rec.raw_tx, rec.tx_hash)
+            except SubmitRejected as exc:  # e.g. fees no longer acceptable: sign afresh
+                outcome, reason = "stale-nonce", exc.reason
+            else:
+                reason = f"nonce {rec.nonce} taken by another transaction"
+            if outcome == "stale-nonce":
+                self.state.unsign(self.node, rec.epoch, reason)
+                return self._reload(rec)
+            log.info("epoch %d: rebroadcast stored transaction %s (nonce %d)", rec.epoch, rec.tx_hash, rec.nonce)
+        return rec
+
+    def _sign_and_send(self, rec: EpochRecord) -> EpochRecord | None:
+        """proved → sending: dry-run, sign, record, broadcast. None when the epoch was failed or re-tiered."""
+        assert rec.tier is not None and rec.commitment is not None and rec.proof is not None
+        if rec.attempts >= MAX_SEND_ATTEMPTS:
+            self._fail(rec, f"gave up after {rec.attempts} transactions that were not accepted ({rec.note})", "failed")
+            return None
+        try:
+            nonce, raw, tx_hash = self.client.sign_submit(rec.epoch, rec.tier, rec.commitment, rec.proof)
+        except SubmitRejected as exc:
+            if exc.reason in RETRYABLE_REVERTS:
+                log.info("epoch %d: not yet submittable (%s); will retry", rec.epoch, exc.reason)
+                raise ChainNotReady(exc.reason) from None
+            if not (exc.reason in TIER_REVERTS and self._retier(rec)):
                 self._fail(rec, f"GreenProof refused the proof ({exc.reason})", "rejected")
-                return
-            self.state.record_signed(self.node, rec.epoch, nonce, raw, tx_hash)
-            try:
-                self.client.broadcast(raw, tx_hash)
-            except SubmitRejected as exc:
-                self.state.unsign(self.node, rec.epoch, exc.reason)
-                self._fail(self._reload(rec), exc.reason, "rejected")
-                return
-            log.info("epoch %d submitted: tx %s (nonce %d)", rec.epoch, tx_hash, nonce)
-            fault_point("after_send")
-            rec = self._reload(rec)
+            return None
+        self.state.record_signed(self.node, rec.epoch, nonce, raw, tx_hash)
+        try:
+            self.client.broadcast(raw, tx_hash)
+        except SubmitRejected as exc:
+            self.state.unsign(self.node, rec.epoch, exc.reason)
+            self._fail(self._reload(rec), exc.reason, "rejected")
+            return None
+        log.info("epoch %d submitted: tx %s (nonce %d)", rec.epoch, tx_hash, nonce)
+        fault_point("after_send")
+        return self._reload(rec)
+
+    def _await_receipt(self, rec: EpochRecord) -> None:
+        """sending → accepted once mined with enough confirmations; a revert goes back to proved."""
         assert rec.tx_hash is not None
         receipt = self.client.wait_receipt(rec.tx_hash, timeout_s=5.0, confirmations=self.confirmations)
         if receipt is None:
@@ -265,7 +285,7 @@ class OracleLoop:
         status = self.state.retier(self.node, rec.epoch, tier, threshold, reprove,
                                    f"tiers changed on chain to {fresh} mJ")
         if status == st.OVER_BUDGET:
-            self.metrics.epoch_closed(status, rec.energy_mj, rec.methods or [])
+            self.metrics.epoch_closed(status, rec.energy_mj)
             log.warning("ALERT epoch %d over budget after a tier change: %d mJ exceeds every tier %s; no proof "
                         "submitted", rec.epoch, rec.energy_mj, fresh)
         else:
@@ -290,7 +310,7 @@ class OracleLoop:
         for rec in self.state.with_status(self.node, (st.PROVED, st.SENDING)):
             if self.defer_until is not None and rec.status == st.PROVED and self.defer_until(rec) > now:
                 continue
-            self.submit(rec)
+            self.submit_step(rec)
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run(self, epochs: int | None = None, drain_timeout_s: float | None = None) -> RunResult:
@@ -346,11 +366,11 @@ class OracleLoop:
                 for rec in self.state.with_status(self.node, (st.OPEN,)):
                     end = epoch_bounds(rec.epoch, self.L)[1]
                     if end <= now and self.meter.ready(end, now):
-                        self.close(rec)
+                        self.close_step(rec)
                     else:
                         fault_point("sampling")
                 for rec in self.state.with_status(self.node, (st.PROVING,)):
-                    self.prove(rec)
+                    self.prove_step(rec)
                     if self.stop_event.is_set():
                         break
                 self._drain_with_backoff()

@@ -1,4 +1,4 @@
-"""Adapter from the epoch loop to oracle.measure (sources + sampler) and oracle.store (durable readings)."""
+"""Adapter from the epoch loop to oracle.measure (sources + sampler) and its store (durable readings)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from oracle.errors import UsageError
 from oracle.measure import Sampler, SourceUnavailable, open_sources
 from oracle.measure.sampler import Sink
-from oracle.node.ports import EpochEnergy
-from oracle.store import Store
+from oracle.conventions import N_INTERVALS
+from oracle.measure.epoch import EpochEnergy
+from oracle.measure.store import Store
 
 log = logging.getLogger("ecoai.oracle")
 GRACE_S = 10.0  # longest wait for a busy machine's sampler to store an epoch's last readings
@@ -60,17 +61,6 @@ class StoreMeter:
         reached = {r.device for r in self.store.readings(end_s - 1e-3, float("inf")) if r.t_end >= end_s - 1e-6}
         return reached >= set(self.devices)
 
-    def close_epoch(self, epoch: int, start_s: float, end_s: float, n: int) -> EpochEnergy:
-        energy = self.store.close_epoch(epoch, start_s, end_s, n, devices=self.devices)
-        width = (end_s - start_s) / n
-        gap_intervals = sorted(
-            {
-                k
-                for g in energy.gaps
-                for k in range(n)
-                if g.t_start < start_s + (k + 1) * width and g.t_end > start_s + k * width
-            }
-        )
-        # Labels say how each share was obtained: source/method, and the kind totals (measured/estimated/replayed).
-        methods = sorted(energy.by_method) + [f"{kind}={mj}mJ" for kind, mj in sorted(energy.by_kind.items())]
-        return EpochEnergy(list(energy.intervals_mj), gap_intervals, methods)
+    def epoch_energy(self, epoch: int, start_s: float, end_s: float) -> EpochEnergy:
+        return self.store.record_epoch(epoch, start_s, end_s, N_INTERVALS, devices=self.devices)
+

@@ -8,16 +8,16 @@ gauge `ecoai_oracle_epoch_over_budget` also says whether the latest closed epoch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from prometheus_client import Gauge, Histogram
 
 from oracle.metrics import Metrics
 from oracle.node import state as st
-from oracle.node.tiers import MJ_PER_KWH
+from oracle.conventions import MJ_PER_KWH
 
 
 class NodeMetrics:
+    """The loop's LoopMetrics on the node's Prometheus registry."""
+
     def __init__(self, metrics: Metrics, region: str, carbon_g_per_kwh: int, budget_mj: int, epoch_s: int) -> None:
         self.metrics = metrics
         self.region = region
@@ -34,7 +34,7 @@ class NodeMetrics:
         self.last_accepted = Gauge("ecoai_oracle_last_accepted_epoch", "Latest epoch accepted on chain", registry=r)
         metrics.set_energy_budget(budget_mj, epoch_s)
 
-    def epoch_closed(self, status: str, energy_mj: int, methods: Sequence[str]) -> None:
+    def epoch_closed(self, status: str, energy_mj: int) -> None:
         over = status == st.OVER_BUDGET
         self.over_budget_now.set(1 if over else 0)
         if status in (st.OVER_BUDGET, st.INCOMPLETE):

@@ -1,7 +1,8 @@
 """What the epoch loop needs from measurement, proving and metrics: small, stdlib-only interfaces.
 
 Adapters implement them: oracle.node.measuring (sampler + store), oracle.node.proving (Groth16 prover),
-oracle.node.metrics (Prometheus). Stdlib only, so measurement can run where the chain libraries are absent.
+oracle.node.metrics (Prometheus). Stdlib only (oracle.measure.epoch is too), so the loop's decisions can be tested
+where the chain libraries are absent.
 """
 
 from __future__ import annotations
@@ -10,14 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class EpochEnergy:
-    """An epoch closed into the circuit's N interval energies (mJ); `gaps` = intervals without a measurement."""
-
-    readings_mj: list[int]
-    gaps: list[int]
-    methods: list[str]
+from oracle.measure.epoch import EpochEnergy
 
 
 @dataclass(frozen=True)
@@ -32,7 +26,11 @@ class Meter(Protocol):
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def close_epoch(self, epoch: int, start_s: float, end_s: float, n: int) -> EpochEnergy: ...
+    def epoch_energy(self, epoch: int, start_s: float, end_s: float) -> EpochEnergy:
+        """The epoch aggregated into the circuit's N interval energies, recorded once (a second call returns the
+        recorded value)."""
+        ...
+
     def settle_s(self) -> float:
         """How long after an epoch's end its last reading is usually stored (when to look again)."""
         ...
@@ -43,11 +41,15 @@ class Meter(Protocol):
 
 
 class EpochProver(Protocol):
-    def prove(self, readings_mj: Sequence[int], salt: int, threshold_mj: int, epoch: int, node: int) -> ProofResult: ...
+    def prove_epoch(
+        self, intervals_mj: Sequence[int], salt: int, threshold_mj: int, epoch: int, node: int
+    ) -> ProofResult: ...
 
 
-class Metrics(Protocol):
-    def epoch_closed(self, status: str, energy_mj: int, methods: Sequence[str]) -> None: ...
+class LoopMetrics(Protocol):
+    """What the loop reports to monitoring (oracle.node.metrics.NodeMetrics puts it on Prometheus)."""
+
+    def epoch_closed(self, status: str, energy_mj: int) -> None: ...
     def proof_made(self, seconds: float) -> None: ...
     def proof_accepted(self, epoch: int, gas: int) -> None: ...
     def proof_failed(self, result: str) -> None: ...
@@ -55,8 +57,10 @@ class Metrics(Protocol):
     def pending(self, count: int) -> None: ...
 
 
-class NoMetrics:
-    def epoch_closed(self, status: str, energy_mj: int, methods: Sequence[str]) -> None:
+class NoLoopMetrics:
+    """LoopMetrics that records nothing (a loop built without an exporter)."""
+
+    def epoch_closed(self, status: str, energy_mj: int) -> None:
         pass
 
     def proof_made(self, seconds: float) -> None:

@@ -15,8 +15,10 @@ class ZkEpochProver:
         self._prover = Prover()
         self._prover.start()
 
-    def prove(self, readings_mj: Sequence[int], salt: int, threshold_mj: int, epoch: int, node: int) -> ProofResult:
-        bundle = self._prover.prove(list(readings_mj), salt, threshold_mj, epoch, node)
+    def prove_epoch(
+        self, intervals_mj: Sequence[int], salt: int, threshold_mj: int, epoch: int, node: int
+    ) -> ProofResult:
+        bundle = self._prover.prove(list(intervals_mj), salt, threshold_mj, epoch, node)
         return ProofResult(
             commitment=bundle.commitment,
             proof=[int(x) for x in bundle.calldata()["proof"]],

@@ -1,6 +1,6 @@
 """Assembles a running oracle node from its config: key, chain client, state, meter, prover, exporter.
 
-Shared by `ecoai oracle run` and `ecoai up`.
+Shared by `ecoai oracle run` and `ecoai up` (oracle.app.up).
 """
 
 from __future__ import annotations
@@ -9,22 +9,23 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from oracle.chain.deployment import load_deployment
+from oracle.conventions import bytes32_to_label
 from oracle.errors import UsageError
-from oracle.node import state as st
-from oracle.node.chain import GreenProofClient, RpcUnavailable, load_deployment
+from oracle.node.chain import GreenProofClient, RpcUnavailable
 from oracle.node.config import NodeConfig
 from oracle.node.keys import NodeKey, load_key
-from oracle.node.loop import OracleLoop, RunResult
+from oracle.node.loop import OracleLoop
 from oracle.node.state import NodeState
-from oracle.node.tiers import ECO_WEI, MJ_PER_KWH
 from oracle.paths import state_dir
 
 log = logging.getLogger("ecoai.oracle")
 
 
-def node_db_path() -> Any:
+def node_db_path() -> Path:
     return state_dir() / "node.db"
 
 
@@ -44,7 +45,7 @@ class ChainView:
 
 def connect(config: NodeConfig, key: NodeKey | None = None, wait_s: float = 30.0) -> GreenProofClient:
     key = key or load_key(config.key.account, config.key.passphrase_env, config.chain.is_local)
-    deployed = load_deployment(config.chain.deployment_path())
+    deployed = load_deployment(config.chain.deployment_path(), "config field chain.deployment")
     client = GreenProofClient(config.chain.rpc_url, deployed, key)
     deadline = time.monotonic() + wait_s
     while True:
@@ -65,8 +66,8 @@ def read_chain(client: GreenProofClient, config: NodeConfig, epoch_seconds: int 
             f"config field key.account: node {client.address} is not admitted on GreenProof "
             f"{client.contract.address} (a governor must call admitNode)"
         )
-    hardware_class = hardware_class_b.rstrip(b"\0").decode("ascii", "replace")
-    region = region_b.rstrip(b"\0").decode("ascii", "replace")
+    hardware_class = bytes32_to_label(hardware_class_b)
+    region = bytes32_to_label(region_b)
     if hardware_class != config.node.hardware_class:
         raise UsageError(
             f"config field node.hardware_class: {config.node.hardware_class!r} but GreenProof admitted "
@@ -92,59 +93,6 @@ def read_chain(client: GreenProofClient, config: NodeConfig, epoch_seconds: int 
     )
 
 
-def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> dict[str, Any]:
-    """The run's one-line summary: accepted proofs (tx, gas), credits earned, energy and carbon."""
-    accepted = [r for r in result.epochs if r.status == st.ACCEPTED]
-    earned = sum((view.baseline_mj - (r.threshold_mj or 0)) * ECO_WEI // MJ_PER_KWH for r in accepted)
-    energy_mj = sum(r.energy_mj or 0 for r in result.epochs if r.energy_mj is not None)
-    energy_kwh = energy_mj / MJ_PER_KWH
-    # An epoch's method list holds the methods and, as "kind=NmJ", its energy per kind (measured/estimated/replayed).
-    methods: set[str] = set()
-    energy_by_kind_mj: dict[str, int] = {}
-    for r in result.epochs:
-        for entry in r.methods or []:
-            kind, sep, amount = entry.partition("=")
-            if sep and amount.endswith("mJ") and amount[:-2].isdigit():
-                energy_by_kind_mj[kind] = energy_by_kind_mj.get(kind, 0) + int(amount[:-2])
-            else:
-                methods.add(entry)
-    try:
-        accrued = client.accrued(view.beneficiary)
-    except RpcUnavailable:
-        accrued = None
-    return {
-        "epochs": len(result.epochs),
-        "epoch_seconds": view.epoch_seconds,
-        "node": client.address,
-        "beneficiary": view.beneficiary,
-        "proofs_accepted": [
-            {
-                "epoch": r.epoch,
-                "tx_hash": r.tx_hash,
-                "gas": r.gas_used,
-                "block": r.block,
-                "tier": r.tier,
-                "threshold_mj": r.threshold_mj,
-            }
-            for r in accepted
-        ],
-        "over_budget": [r.epoch for r in result.epochs if r.status == st.OVER_BUDGET],
-        "incomplete": [r.epoch for r in result.epochs if r.status == st.INCOMPLETE],
-        "failed": [{"epoch": r.epoch, "reason": r.note} for r in result.epochs if r.status == st.FAILED],
-        "pending": result.pending_left,
-        "credits": earned / ECO_WEI,
-        "credits_wei": str(earned),
-        "beneficiary_accrued_wei": None if accrued is None else str(accrued),
-        "energy_kwh": energy_kwh,
-        "carbon_kg": energy_kwh * view.carbon_g_per_kwh / 1000,
-        "carbon_g_per_kwh": view.carbon_g_per_kwh,
-        "region": view.region,
-        "hardware_class": view.hardware_class,
-        "sources": sorted(methods),
-        "energy_by_kind_mj": energy_by_kind_mj,
-    }
-
-
 def build_loop(
     config: NodeConfig,
     client: GreenProofClient,
@@ -152,12 +100,12 @@ def build_loop(
     sources: tuple[str, ...],
     state: NodeState | None = None,
 ) -> OracleLoop:
-    """The epoch loop with its adapters: sampler + store, Groth16 prover, metrics, deferral policy."""
+    """The epoch loop with its adapters: sampler + store, Groth16 prover, metrics, submission timing."""
     from oracle.metrics import Metrics
     from oracle.node.measuring import StoreMeter
     from oracle.node.metrics import NodeMetrics
     from oracle.node.proving import ZkEpochProver
-    from oracle.node.scheduling import submission_deferral
+    from oracle.node.submit_timing import deferred_send_time
     from oracle.zk import random_salt
 
     metrics = NodeMetrics(Metrics(), view.region, view.carbon_g_per_kwh, max(view.tiers_mj), view.epoch_seconds)
@@ -174,7 +122,7 @@ def build_loop(
         confirmations=config.chain.confirmations,
         max_backoff_s=config.submit.max_backoff_s,
         metrics=metrics,
-        defer_until=submission_deferral(config, view),
+        defer_until=deferred_send_time(config.submit, view.epoch_seconds, view.max_epoch_age_s),
     )
 
 
@@ -197,9 +145,3 @@ def install_stop_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-
-
-def exit_code(summary: dict) -> int:
-    """0 when every measured epoch reached an outcome (accepted, over budget, incomplete); 1 when a proof
-    failed or is still queued."""
-    return 1 if summary["failed"] or summary["pending"] else 0

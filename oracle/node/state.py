@@ -3,12 +3,13 @@
 Each step writes its outcome here *before* the next step acts on it, so a process killed anywhere resumes
 from the last recorded state:
 
-    open ──close──▶ proving ──prove──▶ proved ──sign──▶ sending ──receipt──▶ accepted
-      │               (tier, threshold and salt fixed)   (nonce, raw tx, hash fixed before broadcast)
+    open ──closed──▶ proving ──proof──▶ proved ──signed──▶ sending ──receipt──▶ accepted
+      │                (tier, threshold, salt fixed)          (nonce, raw tx, hash fixed before broadcast)
       ├──▶ over_budget   (no tier fits: no proof, an alert)
       └──▶ incomplete    (the epoch has measurement gaps: proving it would hide energy)
-    sending ──revert──▶ failed  (the contract refused it, with the reason)
+    sending ──reverted / nonce taken──▶ proved   (signed afresh on the next pass)
     proved ──tiers changed on chain──▶ proved (same threshold, new index) | proving (new tier, same salt) | over_budget
+    open, proving, proved, sending ──▶ failed   (refused by GreenProof, given up after retries, epoch length changed)
 
 `pending` = proving, proved or sending: the submission queue that drains whenever the RPC endpoint answers.
 """
@@ -18,11 +19,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from oracle.measure.epoch import EpochEnergy
+from oracle.sqlite import connect, transaction
 
 OPEN, PROVING, PROVED, SENDING, ACCEPTED = "open", "proving", "proved", "sending", "accepted"
 OVER_BUDGET, INCOMPLETE, FAILED = "over_budget", "incomplete", "failed"
@@ -35,10 +38,11 @@ CREATE TABLE IF NOT EXISTS node_epochs (
     epoch         INTEGER NOT NULL,
     epoch_seconds INTEGER NOT NULL,
     status        TEXT    NOT NULL,
-    readings      TEXT,              -- JSON list of the N interval energies (mJ)
+    intervals_mj  TEXT,              -- JSON list of the N interval energies (mJ)
     energy_mj     INTEGER,
     gaps          TEXT,              -- JSON list of interval indexes without measurement
-    methods       TEXT,              -- JSON list of method labels behind the readings
+    energy_by_method TEXT,           -- JSON {"source/method": mJ} behind the intervals
+    energy_by_kind   TEXT,           -- JSON {"measured" | "estimated" | "replayed": mJ}
     tier          INTEGER,
     threshold_mj  INTEGER,
     salt          TEXT,              -- decimal; fixed before proving so a re-proof has the same commitment
@@ -65,10 +69,11 @@ class EpochRecord:
     epoch: int
     epoch_seconds: int
     status: str
-    readings: list[int] | None
+    intervals_mj: list[int] | None
     energy_mj: int | None
     gaps: list[int] | None
-    methods: list[str] | None
+    energy_by_method: dict[str, int] | None
+    energy_by_kind: dict[str, int] | None
     tier: int | None
     threshold_mj: int | None
     salt: int | None
@@ -97,10 +102,11 @@ class EpochRecord:
             row["epoch"],
             row["epoch_seconds"],
             row["status"],
-            js(row["readings"]),
+            js(row["intervals_mj"]),
             row["energy_mj"],
             js(row["gaps"]),
-            js(row["methods"]),
+            js(row["energy_by_method"]),
+            js(row["energy_by_kind"]),
             row["tier"],
             row["threshold_mj"],
             big(row["salt"]),
@@ -121,32 +127,19 @@ class NodeState:
     """One SQLite file; every method is one committed transaction."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a recorded step survives power loss, not just a crash
+        self._db = connect(path, synchronous="FULL")  # a recorded step survives power loss, not just a crash
         self._db.executescript(SCHEMA)
+        _migrate(self._db)
 
     def close(self) -> None:
         self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def _update(self, node: str, epoch: int, expect: Sequence[str], **values: Any) -> None:
         values["updated_at"] = time.time()
         assignments = ", ".join(f"{key} = ?" for key in values)
         marks = ", ".join("?" for _ in expect)
-        with self._tx() as db:
+        with transaction(self._db) as db:
             cursor = db.execute(
                 f"UPDATE node_epochs SET {assignments} WHERE node = ? AND epoch = ? AND status IN ({marks})",
                 (*values.values(), node, epoch, *expect),
@@ -177,7 +170,7 @@ class NodeState:
     def open_epoch(self, node: str, epoch: int, epoch_seconds: int) -> bool:
         """Record that this epoch is being measured; False when it was already known."""
         now = time.time()
-        with self._tx() as db:
+        with transaction(self._db) as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO node_epochs (node, epoch, epoch_seconds, status, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -185,19 +178,18 @@ class NodeState:
             )
             return cursor.rowcount == 1
 
-    def close_epoch(
+    def record_closed(
         self,
         node: str,
         epoch: int,
-        readings: Sequence[int],
+        energy: EpochEnergy,
         gaps: Sequence[int],
-        methods: Sequence[str],
         tier: int | None,
         threshold_mj: int | None,
         salt: int | None,
         note: str,
     ) -> str:
-        """Store the epoch's readings and the decision taken on them, in one step. Returns the new status."""
+        """Store the closed epoch's energy and the decision taken on it, in one step. Returns the new status."""
         if gaps:
             status = INCOMPLETE
         elif tier is None:
@@ -209,10 +201,11 @@ class NodeState:
             epoch,
             (OPEN,),
             status=status,
-            readings=json.dumps(list(readings)),
-            energy_mj=sum(readings),
+            intervals_mj=json.dumps(list(energy.intervals_mj)),
+            energy_mj=sum(energy.intervals_mj),
             gaps=json.dumps(list(gaps)),
-            methods=json.dumps(list(methods)),
+            energy_by_method=json.dumps(energy.by_method),
+            energy_by_kind=json.dumps(energy.by_kind),
             tier=tier,
             threshold_mj=threshold_mj,
             salt=None if salt is None else str(salt),
@@ -235,7 +228,7 @@ class NodeState:
 
     def record_signed(self, node: str, epoch: int, nonce: int, raw_tx: str, tx_hash: str) -> None:
         """The signed transaction is durable before it is broadcast: a restart rebroadcasts the same bytes."""
-        with self._tx() as db:
+        with transaction(self._db) as db:
             cursor = db.execute(
                 "UPDATE node_epochs SET status = ?, nonce = ?, raw_tx = ?, tx_hash = ?,"
                 " attempts = attempts + 1, updated_at = ? WHERE node = ? AND epoch = ? AND status = ?",
@@ -274,8 +267,31 @@ class NodeState:
     def record_failed(self, node: str, epoch: int, note: str) -> None:
         self._update(node, epoch, (OPEN, *PENDING), status=FAILED, note=note)
 
-    def record_incomplete(self, node: str, epoch: int, note: str) -> None:
-        self._update(node, epoch, (OPEN,), status=INCOMPLETE, note=note)
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a node.db written before the typed epoch energy up to the current columns: `readings` became
+    `intervals_mj`; the flat `methods` list ("source/method" labels and "kind=NmJ" totals) became two maps."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(node_epochs)")}
+    if "readings" not in columns:
+        return
+    with transaction(db):
+        db.execute("ALTER TABLE node_epochs RENAME COLUMN readings TO intervals_mj")
+        db.execute("ALTER TABLE node_epochs ADD COLUMN energy_by_method TEXT")
+        db.execute("ALTER TABLE node_epochs ADD COLUMN energy_by_kind TEXT")
+        for node, epoch, methods in db.execute("SELECT node, epoch, methods FROM node_epochs").fetchall():
+            by_method: dict[str, int] = {}
+            by_kind: dict[str, int] = {}
+            for entry in json.loads(methods) if methods else []:
+                kind, sep, amount = entry.partition("=")
+                if sep and amount.endswith("mJ") and amount[:-2].isdigit():
+                    by_kind[kind] = int(amount[:-2])
+                else:
+                    by_method[entry] = 0  # the old list named the methods without their energy
+            db.execute(
+                "UPDATE node_epochs SET energy_by_method = ?, energy_by_kind = ? WHERE node = ? AND epoch = ?",
+                (json.dumps(by_method), json.dumps(by_kind), node, epoch),
+            )
+        db.execute("ALTER TABLE node_epochs DROP COLUMN methods")
 
 
 class StateError(RuntimeError):

@@ -35,9 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from oracle.errors import UsageError
-from oracle.optimize.profile import ProfileRow
-
-BITS = {"fp64": 64, "fp32": 32, "tf32": 19, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8, "int4": 4}
+from oracle.optimize.profile import PRECISION_BITS, ProfileRow
 
 # Prior mean and std of β for [intercept, log2 batch, log2 bits, power-limit fraction], in natural-log units.
 PRIORS = {
@@ -82,7 +80,7 @@ def features(rows: Sequence[ProfileRow]) -> np.ndarray:
     top = max(limits) if limits else 1.0
     out = []
     for r in rows:
-        bits = BITS.get(r.precision.lower(), 32)
+        bits = PRECISION_BITS.get(r.precision.lower(), 32)
         limit = (r.power_limit_w / top) if r.power_limit_w is not None else 1.0
         out.append([1.0, math.log2(r.batch), math.log2(bits / 32), limit - 1.0])
     return np.array(out)

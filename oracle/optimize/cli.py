@@ -1,13 +1,14 @@
-"""`ecoai optimize` (frontier + recommendation from a measured profile) and `ecoai profile` (measure one)."""
+"""`ecoai optimize` (frontier + recommendation from a measured profile, predictions for unmeasured batch sizes,
+the online learner simulated against the profile) and `ecoai profile` (measure one)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+from oracle.cliargs import non_negative_int, non_negative_number, positive_int, positive_ints, positive_number
 from oracle.errors import UsageError
 from oracle.optimize.pareto import (
     Constraints,
@@ -29,11 +30,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "with its saving against the default configuration (fp32 at the largest batch).",
     )
     p.add_argument("--profile", required=True, type=Path, help="profile CSV (see docs: columns gpu..quality)")
-    p.add_argument("--latency-slo-ms", type=float, default=None, help="max latency per batch call, ms")
-    p.add_argument("--min-quality", type=float, default=None, help="min quality retained (fraction, 0..1)")
+    p.add_argument("--latency-slo-ms", type=positive_number, default=None, help="max latency per batch call, ms")
+    p.add_argument("--min-quality", type=non_negative_number, default=None,
+                   help="min quality retained (fraction of the reference model's accuracy)")
     p.add_argument("--weights", default="0,1,0", help="l1,l2,l3 for cost,energy,latency (default 0,1,0)")
-    p.add_argument("--energy-price", type=float, default=0.15, help="per kWh (default 0.15)")
-    p.add_argument("--gpu-hour-price", type=float, default=3.0, help="per GPU-hour (default 3.0)")
+    p.add_argument("--energy-price", type=non_negative_number, default=0.15, help="per kWh (default 0.15)")
+    p.add_argument("--gpu-hour-price", type=non_negative_number, default=3.0, help="per GPU-hour (default 3.0)")
+    p.add_argument("--predict-batches", type=positive_ints, default=None, metavar="B,B,...",
+                   help="also predict energy per item at these batch sizes where the profile has no measurement "
+                        "(ridge model fitted on the profile, oracle.model.energy; never recommended)")
+    p.add_argument("--online", action="store_true",
+                   help="simulate the online learner (oracle.optimize.bandit) against the profile: one trial "
+                        "per run of the job, printing each trial until the best feasible configuration is found")
+    p.add_argument("--trials", type=positive_int, default=None, help="--online: trials to run (default: grid size)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="--online: random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON: frontier, recommendation, default, saving")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of energy vs latency with the frontier")
     p.set_defaults(handler=run_optimize)
@@ -43,19 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="measure a real PyTorch model (digits MLP) under fp32/bf16/int8 and batch sizes into a profile CSV",
     )
     q.add_argument("--out", required=True, type=Path, help="profile CSV to write")
-    q.add_argument("--batches", default="1,8,32,128,512", help="comma-separated batch sizes")
+    q.add_argument("--batches", type=positive_ints, default=[1, 8, 32, 128, 512], help="comma-separated batch sizes")
     q.add_argument("--precisions", default="fp32,bf16,int8", help="comma-separated: fp32,bf16,int8")
-    q.add_argument("--seconds", type=float, default=1.0, help="measuring window per configuration (s)")
-    q.add_argument("--source", default="auto", help="energy source: auto|nvml|rapl|cpu (oracle.measure)")
+    q.add_argument("--seconds", type=positive_number, default=1.0, help="measuring window per configuration (s)")
+    q.add_argument("--source", default="auto",
+                   help="energy source: auto (NVML if a GPU answers, else RAPL, else the CPU estimate) | nvml | "
+                        "rapl | cpu (oracle.measure)")
     q.add_argument("--device", default="cpu", help="cpu or cuda (cuda: int8 skipped, energy from NVML)")
-    q.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: stable on shared cores)")
+    q.add_argument("--threads", type=positive_int, default=1,
+                   help="torch CPU threads (default 1: stable on shared cores)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=run_profile)
-
-
-def _finite(x: float | None, name: str) -> None:
-    if x is not None and not math.isfinite(x):
-        raise UsageError(f"{name} must be a finite number")
 
 
 def _row_json(row: ProfileRow) -> dict[str, Any]:
@@ -135,9 +143,63 @@ def plot(rec: Recommendation, rows: list[ProfileRow], path: Path) -> None:
         plt.close(fig)
 
 
+def predictions(rows: list[ProfileRow], batches: list[int]) -> dict[str, Any]:
+    """Energy per item predicted for each measured (gpu, workload, precision, power limit) at the `batches`
+    it lacks, with the model's leave-one-out error on this profile (what the predictions are worth)."""
+    from dataclasses import asdict, replace
+
+    from oracle.model.energy import fit, held_out_error
+
+    model = fit(rows)
+    measured = {(r.gpu, r.workload, *r.key) for r in rows}
+    groups = {(r.gpu, r.workload, r.precision, r.power_limit_w): r for r in rows}
+    wanted = [replace(r, batch=b) for r in groups.values() for b in batches
+              if (r.gpu, r.workload, r.precision, b, r.power_limit_w) not in measured]
+    energies = model.predict(wanted) if wanted else []
+    return {"held_out": asdict(held_out_error(rows)),
+            "rows": [{"gpu": r.gpu, "workload": r.workload, "precision": r.precision, "batch": r.batch,
+                      "power_limit_w": r.power_limit_w, "energy_j_per_item": float(f"{e:.6g}")}
+                     for r, e in zip(wanted, energies)]}
+
+
+def _predictions_text(pred: dict[str, Any]) -> str:
+    err = pred["held_out"]
+    out = [f"Predicted, not measured (ridge model, leave-one-out error on this profile {err['mape_pct']:.0f} % "
+           f"mean, {err['max_ape_pct']:.0f} % max):"]
+    for r in pred["rows"]:
+        limit = "" if r["power_limit_w"] is None else f" @{r['power_limit_w']:g}W"
+        out.append(f"  {r['precision']} b{r['batch']}{limit:<8} {r['energy_j_per_item']:>12.6g} J/item")
+    if not pred["rows"]:
+        out.append("  (every requested batch size is measured)")
+    return "\n".join(out)
+
+
+def online(rows: list[ProfileRow], args: argparse.Namespace) -> dict[str, Any]:
+    """The online learner run once against the profile (replayed with 5 % measurement noise)."""
+    from oracle.optimize.bandit import best_feasible, simulate
+
+    trials = args.trials or len(rows)
+    run = simulate(rows, args.latency_slo_ms, trials, args.seed, min_quality=args.min_quality)
+    star = best_feasible(rows, args.latency_slo_ms, args.min_quality)
+    return {"trials": [{"trial": t + 1, "ran": rows[i].label(), "recommendation": None if rec is None else
+                        rows[rec].label(), "regret_j_per_item": run.regret_j_per_item[t]}
+                       for t, (i, rec) in enumerate(zip(run.chosen, run.recommendation))],
+            "best_feasible": rows[star].label(), "trials_to_within_5pct": run.trials_to_within,
+            "slo_violations": run.slo_violations, "grid_size": len(rows)}
+
+
+def _online_text(on: dict[str, Any]) -> str:
+    out = [f"Online learner ({len(on['trials'])} trials on a grid of {on['grid_size']}, "
+           f"best feasible {on['best_feasible']}):"]
+    out += [f"  trial {t['trial']:>3}: ran {t['ran']:<16} recommends {t['recommendation'] or '-'}"
+            for t in on["trials"]]
+    reached = on["trials_to_within_5pct"]
+    out.append(f"within 5 % of the best feasible after {reached} trials" if reached is not None
+               else "not within 5 % of the best feasible in these trials")
+    return "\n".join(out)
+
+
 def run_optimize(args: argparse.Namespace) -> int:
-    for name in ("latency_slo_ms", "min_quality", "energy_price", "gpu_hour_price"):
-        _finite(getattr(args, name), "--" + name.replace("_", "-"))
     rows = load_profile(args.profile)
     rec = recommend(
         rows,
@@ -147,10 +209,21 @@ def run_optimize(args: argparse.Namespace) -> int:
     )
     if args.plot is not None:
         plot(rec, rows, args.plot)
+    pred = predictions(rows, args.predict_batches) if args.predict_batches else None
+    on = online(rows, args) if args.online else None
     if args.json:
-        print(json.dumps(as_json(rec), indent=2))
-    else:
-        print(_text(rec))
+        out = as_json(rec)
+        if pred is not None:
+            out["predicted"] = pred
+        if on is not None:
+            out["online"] = on
+        print(json.dumps(out, indent=2))
+        return 0
+    print(_text(rec))
+    if pred is not None:
+        print(_predictions_text(pred))
+    if on is not None:
+        print(_online_text(on))
     return 0
 
 

@@ -3,7 +3,8 @@
 Objectives, all minimised, per item served:
 - energy: `energy_j_per_item` (J), as measured;
 - latency: `latency_ms` per batch call, as measured;
-- cost: GPU time plus energy, `gpu_hour_price / 3600 / items_per_s + energy_j_per_item / 3.6e6 * energy_price`
+- cost: GPU time plus energy, `gpu_hour_price / 3600 / items_per_s + energy_j_per_item / J_PER_KWH * energy_price`
+  (J_PER_KWH = 3.6e6, oracle.conventions)
   (currency per item; prices are inputs, `Prices`).
 
 Constraints: latency SLO (`latency_ms <= slo`) and quality floor (`quality >= floor`; a row whose quality is
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from oracle.conventions import J_PER_KWH
 from oracle.errors import UsageError
 from oracle.optimize.profile import ProfileRow
 
@@ -100,7 +102,7 @@ class Weights:
 
 def cost_per_item(row: ProfileRow, prices: Prices) -> float:
     """GPU time plus energy cost of one item, in the prices' currency."""
-    return prices.gpu_hour / 3600.0 / row.items_per_s + row.energy_j_per_item / 3.6e6 * prices.energy_per_kwh
+    return prices.gpu_hour / 3600.0 / row.items_per_s + row.energy_j_per_item / J_PER_KWH * prices.energy_per_kwh
 
 
 def objectives(rows: Sequence[ProfileRow], prices: Prices) -> np.ndarray:

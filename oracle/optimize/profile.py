@@ -17,6 +17,12 @@ from pathlib import Path
 from oracle.csvinput import read_input_file
 from oracle.errors import UsageError
 
+# The committed measured profiles (provenance: data/PROVENANCE.md).
+DATA_DIR = Path(__file__).resolve().parent / "data"
+H200_PROFILE = DATA_DIR / "h200_mlp8x4096_profile.csv"  # 8 x (Linear 4096 + GELU) on an H200, NVML counter
+H200_DIGITS_PROFILE = DATA_DIR / "h200_digits_mlp_profile.csv"  # `ecoai profile` on an H200, NVML counter
+CPU_DIGITS_PROFILE = DATA_DIR / "cpu_digits_mlp_profile.csv"  # `ecoai profile` on a CPU, estimated energy
+
 COLUMNS: tuple[str, ...] = (
     "gpu",
     "workload",
@@ -31,6 +37,8 @@ COLUMNS: tuple[str, ...] = (
 )
 # Columns that may be blank: quality when unknown, power limit where the device has none (CPU).
 OPTIONAL_COLUMNS = frozenset({"quality", "power_limit_w"})
+# Bits per number of each precision a profile may name (features of the energy model and the online learner).
+PRECISION_BITS = {"fp64": 64, "fp32": 32, "tf32": 19, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8, "int4": 4}
 # Measurement provenance is recorded in a comment line the profiler writes ("# method: ...").
 COMMENT_PREFIX = "#"
 

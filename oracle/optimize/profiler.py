@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -32,6 +32,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("the profiler needs PyTorch: pip install 'ecoai[profile]'") from exc
 
 from oracle.errors import UsageError
+from oracle.measure import EnergySource, Gap, Reading, SourceUnavailable, check_source_spec, open_sources
+from oracle.measure.cpu import process_cpu_times
 from oracle.optimize.profile import ProfileRow, write_profile
 
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -43,6 +45,54 @@ class EnergyMeter(Protocol):
     method: str
 
     def joules(self) -> float: ...
+
+
+# How each oracle.measure source obtains its joules, for the profile's "# energy method:" line.
+_METHODS = {
+    "nvml": "measured: NVML total-energy counter via oracle.measure.nvml",
+    "rapl": "measured: RAPL powercap counters via oracle.measure.rapl",
+}
+
+
+class SourceMeter:
+    """Cumulative joules from oracle.measure sources (summing their devices' readings). A gap raises: the
+    profiler never fills one."""
+
+    def __init__(self, sources: Sequence[EnergySource]) -> None:
+        self.sources = list(sources)
+        self.method = "; ".join(_method(s) for s in self.sources)
+        self._joules = 0.0
+        for source in self.sources:
+            source.sample(time.time())  # the first call only primes the source
+
+    def joules(self) -> float:
+        now = time.time()
+        for source in self.sources:
+            for item in source.sample(now):
+                if isinstance(item, Gap):
+                    raise RuntimeError(f"energy gap on {item.device}: {item.reason}")
+                if isinstance(item, Reading):
+                    self._joules += item.energy_mj / 1000.0
+        return self._joules
+
+
+def _method(source: EnergySource) -> str:
+    if source.name == "cpu":
+        cpu: Any = source
+        return (f"estimated: CPU utilisation of this process x TDP ({cpu.method}, {cpu.tdp_w:g} W, "
+                f"{cpu.tdp_source}) via oracle.measure.cpu")
+    return _METHODS[source.name]
+
+
+def open_meter(spec: str = "auto") -> SourceMeter:
+    """`auto` | `nvml` | `rapl` | `cpu` as a profiler meter, through oracle.measure's resolver ("auto" without
+    the replayed stand-in: a profile measures live work only). The CPU estimate counts this process only."""
+    try:
+        if check_source_spec(spec).startswith("replay"):
+            raise SourceUnavailable("a replayed trace cannot measure the profiled model")
+        return SourceMeter(open_sources([spec], replay_stand_in=False, cpu_times=process_cpu_times()))
+    except SourceUnavailable as exc:
+        raise UsageError(f"energy source {spec!r}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,18 +215,14 @@ def device_name(device: str) -> str:
     return f"{platform.processor() or 'CPU'} ({torch.get_num_threads()} threads)"
 
 
-def gpu_power_limit_w(index: int = 0) -> float | None:
-    """The enforced power limit of GPU `index` from NVML (read only; the profiler never changes it)."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        try:
-            return pynvml.nvmlDeviceGetEnforcedPowerLimit(pynvml.nvmlDeviceGetHandleByIndex(index)) / 1000.0
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:  # no NVML: the limit is unknown, left blank
-        return None
+def gpu_power_limit_w(meter: SourceMeter) -> float | None:
+    """The enforced power limit of the first GPU the meter's NVML source reads (None without NVML)."""
+    for source in meter.sources:
+        info = getattr(source, "info", None)
+        if source.name == "nvml" and info is not None:
+            gpus = info()
+            return gpus[0]["power_limit_w"] if gpus else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,24 +268,14 @@ def profile_model(meter: EnergyMeter, batches: Sequence[int] = (1, 8, 32, 128, 5
 
 
 def profile_cli(args: argparse.Namespace) -> int:
-    from oracle.optimize.meters import open_meter
-
-    try:
-        batches = [int(b) for b in args.batches.split(",")]
-    except ValueError:
-        raise UsageError(f"--batches wants comma-separated integers, got {args.batches!r}") from None
     precisions = [p.strip() for p in args.precisions.split(",")]
-    if not args.seconds > 0:
-        raise UsageError("--seconds must be > 0")
-    if args.threads < 1:
-        raise UsageError("--threads must be >= 1")
     torch.set_num_threads(args.threads)
     device = args.device
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device visible to PyTorch")
     meter = open_meter(args.source)
-    limit = gpu_power_limit_w() if device.startswith("cuda") else None
-    result = profile_model(meter, batches, precisions, args.seconds, device=device, power_limit_w=limit)
+    limit = gpu_power_limit_w(meter) if device.startswith("cuda") else None
+    result = profile_model(meter, args.batches, precisions, args.seconds, device=device, power_limit_w=limit)
     comments = [
         f"measured by `ecoai profile` on {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
         f"energy method: {result.method}",

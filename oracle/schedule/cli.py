@@ -7,10 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from oracle.cliargs import positive_int
 from oracle.errors import UsageError
 from oracle.schedule.jobs import load_jobs
 from oracle.schedule.rl import POLICY_FILE, RLPolicy, load_policy
-from oracle.schedule.scheduler import Context, GreedyForecast, RunNow, ScheduleResult, optimum, simulate
+from oracle.schedule.context import Context, ScheduleResult
+from oracle.schedule.engine import simulate
+from oracle.schedule.optimum import optimum
+from oracle.schedule.policies import GreedyForecast, RunNow
 from oracle.schedule.trace import DEFAULT_TRACE, load_trace
 
 
@@ -27,15 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--trace", type=Path, default=DEFAULT_TRACE,
                    help="CSV timestamp,zone,carbon_g_per_kwh (default: the committed EIA-930 2020 trace)")
     p.add_argument("--jobs", type=Path, required=True, help="CSV id,submit,deadline,duration_h,power_kw,zones")
-    p.add_argument("--capacity", type=int, default=None, help="max concurrent jobs per zone (default: unlimited)")
+    p.add_argument("--capacity", type=positive_int, default=None,
+                   help="max concurrent jobs per zone (default: unlimited)")
     p.add_argument("--policy", type=Path, default=POLICY_FILE, help="RL policy table (JSON)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=run_schedule)
 
 
 def compare(trace_path: Path, jobs_path: Path, capacity: int | None, policy_path: Path) -> dict[str, Any]:
-    if capacity is not None and capacity < 1:
-        raise UsageError("--capacity must be >= 1")
     trace = load_trace(trace_path)
     jobs = load_jobs(jobs_path)
     table = load_policy(policy_path)

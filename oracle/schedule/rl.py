@@ -32,7 +32,7 @@ import numpy as np
 
 from oracle.errors import UsageError
 from oracle.schedule.jobs import Job, generate_jobs
-from oracle.schedule.scheduler import Context, JobView
+from oracle.schedule.context import Context, JobView
 from oracle.schedule.trace import DATA_DIR, CarbonTrace, load_trace
 
 RATIO_EDGES = (0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.2)

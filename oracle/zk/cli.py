@@ -1,4 +1,9 @@
-"""`ecoai prove` and `ecoai verify`: Groth16 green proofs from a readings CSV, checked on py_ecc."""
+"""`ecoai prove` and `ecoai verify`: Groth16 green proofs from a readings CSV, checked on py_ecc.
+
+Two statements while v1 and v2 live side by side: `--threshold` proves v1 (Σ energy ≤ threshold),
+`--efficiency-uj-per-unit` proves v2 (energy per unit of work ≤ the tier). `ecoai verify` picks the key by the
+number of public signals (v1: 4, v2: 6) unless --vk is given, and checks several proofs at once with --batch.
+"""
 
 from __future__ import annotations
 
@@ -9,35 +14,59 @@ import os
 from pathlib import Path
 
 from oracle.errors import UsageError
+from oracle.zk.artifacts import EFFICIENCY, circuit_for_public_count
+from oracle.zk.efficiency import Method, check_efficiency_inputs, methods_code
+from oracle.zk.errors import MalformedProof
 from oracle.zk.prover import N_READINGS, Prover, check_inputs, random_salt
-from oracle.zk.verifier import check, load_json_file, load_verification_key
+from oracle.zk.verifier import batch_check, check, load_json_file, load_verification_key
 
 CSV_HEADER = "energy_mj"
+CSV_HEADER_V2 = ("energy_mj", "work_units")
+METHOD_NAMES = [m.name.lower() for m in Method]
 OUTPUT_FILES = ("proof.json", "public.json", "calldata.json", "opening.json")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     prove = subparsers.add_parser(
-        "prove", help="prove that an epoch's readings (CSV, mJ) sum to at most a threshold",
-        description=f"Prove with Groth16 that the {N_READINGS} interval readings of an epoch sum to at most "
+        "prove", help="prove that an epoch's energy per unit of work (or its energy) stayed within a tier",
+        description=f"v2 (--efficiency-uj-per-unit): prove with Groth16 that over the {N_READINGS} intervals of "
+                    "an epoch 1000 * sum(energy_mj) <= T * sum(work_units), i.e. at most T microjoules per unit "
+                    "of work. v1 (--threshold, until the switch to v2): prove the readings sum to at most "
                     "THRESHOLD mJ. Writes DIR/proof.json, DIR/public.json (snarkjs format), DIR/calldata.json "
-                    "(EVM) and DIR/opening.json (readings and salt that open the commitment; keep it private).")
+                    "(EVM) and DIR/opening.json (values and salt that open the commitment; keep it private). "
+                    "Exit 2 when the readings do not meet the tier, total work is 0, or the input is malformed.")
     prove.add_argument("--readings", type=Path, required=True, metavar="FILE.csv",
-                       help=f"one column with header {CSV_HEADER}, exactly {N_READINGS} rows of integer mJ")
-    prove.add_argument("--threshold", type=_integer, required=True, metavar="MJ", help="threshold in mJ")
+                       help=f"v2: header {','.join(CSV_HEADER_V2)}, exactly {N_READINGS} rows of integers "
+                            f"(mJ, work units); v1: one column with header {CSV_HEADER}")
+    statement = prove.add_mutually_exclusive_group(required=True)
+    statement.add_argument("--efficiency-uj-per-unit", type=_integer, metavar="T",
+                           help="v2: the efficiency tier, microjoules per unit of work")
+    statement.add_argument("--threshold", type=_integer, metavar="MJ", help="v1: threshold in mJ")
+    prove.add_argument("--energy-method", choices=METHOD_NAMES, default="measured",
+                       help="v2: how the energy was obtained, bound by the proof (default measured)")
+    prove.add_argument("--work-method", choices=METHOD_NAMES, default="measured",
+                       help="v2: how the work was obtained, bound by the proof (default measured)")
     prove.add_argument("--epoch", type=_integer, required=True, metavar="E", help="epoch number")
     prove.add_argument("--node", required=True, metavar="ADDR", help="the node's 0x address")
     prove.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created)")
     prove.set_defaults(handler=prove_command)
 
     verify = subparsers.add_parser(
-        "verify", help="verify a Groth16 proof with py_ecc (exit 0 valid, 1 invalid, 2 malformed)",
+        "verify", help="verify Groth16 proofs with py_ecc (exit 0 valid, 1 invalid, 2 malformed)",
         description="Verify a snarkjs proof.json + public.json against a verification key, independently of "
-                    "snarkjs. Exit 0 valid, 1 invalid, 2 malformed input; prints one line.")
-    verify.add_argument("proof", type=Path, metavar="PROOF", help="proof.json")
-    verify.add_argument("public", type=Path, metavar="PUBLIC", help="public.json")
+                    "snarkjs: `ecoai verify PROOF PUBLIC`. Or verify several at once with one batched pairing "
+                    "check: `ecoai verify --batch ITEM [ITEM ...]`, each ITEM either a folder holding "
+                    "proof.json and public.json (as `ecoai prove --out` writes) or PROOF.json,PUBLIC.json "
+                    "(two paths joined by a comma); the batch is valid only if every proof is. The key is "
+                    "chosen by the number of public signals (4: v1 energy budget, 6: v2 efficiency) unless "
+                    "--vk is given. Exit 0 valid, 1 invalid, 2 malformed input; prints one line.")
+    verify.add_argument("proof", type=Path, nargs="?", metavar="PROOF", help="proof.json")
+    verify.add_argument("public", type=Path, nargs="?", metavar="PUBLIC", help="public.json")
+    verify.add_argument("--batch", nargs="+", metavar="ITEM", default=None,
+                        help="DIR (with proof.json, public.json) or PROOF.json,PUBLIC.json; several")
     verify.add_argument("--vk", type=Path, default=None, metavar="FILE",
-                        help="verification_key.json (default: circuits/keys/verification_key.json)")
+                        help="verification key (default: by public-signal count, circuits/keys/"
+                             "verification_key.json for v1, circuits/keys/efficiency_verification_key.json for v2)")
     verify.set_defaults(handler=verify_command)
 
 
@@ -75,18 +104,44 @@ def read_readings_csv(path: Path) -> list[int]:
     return readings
 
 
-def prove_command(args: argparse.Namespace) -> int:
-    readings = read_readings_csv(args.readings)
-    _, _, _, node = check_inputs(readings, args.threshold, args.epoch, args.node)  # before starting Node
-    out: Path = args.out
+def read_efficiency_csv(path: Path) -> tuple[list[int], list[int]]:
+    """v2: header `energy_mj,work_units`, exactly N_READINGS rows of two non-negative integers."""
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.reader(fh))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"{path}: cannot read CSV: {exc}") from None
+    if not rows or tuple(cell.strip() for cell in rows[0]) != CSV_HEADER_V2:
+        raise UsageError(f"{path}: the first line must be the header {','.join(CSV_HEADER_V2)}")
+    energy, work = [], []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row or all(not cell.strip() for cell in row):
+            raise UsageError(f"{path}:{line_no}: empty line (a missing interval is not zero)")
+        if len(row) != 2:
+            raise UsageError(f"{path}:{line_no}: expected two columns, got {len(row)}")
+        for cell, name in zip(row, CSV_HEADER_V2):
+            cell = cell.strip()
+            if not cell.isascii() or not cell.isdigit():
+                raise UsageError(f"{path}:{line_no}: {name} {cell!r} is not a non-negative integer")
+        energy.append(int(row[0]))
+        work.append(int(row[1]))
+    if len(energy) != N_READINGS:
+        raise UsageError(f"{path}: an epoch needs exactly {N_READINGS} intervals, got {len(energy)} "
+                         "(a missing interval is not zero, so nothing is padded)")
+    return energy, work
+
+
+def _check_out_dir(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     existing = [name for name in OUTPUT_FILES if (out / name).exists()]
     if existing:  # an earlier opening.json may be the only copy of a salt whose commitment is on chain
         raise UsageError(f"--out {out} already holds {', '.join(existing)}: choose an empty folder")
-    salt = random_salt()
-    with Prover() as prover:
-        bundle = prover.prove(readings, salt, args.threshold, args.epoch, node)
+
+
+def _write_outputs(out: Path, bundle, opening: dict) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -94,14 +149,43 @@ def prove_command(args: argparse.Namespace) -> int:
     _write_json(out / "proof.json", bundle.proof)
     _write_json(out / "public.json", bundle.public_signals)
     _write_json(out / "calldata.json", bundle.calldata())
-    # The opening lets the node show an auditor which readings the commitment binds; the salt hides them.
-    opening = out / "opening.json"
-    fd = os.open(opening, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The opening lets the node show an auditor which values the commitment binds; the salt hides them.
+    fd = os.open(out / "opening.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"readings_mj": readings, "salt": str(salt), "node": str(node), "epoch": args.epoch,
-                   "commitment": bundle.public_signals[3]}, fh, indent=2)
+        json.dump(opening, fh, indent=2)
         fh.write("\n")
-    print(f"proved epoch {args.epoch}: {sum(readings)} mJ <= {args.threshold} mJ; wrote {out}/proof.json, "
+
+
+def prove_efficiency_command(args: argparse.Namespace) -> int:
+    energy, work = read_efficiency_csv(args.readings)
+    methods = methods_code(args.energy_method, args.work_method)
+    tier = args.efficiency_uj_per_unit
+    checked = check_efficiency_inputs(energy, work, tier, args.epoch, args.node, methods)  # before Node starts
+    _check_out_dir(args.out)
+    salt = random_salt()
+    with Prover(circuit=EFFICIENCY) as prover:
+        bundle = prover.prove_efficiency(energy, work, salt, tier, args.epoch, checked.node, methods)
+    _write_outputs(args.out, bundle, {
+        "energy_mj": energy, "work_units": work, "salt": str(salt), "node": str(checked.node),
+        "epoch": args.epoch, "methods": methods, "energy_method": args.energy_method,
+        "work_method": args.work_method, "commitment": str(bundle.commitment)})
+    print(f"proved epoch {args.epoch}: {sum(energy)} mJ for {checked.work_units_total} work units "
+          f"<= {tier} uJ per unit; wrote {args.out}/proof.json, public.json, calldata.json, opening.json")
+    return 0
+
+
+def prove_command(args: argparse.Namespace) -> int:
+    if args.efficiency_uj_per_unit is not None:
+        return prove_efficiency_command(args)
+    readings = read_readings_csv(args.readings)
+    _, _, _, node = check_inputs(readings, args.threshold, args.epoch, args.node)  # before starting Node
+    _check_out_dir(args.out)
+    salt = random_salt()
+    with Prover() as prover:
+        bundle = prover.prove(readings, salt, args.threshold, args.epoch, node)
+    _write_outputs(args.out, bundle, {"readings_mj": readings, "salt": str(salt), "node": str(node),
+                                      "epoch": args.epoch, "commitment": bundle.public_signals[3]})
+    print(f"proved epoch {args.epoch}: {sum(readings)} mJ <= {args.threshold} mJ; wrote {args.out}/proof.json, "
           "public.json, calldata.json, opening.json")
     return 0
 
@@ -110,13 +194,59 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
+def _key_for(public: object, vk_path: Path | None) -> dict:
+    if vk_path is not None:
+        return load_verification_key(vk_path)
+    count = len(public) if isinstance(public, list) else -1
+    circuit = circuit_for_public_count(count)
+    if circuit is None:
+        raise MalformedProof(f"public signals must be a list of 4 (v1) or 6 (v2) values, got "
+                             f"{count if count >= 0 else type(public).__name__}; or give --vk")
+    return load_verification_key(circuit.verification_key)
+
+
+def _batch_item(item: str) -> tuple[Path, Path]:
+    path = Path(item)
+    if path.is_dir():
+        return path / "proof.json", path / "public.json"
+    if "," in item:
+        proof, public = item.split(",", 1)
+        return Path(proof), Path(public)
+    raise UsageError(f"--batch {item!r}: expected a folder with proof.json and public.json, or "
+                     "PROOF.json,PUBLIC.json")
+
+
 def verify_command(args: argparse.Namespace) -> int:
-    vk = load_verification_key(args.vk)
+    if args.batch is not None:
+        if args.proof is not None:
+            raise UsageError("give either PROOF PUBLIC or --batch ITEM..., not both")
+        return _verify_batch(args)
+    if args.proof is None or args.public is None:
+        raise UsageError("give PROOF and PUBLIC (or --batch ITEM...)")
     proof = load_json_file(args.proof, "proof")
     public = load_json_file(args.public, "public signals")
+    vk = _key_for(public, args.vk)
     reason = check(vk, proof, public)  # MalformedProof is a UsageError: one line, exit 2
     if reason is None:
         print("valid")
+        return 0
+    print(f"invalid: {reason}")
+    return 1
+
+
+def _verify_batch(args: argparse.Namespace) -> int:
+    pairs = []
+    for item in args.batch:
+        proof_path, public_path = _batch_item(item)
+        pairs.append((load_json_file(proof_path, "proof"), load_json_file(public_path, "public signals")))
+    counts = {len(public) if isinstance(public, list) else -1 for _, public in pairs}
+    if len(counts) != 1 and args.vk is None:
+        raise MalformedProof("a batch mixes proofs of different circuits (public-signal counts "
+                             f"{sorted(counts)}); one batch is one verification key")
+    vk = _key_for(pairs[0][1], args.vk)
+    reason = batch_check(vk, pairs)
+    if reason is None:
+        print(f"valid: {len(pairs)} proofs")
         return 0
     print(f"invalid: {reason}")
     return 1

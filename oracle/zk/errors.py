@@ -35,3 +35,24 @@ class MalformedProof(UsageError):
 
 class ProverFailed(RuntimeError):
     """The prover worker failed on inputs that passed validation: a bug or broken artifacts, not bad input."""
+
+
+# --- v2 (circuits/efficiency.circom) ---------------------------------------------------------------------------
+class OverEfficiencyTier(OverThreshold):
+    """1000 · Σ energy_mj > tier · W: the epoch used more energy per unit of work than the tier allows."""
+
+
+class ZeroWork(ProofInputError):
+    """The epoch's work units total 0: energy per unit of work is undefined, and zero work never earns."""
+
+
+class WorkOutOfRange(ProofInputError):
+    """A work-unit count is negative, not an integer, or ≥ 2^32 (the circuit's range check)."""
+
+
+class TierOutOfRange(ThresholdOutOfRange):
+    """The efficiency tier (µJ per work unit) is negative, not an integer, or ≥ 2^32 (the circuit's range check)."""
+
+
+class MethodOutOfRange(ProofInputError):
+    """A measurement-method code is not one of 0 = measured, 1 = estimated, 2 = replayed."""

@@ -1,4 +1,6 @@
-"""Prove that an epoch's committed energy readings stayed under a threshold (Groth16 over circuits/energy_budget).
+"""Prove that an epoch's committed energy readings stayed under a threshold (Groth16 over circuits/energy_budget),
+or (v2, `Prover(circuit=EFFICIENCY).prove_efficiency`, oracle/zk/efficiency.py) that energy per unit of work
+stayed at or below an efficiency tier.
 
 `Prover` owns one long-lived Node worker (oracle/zk/prover_worker.mjs: snarkjs with the witness generator,
 proving key and curve kept in memory), so a proof pays no Node start-up. The inputs are checked here first,
@@ -17,9 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
+from oracle.conventions import N_INTERVALS, proof_to_calldata
 from oracle.paths import state_dir
-from oracle.zk.artifacts import VERIFICATION_KEY_FILE, WASM_FILE, ZKEY_FILE
+from oracle.zk.artifacts import DEFAULT_CIRCUIT, EFFICIENCY, Circuit
 from oracle.zk.errors import (
     FieldOutOfRange,
     OverThreshold,
@@ -30,7 +34,10 @@ from oracle.zk.errors import (
 )
 from oracle.zk.poseidon import FIELD_MODULUS, poseidon
 
-N_READINGS = 64
+if TYPE_CHECKING:
+    from oracle.zk.efficiency import EfficiencyProofBundle
+
+N_READINGS = N_INTERVALS
 READING_BITS = 32
 PACK = 7  # readings per field element in the commitment: 7 * 32 = 224 bits < 253, so packing is injective
 THRESHOLD_BITS = 64
@@ -110,6 +117,14 @@ def check_inputs(readings_mj: Sequence[int], threshold_mj: int, epoch: int,
     return readings, threshold, epoch, node_int
 
 
+def groth16_calldata(proof: dict, public_signals: Sequence) -> dict:
+    """`proof`: the uint256[8] (oracle.conventions.proof_to_calldata), `inputs`: the public inputs as ints,
+    `a`, `b`, `c`: the same points split for a verifier's verifyProof(a, b, c, input)."""
+    words = proof_to_calldata(proof)
+    return {"proof": words, "inputs": [int(s) for s in public_signals],
+            "a": words[0:2], "b": [words[2:4], words[4:6]], "c": words[6:8]}
+
+
 @dataclass(frozen=True)
 class ProofBundle:
     """A Groth16 proof as snarkjs writes it (proof.json, public.json), public signals
@@ -122,11 +137,7 @@ class ProofBundle:
         """EVM calldata: `proof` is the uint256[8] of GreenProof.submit ([a.x, a.y, b.x.c1, b.x.c0, b.y.c1,
         b.y.c0, c.x, c.y]: G2 coordinates as [c1, c0], the precompile's order), `inputs` the uint256[4]
         public inputs; `a`, `b`, `c` are the same points split for Groth16Verifier.verifyProof."""
-        a = [int(v) for v in self.proof["pi_a"][:2]]
-        b = [[int(self.proof["pi_b"][i][1]), int(self.proof["pi_b"][i][0])] for i in range(2)]
-        c = [int(v) for v in self.proof["pi_c"][:2]]
-        return {"proof": [*a, *b[0], *b[1], *c], "inputs": [int(s) for s in self.public_signals],
-                "a": a, "b": b, "c": c}
+        return groth16_calldata(self.proof, self.public_signals)
 
     @property
     def threshold_mj(self) -> int:
@@ -148,11 +159,17 @@ class ProofBundle:
 class Prover:
     """Makes proofs through one persistent Node worker; use as a context manager (or call close())."""
 
-    def __init__(self, zkey: Path = ZKEY_FILE, wasm: Path = WASM_FILE,
-                 verification_key: Path = VERIFICATION_KEY_FILE, node_bin: str = "node") -> None:
+    def __init__(self, zkey: Path | None = None, wasm: Path | None = None,
+                 verification_key: Path | None = None, node_bin: str = "node", *,
+                 circuit: Circuit = DEFAULT_CIRCUIT) -> None:
+        """Files default to `circuit`'s (oracle.zk.artifacts): v1 energy_budget unless circuit=EFFICIENCY."""
+        self.circuit = circuit
+        zkey = zkey or circuit.zkey
+        wasm = wasm or circuit.wasm
+        verification_key = verification_key or circuit.verification_key
         for path in (zkey, wasm, verification_key):
             if not Path(path).exists():
-                raise FileNotFoundError(f"{path} is missing: run scripts/ceremony.py")
+                raise FileNotFoundError(f"{path} is missing: run scripts/ceremony.py --circuit {circuit.name}")
         self._args = [node_bin, str(WORKER_SCRIPT), str(wasm), str(zkey), str(verification_key)]
         self._proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
@@ -188,6 +205,7 @@ class Prover:
         """Prove sum(readings_mj) ≤ threshold_mj for the commitment to (readings, salt, node, epoch).
         Raises an oracle.zk error (a UsageError) and proves nothing when the inputs are out of range or
         over the threshold."""
+        self._require(DEFAULT_CIRCUIT, "prove")
         readings, threshold, epoch, node_int = check_inputs(readings_mj, threshold_mj, epoch, node)
         commit = commitment(readings, salt, node_int, epoch)
         circuit_input = {
@@ -200,6 +218,39 @@ class Prover:
         if not reply.get("verified") or bundle.public_signals != expected:
             raise ProverFailed(f"the worker's proof did not verify for public signals {expected}")
         return bundle
+
+    def prove_efficiency(self, energy_mj: Sequence[int], work_units: Sequence[int], salt: int,
+                         efficiency_uj_per_unit: int, epoch: int, node: int | str,
+                         methods: int = 0) -> EfficiencyProofBundle:
+        """v2: prove 1000 · Σ energy_mj ≤ efficiency_uj_per_unit · Σ work_units for the commitment to
+        (energy, work, salt, node, epoch), with `methods` (oracle.zk.efficiency.methods_code) bound as a
+        public signal. Needs Prover(circuit=EFFICIENCY). Raises an oracle.zk error (a UsageError) and proves
+        nothing when an input is out of range, the total work is 0 (ZeroWork) or the epoch is over the tier
+        (OverEfficiencyTier)."""
+        from oracle.zk.efficiency import EfficiencyProofBundle, check_efficiency_inputs, efficiency_circuit_input
+
+        self._require(EFFICIENCY, "prove_efficiency")
+        checked = check_efficiency_inputs(energy_mj, work_units, efficiency_uj_per_unit, epoch, node, methods)
+        circuit_input = efficiency_circuit_input(checked, salt)
+        reply = self._request(circuit_input)
+        bundle = EfficiencyProofBundle(proof=reply["proof"],
+                                       public_signals=[str(s) for s in reply["publicSignals"]])
+        expected = [circuit_input[name] for name in ("efficiency_uj_per_unit", "work_units_total", "epoch",
+                                                       "node", "methods", "commitment")]
+        if not reply.get("verified") or bundle.public_signals != expected:
+            raise ProverFailed(f"the worker's proof did not verify for public signals {expected}")
+        return bundle
+
+    def prove_circuit_input(self, circuit_input: dict) -> dict:
+        """The worker's raw answer ({"proof", "publicSignals", "verified"}) for a circuit input JSON, with NO
+        input checks: for tests that show the circuit itself refuses what the checks refuse. Raises
+        ProverFailed when the witness cannot be computed (a failed constraint)."""
+        return self._request(circuit_input)
+
+    def _require(self, circuit: Circuit, method: str) -> None:
+        if self.circuit != circuit:
+            raise TypeError(f"Prover.{method} needs Prover(circuit={circuit.name!r}); this one proves "
+                            f"{self.circuit.name!r}")
 
     def _ensure_worker(self) -> subprocess.Popen[str]:
         if self._proc is not None and self._proc.poll() is None:

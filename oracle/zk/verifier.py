@@ -30,6 +30,9 @@ from py_ecc.optimized_bn128 import (
     pairing,
 )
 
+from eth_utils import keccak
+
+from oracle.conventions import proof_to_calldata
 from oracle.zk.artifacts import VERIFICATION_KEY_FILE
 from oracle.zk.errors import MalformedProof
 
@@ -160,28 +163,41 @@ def final_exponentiate(f: FQ12) -> FQ12:
     return (g_p2 * g) ** _HARD_EXPONENT  # g^(p^2 + 1), then the hard part
 
 
-def check(vk: dict, proof: dict, public_signals: Sequence) -> str | None:
-    """None when the proof verifies, else the reason it does not. Raises MalformedProof on malformed input."""
-    alpha, beta, gamma, delta, ic, alpha_beta = _parse_vk(vk)
+def _parse_proof(n_public: int, proof: object, public_signals: object,
+                 what: str = "") -> tuple[G1Point, G2Point, G1Point, list[int]]:
+    """(A, B, C, public inputs) of a snarkjs proof. MalformedProof on a broken shape; _Invalid (the reason)
+    when well formed but invalid (point off the curve or outside the subgroup, value not reduced)."""
     if not isinstance(proof, dict):
-        raise MalformedProof("proof must be a JSON object")
+        raise MalformedProof(f"{what}proof must be a JSON object")
     if proof.get("protocol", "groth16") != "groth16":
-        raise MalformedProof(f"proof protocol is {proof.get('protocol')!r}, not groth16")
+        raise MalformedProof(f"{what}proof protocol is {proof.get('protocol')!r}, not groth16")
     if not isinstance(public_signals, (list, tuple)):
-        raise MalformedProof("public signals must be a JSON list")
-    if len(public_signals) != len(ic) - 1:
-        raise MalformedProof(f"expected {len(ic) - 1} public signals, got {len(public_signals)}")
-    signals = [_int(s, f"public signal {i}") for i, s in enumerate(public_signals)]
+        raise MalformedProof(f"{what}public signals must be a JSON list")
+    if len(public_signals) != n_public:
+        raise MalformedProof(f"{what}expected {n_public} public signals, got {len(public_signals)}")
+    signals = [_int(s, f"{what}public signal {i}") for i, s in enumerate(public_signals)]
+    for key in ("pi_a", "pi_b", "pi_c"):
+        if key not in proof:
+            raise MalformedProof(f"{what}proof has no {key}")
     try:
-        for key in ("pi_a", "pi_b", "pi_c"):
-            if key not in proof:
-                raise MalformedProof(f"proof has no {key}")
         a = _g1(proof["pi_a"], "pi_a")
         bp = _g2(proof["pi_b"], "pi_b")
         c = _g1(proof["pi_c"], "pi_c")
         for i, s in enumerate(signals):
             if s >= curve_order:
                 raise _Invalid(f"public signal {i} is not reduced (≥ the scalar field order r)")
+    except MalformedProof as exc:
+        raise MalformedProof(f"{what}{exc}") from None
+    except _Invalid as exc:
+        raise _Invalid(f"{what}{exc}") from None
+    return a, bp, c, signals
+
+
+def check(vk: dict, proof: dict, public_signals: Sequence) -> str | None:
+    """None when the proof verifies, else the reason it does not. Raises MalformedProof on malformed input."""
+    alpha, beta, gamma, delta, ic, alpha_beta = _parse_vk(vk)
+    try:
+        a, bp, c, signals = _parse_proof(len(ic) - 1, proof, public_signals)
     except _Invalid as exc:
         return str(exc)
 
@@ -201,3 +217,121 @@ def check(vk: dict, proof: dict, public_signals: Sequence) -> str | None:
 def verify(vk: dict, proof: dict, public_signals: Sequence) -> bool:
     """True when the Groth16 proof verifies for these public signals under the verification key."""
     return check(vk, proof, public_signals) is None
+
+
+# --- batch verification ----------------------------------------------------------------------------------------
+BATCH_DOMAIN = b"EcoAI.GreenProof.batch.v1"
+
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def _vk_words(vk: dict) -> list[int]:
+    alpha, beta, gamma, delta, ic, _ = _parse_vk(vk)
+    words = [int(alpha[0]), int(alpha[1])]
+    for point in (beta, gamma, delta):
+        (x0, x1), (y0, y1) = point[0].coeffs, point[1].coeffs
+        words += [int(x1), int(x0), int(y1), int(y0)]
+    for point in ic:
+        words += [int(point[0]), int(point[1])]
+    return words
+
+
+def vk_hash(vk: dict) -> int:
+    """keccak256 of the verification key as abi-encoded uint256 words (what a Solidity verifier holds as
+    constants): alpha.x, alpha.y, then beta, gamma, delta each as x.c1, x.c0, y.c1, y.c0 (EIP-197 order), then
+    IC[0].x, IC[0].y, …, IC[n].x, IC[n].y (n = number of public inputs): 2 + 12 + 2(n + 1) words."""
+    return int.from_bytes(keccak(b"".join(_word(w) for w in _vk_words(vk))), "big")
+
+
+def batch_transcript(vk: dict, proofs_and_signals: Sequence[tuple[dict, Sequence]]) -> bytes:
+    """The Fiat–Shamir preimage of batch_weights (see there), as bytes. Values are taken as given (a proof
+    with coordinates ≥ q or inputs ≥ r is refused by batch_check before its weights matter)."""
+    n_public = len(vk.get("IC", [])) - 1 if isinstance(vk, dict) else 0
+    words = [int.from_bytes(keccak(BATCH_DOMAIN), "big"), vk_hash(vk)]
+    for i, (proof, signals) in enumerate(proofs_and_signals):
+        what = f"proof {i}: "
+        if not isinstance(proof, dict) or not isinstance(signals, (list, tuple)) or len(signals) != n_public:
+            raise MalformedProof(f"{what}expected a proof object and {n_public} public signals")
+        try:
+            calldata = proof_to_calldata(proof)
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise MalformedProof(f"{what}proof is not a snarkjs groth16 proof") from None
+        words += calldata + [_int(s, f"{what}public signal {j}") for j, s in enumerate(signals)]
+    for w in words:
+        if not 0 <= w < 1 << 256:
+            raise MalformedProof("a proof word or public input does not fit in a uint256")
+    return b"".join(_word(w) for w in words)
+
+
+def batch_weights(vk: dict, proofs_and_signals: Sequence[tuple[dict, Sequence]]) -> list[int]:
+    """The random-linear-combination weights of a batch, by Fiat–Shamir (never time or OS randomness).
+
+    Preimage = the abi encoding (32-byte big-endian uint256 words, no length prefixes) of
+        keccak256("EcoAI.GreenProof.batch.v1")          domain word (the 25 ASCII bytes of the tag)
+        vk_hash(vk)                                      the verification key (see vk_hash)
+        for each proof i = 0 … n-1, in batch order:
+            a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y   its 8 calldata words (G2 as [c1, c0])
+            input[0], …, input[m-1]                              its m public inputs
+    weight_i = uint256(keccak256(preimage ‖ uint256(i))) mod r, for every i including 0 (no weight is fixed to
+    1), r the BN254 scalar field order; a weight that reduces to 0 (probability 2^-254) is replaced by 1.
+    In Solidity: `uint256(keccak256(abi.encodePacked(preimage, uint256(i)))) % R`.
+    """
+    preimage = batch_transcript(vk, proofs_and_signals)
+    weights = []
+    for i in range(len(proofs_and_signals)):
+        w = int.from_bytes(keccak(preimage + _word(i)), "big") % curve_order
+        weights.append(w or 1)
+    return weights
+
+
+def batch_check(vk: dict, proofs_and_signals: Sequence[tuple[dict, Sequence]]) -> str | None:
+    """None when every (proof, public_signals) of the batch verifies under `vk`, else the reason the batch
+    does not (a pairing failure cannot say which proof). Raises MalformedProof on malformed input or an
+    empty batch.
+
+    n proofs, one multi-pairing of n + 3 pairs with weights ρ_i (batch_weights):
+        Π_i e(-ρ_i·A_i, B_i) · e((Σρ_i)·alpha, beta) · e(Σ_i ρ_i·vk_x_i, gamma) · e((Σ_i ρ_i·C_i), delta) == 1,
+    where Σ_i ρ_i·vk_x_i = (Σρ_i)·IC[0] + Σ_j (Σ_i ρ_i·input_i[j])·IC[j+1]. A batch with any invalid proof
+    passes only with negligible probability: the weights are a hash of every proof word and input (and the key),
+    so they are fixed only once the whole batch is, and an invalid proof's error term survives a random weight.
+    """
+    alpha, beta, gamma, delta, ic, _ = _parse_vk(vk)
+    if not isinstance(proofs_and_signals, (list, tuple)) or not proofs_and_signals:
+        raise MalformedProof("a batch needs at least one (proof, public signals) pair")
+    parsed = []
+    for i, item in enumerate(proofs_and_signals):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise MalformedProof(f"batch item {i} must be a (proof, public signals) pair")
+        try:
+            parsed.append(_parse_proof(len(ic) - 1, item[0], item[1], what=f"proof {i}: "))
+        except _Invalid as exc:
+            return str(exc)
+    weights = batch_weights(vk, proofs_and_signals)
+
+    total = sum(weights) % curve_order
+    ic_scalars = [total] + [0] * (len(ic) - 1)
+    c_sum = None
+    product = FQ12.one()
+    for rho, (a, bp, c, signals) in zip(weights, parsed):
+        for j, s in enumerate(signals):
+            ic_scalars[j + 1] = (ic_scalars[j + 1] + rho * s) % curve_order
+        c_sum = add(c_sum, multiply(c, rho)) if c_sum is not None else multiply(c, rho)
+        product *= pairing(bp, neg(multiply(a, rho)), final_exponentiate=False)
+    vk_x = None
+    for scalar, point in zip(ic_scalars, ic):
+        if scalar:
+            term = multiply(point, scalar)
+            vk_x = term if vk_x is None else add(vk_x, term)
+    for g2, g1 in ((beta, multiply(alpha, total)), (gamma, vk_x), (delta, c_sum)):
+        if g1 is not None and not is_inf(g1):
+            product *= pairing(g2, g1, final_exponentiate=False)
+    if final_exponentiate(product) != FQ12.one():
+        return "batch pairing check failed (at least one proof is invalid)"
+    return None
+
+
+def batch_verify(vk: dict, proofs_and_signals: Sequence[tuple[dict, Sequence]]) -> bool:
+    """True when every proof of the batch verifies under `vk` (batch_check)."""
+    return batch_check(vk, proofs_and_signals) is None

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from oracle.chain.anvil import Anvil, rpc_call
-from oracle.chain.deploy import connect, deploy_stack, label_bytes32, load_params
+from oracle.chain.deploy import connect, deploy_stack, load_params
+from oracle.conventions import label_to_bytes32
 
 PARAMS = load_params()
 CLASS = "H200"
@@ -132,16 +133,6 @@ class Stack:
         for key, value in inputs.items():
             assert args.get(key) == value, f"{error}.{key}: expected {value!r}, got {args.get(key)!r}"
 
-    @staticmethod
-    def expected_credits(threshold_mj: int) -> int:
-        """docs/INTERFACES.md: (B - T) * 10^18 / 3.6e9, integer division."""
-        return (BASELINE_MJ - threshold_mj) * 10**18 // 3_600_000_000
-
-    @staticmethod
-    def expected_carbon_mg(threshold_mj: int, grams_per_kwh: int) -> int:
-        """docs/INTERFACES.md: ceil(T * g / 3.6e6)."""
-        return -(-threshold_mj * grams_per_kwh // 3_600_000)
-
 
 @pytest.fixture(scope="module")
 def module_stack(chain_url: str) -> Stack:
@@ -152,7 +143,7 @@ def module_stack(chain_url: str) -> Stack:
     deployment = deploy_stack(governor, PARAMS, "ethereum:local")
     project = ape_project()
     green = project.GreenProof.at(deployment.address("GreenProof"))
-    green.admitNode(node.address, beneficiary.address, label_bytes32(CLASS), label_bytes32(REGION), sender=governor)
+    green.admitNode(node.address, beneficiary.address, label_to_bytes32(CLASS), label_to_bytes32(REGION), sender=governor)
     return Stack(chain_url, green, project.EcoCredit.at(deployment.address("EcoCredit")),
                  project.Groth16Verifier.at(deployment.address("Groth16Verifier")),
                  governor, node, beneficiary, outsider, deployment)

@@ -11,10 +11,8 @@ from web3 import Web3
 
 from oracle.chain.deploy import DEFAULT_PARAMS, load_params, set_epoch_length
 from oracle.chain.deployment import ContractRef, Deployment, default_path, network_file_name
+from oracle.conventions import label_to_bytes32
 from oracle.errors import UsageError
-
-def B32(label: str) -> bytes:  # noqa: N802
-    return label.encode().ljust(32, b"\0")
 
 
 def test_default_params_convert_watts_to_millijoules_per_epoch():
@@ -82,14 +80,14 @@ def test_deployed_fixture_serves_web3_clients_from_the_file_alone(anvil, deploye
     assert green.functions.credit().call() == credit.address
     assert green.functions.verifier().call() == loaded.address("Groth16Verifier")
     assert credit.functions.hasRole(credit.functions.MINTER_ROLE().call(), green.address).call()
-    assert green.functions.tiersOf(B32("H200")).call() == [1_000_000, 1_500_000, 2_250_000, 3_500_000]
-    assert green.functions.baselineOf(B32("H200")).call() == 3_500_000
-    assert green.functions.carbonFactorOf(B32("KR")).call() == 431
+    assert green.functions.tiersOf(label_to_bytes32("H200")).call() == [1_000_000, 1_500_000, 2_250_000, 3_500_000]
+    assert green.functions.baselineOf(label_to_bytes32("H200")).call() == 3_500_000
+    assert green.functions.carbonFactorOf(label_to_bytes32("KR")).call() == 431
     assert green.functions.epochLength().call() == 5
 
     node, beneficiary = w3.eth.accounts[1], w3.eth.accounts[2]
     admit(node, beneficiary)
-    assert green.functions.nodeInfo(node).call() == [beneficiary, B32("H200"), B32("KR"), True]
+    assert green.functions.nodeInfo(node).call() == [beneficiary, label_to_bytes32("H200"), label_to_bytes32("KR"), True]
     set_epoch_length(loaded, anvil.url, 12)
     assert green.functions.epochLength().call() == 12
     assert green.functions.currentEpoch().call() == w3.eth.get_block("latest")["timestamp"] // 12

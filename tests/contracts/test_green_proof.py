@@ -7,18 +7,19 @@ file's ABI) and must name its own custom error.
 from __future__ import annotations
 
 import pytest
+from py_ecc.bn128 import field_modulus as Q
 
-from oracle.chain.deploy import label_bytes32, load_params
+from oracle.chain.deploy import load_params
+from oracle.conventions import SNARK_SCALAR_FIELD as R
+from oracle.conventions import carbon_bound_mg, credits_wei, label_to_bytes32
 
 pytestmark = pytest.mark.chain
 
 PARAMS = load_params()
 BASELINE_MJ, TIERS_MJ = PARAMS.class_energy("H200")
-KR = label_bytes32("KR")
-H200 = label_bytes32("H200")
+KR = label_to_bytes32("KR")
+H200 = label_to_bytes32("H200")
 ZERO_ADDRESS = "0x" + "00" * 20
-R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
-Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583
 
 
 def args(epoch_proof, **overrides):
@@ -43,8 +44,8 @@ def test_happy_path_records_the_epoch_credits_the_beneficiary_and_claims_into_th
     receipt = submit(stack, first)
 
     threshold = TIERS_MJ[first.tier]
-    credits = stack.expected_credits(threshold)
-    carbon = stack.expected_carbon_mg(threshold, PARAMS.regions["KR"])
+    credits = credits_wei(BASELINE_MJ, threshold)
+    carbon = carbon_bound_mg(threshold, PARAMS.regions["KR"])
     assert credits == (3_500_000 - 1_500_000) * 10**18 // 3_600_000_000 > 0
     assert carbon == -(-1_500_000 * 431 // 3_600_000) == 180
     [event] = receipt.decode_logs(stack.green.EpochProved)
@@ -78,7 +79,7 @@ def test_happy_path_records_the_epoch_credits_the_beneficiary_and_claims_into_th
 def test_claim_to_sends_the_credits_to_another_wallet(stack, proofs):
     stack.mine_at(proofs.submit_time)
     submit(stack, proofs.first)
-    credits = stack.expected_credits(TIERS_MJ[proofs.first.tier])
+    credits = credits_wei(BASELINE_MJ, TIERS_MJ[proofs.first.tier])
     stack.rejects("ZeroAddress", stack.wgreen.claimTo(ZERO_ADDRESS), stack.beneficiary)
     stack.rejects("NothingToClaim", stack.wgreen.claimTo(stack.outsider.address), stack.outsider)
     stack.green.claimTo(stack.outsider.address, sender=stack.beneficiary)
@@ -187,7 +188,7 @@ def test_only_governance_changes_parameters_and_the_registry(stack):
 
 def test_governance_changes_emit_events_and_check_their_values(stack):
     g, wg, gov = stack.green, stack.wgreen, stack.governor
-    a100, se = label_bytes32("A100"), label_bytes32("SE")
+    a100, se = label_to_bytes32("A100"), label_to_bytes32("SE")
     receipt = g.setHardwareClass(a100, 2_000_000, [500_000, 900_000], sender=gov)
     [event] = receipt.decode_logs(g.HardwareClassSet)
     assert event.event_arguments == {"hardwareClass": a100, "baselineMj": 2_000_000, "tiersMj": [500_000, 900_000]}
@@ -211,10 +212,10 @@ def test_governance_changes_emit_events_and_check_their_values(stack):
     stack.rejects("InvalidDuration", wg.setMaxEpochAge(0), gov)
 
     stack.rejects("UnknownHardwareClass", wg.admitNode(stack.outsider.address, stack.outsider.address,
-                                                       label_bytes32("TPU"), KR), gov,
-                  hardwareClass=label_bytes32("TPU"))
+                                                       label_to_bytes32("TPU"), KR), gov,
+                  hardwareClass=label_to_bytes32("TPU"))
     stack.rejects("UnknownRegion", wg.admitNode(stack.outsider.address, stack.outsider.address, H200,
-                                                label_bytes32("XX")), gov, region=label_bytes32("XX"))
+                                                label_to_bytes32("XX")), gov, region=label_to_bytes32("XX"))
     stack.rejects("ZeroAddress", wg.admitNode(ZERO_ADDRESS, stack.outsider.address, H200, KR), gov)
     receipt = g.admitNode(stack.outsider.address, stack.beneficiary.address, a100, se, sender=gov)
     [event] = receipt.decode_logs(g.NodeAdmitted)
@@ -243,4 +244,4 @@ def test_submit_and_claim_are_paused_by_governance(stack, proofs):
     stack.green.unpause(sender=stack.governor)
     submit(stack, proofs.second)
     stack.green.claim(sender=stack.beneficiary)
-    assert stack.credit.balanceOf(stack.beneficiary.address) == 2 * stack.expected_credits(TIERS_MJ[1])
+    assert stack.credit.balanceOf(stack.beneficiary.address) == 2 * credits_wei(BASELINE_MJ, TIERS_MJ[1])

@@ -16,6 +16,8 @@ from oracle.cli import COMMAND_MODULES, build_parser
 from oracle.paths import REPO_ROOT
 
 ECOAI = [sys.executable, "-m", "oracle.cli"]
+# Where `make bootstrap` installs the offline solc shim (Makefile: SOLCX_DIR), inside this checkout.
+SOLCX_DIR = REPO_ROOT / ".venv" / "solcx"
 
 
 def run(args: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
@@ -53,10 +55,25 @@ def test_second_bootstrap_reinstalls_nothing() -> None:
     assert result.returncode == 0, "make bootstrap would reinstall something although nothing changed"
 
 
+def solc_version() -> str:
+    return run(["sed", "-n", "s/^  version: *//p", "ape-config.yaml"]).stdout.split()[0]
+
+
+def test_bootstrap_writes_nothing_outside_the_checkout(tmp_path: Path) -> None:
+    # Dry run of every bootstrap step (-B: as if all were stale) for a user whose home and SOLCX_BINARY_PATH
+    # point elsewhere: no step may touch them, and the shim goes into the checkout.
+    env = {**os.environ, "HOME": str(tmp_path), "SOLCX_BINARY_PATH": str(tmp_path / "solcx")}
+    steps = run(["make", "-n", "-B", "bootstrap"], env=env)
+    assert steps.returncode == 0, steps.stderr
+    assert str(tmp_path) not in steps.stdout, steps.stdout
+    assert f"{SOLCX_DIR}/solc-v{solc_version()}" in steps.stdout
+
+
 def test_solc_shim_answers_like_native_solc() -> None:
-    shim_dir = Path(os.environ.get("SOLCX_BINARY_PATH") or Path.home() / ".solcx")
-    version = run(["sed", "-n", "s/^  version: *//p", "ape-config.yaml"]).stdout.split()[0]
-    shim = shim_dir / f"solc-v{version}"
+    version = solc_version()
+    shim = SOLCX_DIR / f"solc-v{version}"
+    # It finds scripts/solc_cli.js relative to itself: no checkout path inside, so a moved clone keeps working.
+    assert str(REPO_ROOT) not in shim.read_text()
     result = run([str(shim), "--version"])
     assert result.returncode == 0
     assert f"Version: {version}+commit." in result.stdout
@@ -70,7 +87,7 @@ def test_solc_shim_answers_like_native_solc() -> None:
 
 @pytest.mark.chain
 def test_ape_compiles_openzeppelin_contract_and_deploys_on_fresh_anvil(tmp_path: Path) -> None:
-    compiled = run(["ape", "compile"])
+    compiled = run(["ape", "compile"], env={**os.environ, "SOLCX_BINARY_PATH": str(SOLCX_DIR)})
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     manifest = json.loads((REPO_ROOT / ".build" / "__local__.json").read_text())
     assert "EcoCredit" in manifest["contractTypes"]

@@ -1,8 +1,8 @@
 """STAND-IN for the NVML *library functions* (pynvml), for tests on machines without a GPU.
 
 Only the library boundary is replaced: NvmlSource's own arithmetic (counter deltas, wrap/reset, power
-integration, gaps) runs unchanged on values scripted here. The real library is exercised by
-tests/measure/test_nvml_gpu.py and scripts/gpu_check.py on a GPU.
+integration, gaps) runs unchanged on values scripted here. The real library is exercised on a GPU by
+scripts/gpu_check.py, which compares our NVML energy with 10 ms power integration (an independent method).
 """
 
 from __future__ import annotations

@@ -223,3 +223,28 @@ def test_replay_readings_are_the_trace_energy_pro_rata_at_any_sampling_times():
     for r in items:
         assert r.energy_mj == pytest.approx(trace_energy(r.t_start - 497.0, r.t_end - 497.0), rel=1e-9)
         assert 0.0 <= r.context["util"] <= 1.0
+
+
+def test_one_resolver_auto_without_gpu_and_spellings():
+    from oracle.measure import check_source_spec
+
+    auto = open_sources(["auto"])
+    try:
+        names = [s.name for s in auto]
+        if names == ["nvml"]:  # a GPU answers: its counter is all "auto" means
+            pytest.skip("this machine has NVML; the no-GPU meaning is what is tested here")
+        # no GPU: the CPU side plus the replayed H200 trace standing in for it
+        assert names[0] == "replay" and names[1] in ("rapl", "cpu") and len(names) == 2
+    finally:
+        for s in auto:
+            s.close()
+    live = open_sources(["auto"], replay_stand_in=False)  # what the profiler asks for: live work only
+    try:
+        assert [s.name for s in live] == names[1:]
+    finally:
+        for s in live:
+            s.close()
+    assert check_source_spec("replay:/x.csv") == "replay:/x.csv"
+    for bad in ("psychic", "replay:", "NVML"):
+        with pytest.raises(SourceUnavailable, match="choose from"):
+            check_source_spec(bad)

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from oracle.measure import Gap, Reading, Sampler
-from oracle.measure.epoch import N_INTERVALS, aggregate
+from oracle.conventions import N_INTERVALS
+from oracle.measure.epoch import aggregate
 from oracle.measure.replay import ReplaySource
 from oracle.paths import REPO_ROOT
-from oracle.store import Store
+from oracle.measure.store import Store
 
 
 def _r(a: float, b: float, mj: float, device: str = "gpu0:X", kind: str = "measured") -> Reading:
@@ -38,13 +39,13 @@ def test_aggregate_reports_holes_and_recorded_gaps_without_filling():
         ("gpu0:X", 2.0, 3.0, "no reading")]
 
 
-def test_store_is_wal_durable_and_close_epoch_is_recorded_once(tmp_path: Path):
+def test_store_is_wal_durable_and_record_epoch_is_recorded_once(tmp_path: Path):
     path = tmp_path / "m.sqlite"
     with Store(path) as store:
         store.append([_r(0.0, 2.0, 2_000.0), _r(2.0, 4.0, 6_000.0, kind="replayed")])
-        first = store.close_epoch(7, 0.0, 4.0)
+        first = store.record_epoch(7, 0.0, 4.0)
         store.append([_r(1.0, 3.0, 99_999.0)])  # late reading: the recorded epoch does not change
-        assert store.close_epoch(7, 0.0, 4.0) == first
+        assert store.record_epoch(7, 0.0, 4.0) == first
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with Store(path) as store:  # reopened from disk
         e = store.epoch(7)
@@ -61,8 +62,8 @@ def test_sampler_replay_into_store_gives_64_intervals_of_a_5s_epoch(tmp_path: Pa
         t0 = 1_800_000_000.0
         sampler.run(5.0, realtime=False, start=t0)
         sampler.run_until(t0 + 10.0, realtime=False)
-        e1 = store.close_epoch(1, t0, t0 + 5.0, devices=src.devices())
-        e2 = store.close_epoch(2, t0 + 5.0, t0 + 10.0, devices=src.devices())
+        e1 = store.record_epoch(1, t0, t0 + 5.0, devices=src.devices())
+        e2 = store.record_epoch(2, t0 + 5.0, t0 + 10.0, devices=src.devices())
         assert e1.complete and e2.complete and len(e1.intervals_mj) == 64
         assert all(0 < x < 2**32 for x in e1.intervals_mj)
         assert e1.by_kind == {"replayed": e1.total_mj}
@@ -101,7 +102,7 @@ def test_sink_commits_once_a_second_reads_see_everything_and_a_run_ends_durable(
     sampler = Sampler([ReplaySource()], sinks=[store.sink])
     sampler.run(0.35, realtime=False, start=t0 + 10.0)
     assert _rows_on_disk(path) == 4 + 4
-    e = store.close_epoch(1, t0 + 10.0, t0 + 10.35, devices=["replay:h200_inference_trace"])
+    e = store.record_epoch(1, t0 + 10.0, t0 + 10.35, devices=["replay:h200_inference_trace"])
     assert e.complete and e.total_mj == round(sum(r.energy_mj for r in store.readings(t0 + 10.0, t0 + 10.35)))
     store.close()
 
@@ -113,7 +114,7 @@ import os, sys
 sys.path.insert(0, {str(REPO_ROOT)!r})
 from oracle.measure import Reading
 from oracle.paths import REPO_ROOT
-from oracle.store import Store
+from oracle.measure.store import Store
 store = Store({str(path)!r})
 for k in range(25):  # 2.5 s of 10 Hz ticks, then killed without any flush
     store.sink([Reading(k / 10, (k + 1) / 10, "cpu:X", "cpu", "util_x_tdp", "estimated", 100.0)], (k + 1) / 10)

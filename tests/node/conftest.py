@@ -58,7 +58,7 @@ def ecoai(*args: str, env: dict[str, str] | None = None, log: Path | None = None
     err = open(log, "ab") if log else subprocess.DEVNULL
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "oracle.cli", *args],
+            [sys.executable, "-m", "oracle.app.cli", *args],
             cwd=REPO_ROOT,
             env=full_env,
             stdout=subprocess.PIPE,
@@ -116,4 +116,5 @@ def proved_events(w3: Web3, deployment: Deployment, node: str) -> list[Any]:
     )
 
 
-SHARED_PROFILE = REPO_ROOT.parent / "shared" / "data" / "h200_mlp_profile.csv"
+# The measured H200 MLP profile the optimizer ships (provenance in its header lines).
+H200_PROFILE = REPO_ROOT / "oracle" / "optimize" / "data" / "h200_mlp8x4096_profile.csv"

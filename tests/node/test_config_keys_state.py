@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from oracle.cli import main
+from oracle.app.cli import main
+from oracle.conventions import credits_wei, epoch_of
 from oracle.errors import UsageError
 from oracle.node import state as st
 from oracle.node.config import DEFAULT_CONFIG_TEXT, load_config, parse_config
 from oracle.node.keys import NodeKey, dev_account, load_key
 from oracle.node.retry import Backoff
 from oracle.node.state import NodeState
-from oracle.node.tiers import credits_wei, epoch_of, pick_tier
+from oracle.measure.epoch import EpochEnergy
+from oracle.measure.reading import Gap
+from oracle.node.tiers import pick_tier, unmeasured_intervals
 
 ANVIL_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil's documented account 1
 
@@ -115,12 +118,25 @@ def test_backoff_grows_to_the_cap_with_jitter() -> None:
     assert backoff.next_delay() <= 0.5
 
 
+def _energy(epoch: int, per_interval: int, gaps: tuple[Gap, ...] = ()) -> EpochEnergy:
+    total = per_interval * 64
+    return EpochEnergy(epoch, epoch * 64.0, (epoch + 1) * 64.0, (per_interval,) * 64, total,
+                       {"replay/h200-trace": total}, {"replayed": total}, ("gpu0",), gaps)
+
+
+def test_unmeasured_intervals_are_the_ones_a_gap_overlaps() -> None:
+    # 64-s epoch: one interval per second; a gap over [2.5, 4.0) touches intervals 2 and 3 only.
+    energy = _energy(0, 5, (Gap(2.5, 4.0, "gpu0", "nvml", "read failed"),))
+    assert unmeasured_intervals(energy) == [2, 3]
+    assert unmeasured_intervals(_energy(0, 5)) == []
+
+
 def test_state_machine_is_durable_and_refuses_wrong_transitions(tmp_path: Path) -> None:
     path = tmp_path / "node.db"
     node = "0xNode"
     state = NodeState(path)
     assert state.open_epoch(node, 7, 5) and not state.open_epoch(node, 7, 5)
-    assert state.close_epoch(node, 7, [1] * 64, [], ["replayed"], 0, 100, 12345, "tier 0") == st.PROVING
+    assert state.record_closed(node, 7, _energy(7, 1), [], 0, 100, 12345, "tier 0") == st.PROVING
     with pytest.raises(st.StateError):
         state.record_signed(node, 7, 0, "0x00", "0xhash")  # not proved yet
     with pytest.raises(st.StateError):
@@ -131,15 +147,31 @@ def test_state_machine_is_durable_and_refuses_wrong_transitions(tmp_path: Path) 
     again = NodeState(path)
     rec = again.get(node, 7)
     assert rec is not None and rec.status == st.PROVED and rec.salt == 12345 and rec.proof == list(range(8))
-    assert rec.energy_mj == 64 and rec.readings == [1] * 64
+    assert rec.energy_mj == 64 and rec.intervals_mj == [1] * 64
+    assert rec.energy_by_method == {"replay/h200-trace": 64} and rec.energy_by_kind == {"replayed": 64}
     again.record_signed(node, 7, 3, "0xraw", "0xhash")
     assert again.get(node, 7).status == st.SENDING  # type: ignore[union-attr]
     again.unsign(node, 7, "nonce taken")
     assert again.get(node, 7).nonce is None  # type: ignore[union-attr]
     assert again.open_epoch(node, 8, 5)
-    assert again.close_epoch(node, 8, [5] * 64, [3, 4], ["replayed"], None, None, None, "gaps") == st.INCOMPLETE
+    assert again.record_closed(node, 8, _energy(8, 5), [3, 4], None, None, None, "gaps") == st.INCOMPLETE
     assert again.open_epoch(node, 9, 5)
-    assert again.close_epoch(node, 9, [5] * 64, [], ["replayed"], None, None, None, "over") == st.OVER_BUDGET
+    assert again.record_closed(node, 9, _energy(9, 5), [], None, None, None, "over") == st.OVER_BUDGET
     assert [r.epoch for r in again.with_status(node, st.PENDING)] == [7]
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_a_node_db_of_the_flat_method_list_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    old = sqlite3.connect(path)
+    old.executescript(st.SCHEMA.replace("intervals_mj  TEXT", "readings TEXT").replace(
+        "energy_by_method TEXT,", "methods TEXT,").replace("energy_by_kind   TEXT,", ""))
+    old.execute("INSERT INTO node_epochs (node, epoch, epoch_seconds, status, readings, energy_mj, methods, "
+                "created_at, updated_at) VALUES ('0xN', 1, 5, 'accepted', '[2, 3]', 5, ?, 0, 0)",
+                (json.dumps(["replay/h200-trace", "replayed=5mJ"]),))
+    old.commit()
+    old.close()
+    rec = NodeState(path).get("0xN", 1)
+    assert rec is not None and rec.intervals_mj == [2, 3] and rec.energy_by_kind == {"replayed": 5}
+    assert rec.energy_by_method == {"replay/h200-trace": 0}

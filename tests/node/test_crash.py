@@ -71,14 +71,14 @@ def test_sigkill_at_each_step_then_restart_loses_nothing_and_never_double_submit
     assert third > second and rows[second]["status"] == "accepted" and rows[third]["status"] == "accepted"
     assert before_2 <= reading_ids(ecoai_home)
 
-    # On chain: exactly one EpochProved per accepted epoch, the committed readings are the stored ones.
+    # On chain: exactly one EpochProved per accepted epoch, the committed interval energies are the stored ones.
     green = deployed.green_proof(w3)
     events = proved_events(w3, deployed, NODE.address)
     assert [e["args"]["epoch"] for e in events] == [second, third]
     assert not green.functions.isAccepted(NODE.address, first).call()
-    readings = json.loads(rows[second]["readings"])
+    intervals_mj = json.loads(rows[second]["intervals_mj"])
     by_epoch = {e["args"]["epoch"]: e for e in events}
-    assert by_epoch[second]["args"]["commitment"] == commitment(readings, salt, NODE.address, second)
+    assert by_epoch[second]["args"]["commitment"] == commitment(intervals_mj, salt, NODE.address, second)
     assert by_epoch[second]["transactionHash"].to_0x_hex() == rows[second]["tx_hash"]
     # Nonces: one transaction per accepted epoch, none wasted or reused across the restarts.
     assert nonce_after_send == 1 and w3.eth.get_transaction_count(NODE.address) == 2

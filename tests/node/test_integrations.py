@@ -9,15 +9,14 @@ import pytest
 from oracle.errors import UsageError
 from oracle.node.advice import recommendation_line, shipped_profile
 from oracle.node.config import parse_config
-from oracle.node.scheduling import TraceGrid, submission_deferral
-from oracle.node.service import ChainView
+from oracle.node.submit_timing import TraceGrid, deferred_send_time
 from oracle.node.state import EpochRecord
 
-from .conftest import SHARED_PROFILE
+from .conftest import H200_PROFILE
 
 
 def test_advice_names_the_recommended_configuration_of_the_h200_profile() -> None:
-    line = recommendation_line(str(SHARED_PROFILE), 0.25)
+    line = recommendation_line(str(H200_PROFILE), 0.25)
     assert line is not None and "NVIDIA H200" in line and "less energy per item" in line
     shipped = recommendation_line(hardware_class="H200")  # the optimizer's measured H200 profile, when shipped
     if shipped_profile("H200") is not None:
@@ -29,35 +28,17 @@ def test_advice_names_the_recommended_configuration_of_the_h200_profile() -> Non
 
 def _record(epoch: int, seconds: int) -> EpochRecord:
     return EpochRecord(
-        "0xN",
-        epoch,
-        seconds,
-        "proved",
-        None,
-        None,
-        None,
-        None,
-        0,
-        1,
-        1,
-        1,
-        [0] * 8,
-        {},
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        0,
+        node="0xN", epoch=epoch, epoch_seconds=seconds, status="proved", intervals_mj=None, energy_mj=None,
+        gaps=None, energy_by_method=None, energy_by_kind=None, tier=0, threshold_mj=1, salt=1, commitment=1,
+        proof=[0] * 8, bundle={}, nonce=None, raw_tx=None, tx_hash=None, gas_used=None, block=None, note=None,
+        attempts=0,
     )
 
 
 def test_deferral_stays_within_the_deadline_and_off_by_default() -> None:
-    view = ChainView(60, 7200, "H200", "KR", "0xB", [1], 2, 431)
-    assert submission_deferral(parse_config({}), view) is None
+    assert deferred_send_time(parse_config({}).submit, 60, 7200) is None
     config = parse_config({"submit": {"max_defer_s": 6 * 3600}})
-    send_time = submission_deferral(config, view)
+    send_time = deferred_send_time(config.submit, 60, 7200)
     assert send_time is not None
     now = time.time()
     epoch = int(now // 60) - 1
@@ -67,4 +48,4 @@ def test_deferral_stays_within_the_deadline_and_off_by_default() -> None:
     grid = TraceGrid("US-CAL")
     assert grid.greenest_send_time(now, now - 10) == pytest.approx(now)
     with pytest.raises(UsageError, match="submit.carbon_zone"):
-        submission_deferral(parse_config({"submit": {"max_defer_s": 60, "carbon_zone": "MARS"}}), view)
+        deferred_send_time(parse_config({"submit": {"max_defer_s": 60, "carbon_zone": "MARS"}}).submit, 60, 7200)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from oracle.chain.anvil import Anvil, free_port
+from oracle.chain.anvil import Anvil
+from oracle.net import free_port
 from oracle.chain.deploy import admit_node, deploy_local
 from oracle.chain.deployment import default_path
 

@@ -11,14 +11,15 @@ import pytest
 from web3 import Web3
 
 from oracle.chain.deployment import Deployment
-from oracle.cli import main
+from oracle.app.cli import main
+from oracle.chain.governance import Governor
+from oracle.conventions import credits_wei
 from oracle.node import state as st
 from oracle.node.chain import GreenProofClient, SubmitRejected
 from oracle.node.config import load_config
 from oracle.node.keys import dev_account
 from oracle.node.service import build_loop, connect, read_chain
 from oracle.node.state import NodeState
-from oracle.node.tiers import credits_wei
 
 from .conftest import BENEFICIARY, DEV_KEYS, NODE, write_config
 
@@ -26,13 +27,7 @@ pytestmark = [pytest.mark.chain]
 
 
 def _set_tiers(url: str, deployment: Deployment, baseline_mj: int, tiers_mj: list[int]) -> None:
-    w3 = Web3(Web3.HTTPProvider(url))
-    governor = dev_account(0)
-    call = deployment.green_proof(w3).functions.setHardwareClass(b"H200".ljust(32, b"\0"), baseline_mj, tiers_mj)
-    tx = call.build_transaction({"from": governor.address, "nonce": w3.eth.get_transaction_count(governor.address)})
-    assert (
-        w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(governor.sign_transaction(tx)))["status"] == 1
-    )
+    Governor.at(url, deployment).set_hardware_class("H200", baseline_mj, tiers_mj)
 
 
 def test_over_budget_epoch_is_alerted_and_not_proved_and_refusals_are_named(
@@ -106,7 +101,7 @@ def test_a_tier_change_between_proving_and_submitting_is_followed(
     loop.drain()
     reproving = state.get(NODE.address, record.epoch)
     assert reproving is not None and reproving.status == st.PROVING and reproving.threshold_mj == threshold + 1
-    loop.prove(reproving)
+    loop.prove_step(reproving)
     loop.drain()
     final = state.get(NODE.address, record.epoch)
     assert final is not None and final.status == st.ACCEPTED and final.tier == 1

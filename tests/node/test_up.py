@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from oracle.chain.anvil import Anvil, free_port
+from oracle.chain.anvil import Anvil
+from oracle.net import free_port
 from oracle.chain.deployment import Deployment
-from oracle.node.tiers import credits_wei
+from oracle.conventions import credits_wei
 from oracle.paths import REPO_ROOT
 
 from .conftest import BENEFICIARY, DEV_KEYS, NODE, proved_events, wait_for
@@ -25,7 +26,7 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "oracle.cli", "up", "--epochs", "3", "--epoch-seconds", "5", "--no-web", "--json"],
+        [sys.executable, "-m", "oracle.app.cli", "up", "--epochs", "3", "--epoch-seconds", "5", "--no-web", "--json"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -47,7 +48,7 @@ def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -
     deployment = Deployment.load(ecoai_home / "deployments" / "local.json")
     rpc_port, web_port, metrics_port = free_port(), free_port(), free_port()
     again = subprocess.Popen(
-        [sys.executable, "-m", "oracle.cli", "up", "--rpc-port", str(rpc_port), "--web-port", str(web_port),
+        [sys.executable, "-m", "oracle.app.cli", "up", "--rpc-port", str(rpc_port), "--web-port", str(web_port),
          "--metrics-port", str(metrics_port)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

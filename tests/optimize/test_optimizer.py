@@ -23,18 +23,25 @@ from oracle.optimize.pareto import (
     recommend,
     recommended_configuration,
 )
-from oracle.optimize.profile import COLUMNS, ProfileError, ProfileRow, format_profile, load_profile, parse_profile
-
-SHARED_PROFILE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "h200_mlp_profile.csv"
-CPU_PROFILE = Path(__file__).resolve().parents[2] / "oracle" / "optimize" / "data" / "cpu_digits_mlp_profile.csv"
+from oracle.optimize.profile import (
+    COLUMNS,
+    CPU_DIGITS_PROFILE,
+    H200_DIGITS_PROFILE,
+    H200_PROFILE,
+    ProfileError,
+    ProfileRow,
+    format_profile,
+    load_profile,
+    parse_profile,
+)
 
 
 @pytest.fixture(scope="module")
 def h200() -> list[ProfileRow]:
-    return load_profile(SHARED_PROFILE)
+    return load_profile(H200_PROFILE)
 
 
-def test_shared_profile_loads_with_blank_quality(h200: list[ProfileRow]) -> None:
+def test_h200_profile_loads_with_blank_quality(h200: list[ProfileRow]) -> None:
     assert len(h200) == 12
     assert all(r.quality is None for r in h200)
     assert {r.precision for r in h200} == {"fp32", "bf16", "fp16"}
@@ -144,7 +151,7 @@ def test_bad_profiles_raise_one_clear_error(text: str, message: str) -> None:
 
 def test_cli_json_has_frontier_recommendation_and_saving(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     png = tmp_path / "frontier.png"
-    rc = main(["optimize", "--profile", str(SHARED_PROFILE), "--latency-slo-ms", "0.25", "--json",
+    rc = main(["optimize", "--profile", str(H200_PROFILE), "--latency-slo-ms", "0.25", "--json",
                "--plot", str(png)])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
@@ -158,11 +165,11 @@ def test_cli_json_has_frontier_recommendation_and_saving(capsys: pytest.CaptureF
 
 
 def test_cli_text_output(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["optimize", "--profile", str(SHARED_PROFILE), "--latency-slo-ms", "0.25"]) == 0
+    assert main(["optimize", "--profile", str(H200_PROFILE), "--latency-slo-ms", "0.25"]) == 0
     out = capsys.readouterr().out
     assert "Recommended:" in out and "bf16 b64" in out and "Saving vs default: 66.0 %" in out
     assert "the default does not meet latency <= 0.25 ms" in out
-    assert main(["optimize", "--profile", str(SHARED_PROFILE)]) == 0
+    assert main(["optimize", "--profile", str(H200_PROFILE)]) == 0
     assert "the default does not meet" not in capsys.readouterr().out
 
 
@@ -173,12 +180,17 @@ def test_cli_text_output(capsys: pytest.CaptureFixture[str]) -> None:
         (["--min-quality", "0.9"], "no configuration meets quality >= 0.9"),
         (["--weights", "1,2"], "--weights wants three numbers"),
         (["--weights", "0,0,0"], "weights must be >= 0 and not all zero"),
-        (["--latency-slo-ms", "-1"], "latency SLO must be > 0"),
+        (["--latency-slo-ms", "-1"], "argument --latency-slo-ms: expected a number > 0"),
+        (["--predict-batches", "8,x"], "argument --predict-batches: expected comma-separated positive integers"),
     ],
 )
 def test_cli_impossible_or_bad_constraints_exit_2(args: list[str], message: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["optimize", "--profile", str(SHARED_PROFILE), *args]) == 2
+    try:
+        code = main(["optimize", "--profile", str(H200_PROFILE), *args])
+    except SystemExit as exc:  # argparse's value checks (oracle.cliargs)
+        code = int(exc.code or 0)
+    assert code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
 
@@ -201,16 +213,16 @@ def test_cli_bad_profile_files_exit_2(content: str, message: str, tmp_path: Path
 
 
 def test_committed_cpu_profile_is_valid_and_labelled() -> None:
-    rows = load_profile(CPU_PROFILE)
+    rows = load_profile(CPU_DIGITS_PROFILE)
     assert {r.precision for r in rows} == {"fp32", "bf16", "int8"}
     assert all(r.quality is not None and 0.8 <= r.quality <= 1.2 for r in rows)
-    head = CPU_PROFILE.read_text().splitlines()[:4]
+    head = CPU_DIGITS_PROFILE.read_text().splitlines()[:4]
     assert any(line.startswith("# energy method: estimated") or line.startswith("# energy method: measured")
                for line in head)
 
 
 def test_committed_gpu_profile_is_nvml_measured() -> None:
-    path = CPU_PROFILE.parent / "h200_digits_mlp_profile.csv"
+    path = H200_DIGITS_PROFILE
     rows = load_profile(path)
     assert {r.precision for r in rows} == {"fp32", "bf16"} and all(r.power_limit_w == 700.0 for r in rows)
     assert "# energy method: measured: NVML" in path.read_text()

@@ -11,9 +11,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="the profiler needs the optional extra `profile` (torch)")
 
 from oracle.cli import main  # noqa: E402
-from oracle.optimize.meters import open_meter  # noqa: E402
 from oracle.optimize.profile import load_profile  # noqa: E402
-from oracle.optimize.profiler import profile_model  # noqa: E402
+from oracle.optimize.profiler import open_meter, profile_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

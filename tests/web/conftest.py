@@ -19,11 +19,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from chainsetup import WebChain, build_chain, wait_for  # noqa: E402
+from seed import seed_index  # noqa: E402
 
-from oracle.chain.anvil import free_port  # noqa: E402
+from oracle.net import free_port  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A web index seeded without a chain (tests/web/seed.py)."""
+    return seed_index(tmp_path / "web.sqlite")
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chainsetup import wait_for
-from oracle.chain.anvil import free_port
+from oracle.net import free_port
 from oracle.paths import REPO_ROOT
 
 ECOAI = [sys.executable, "-m", "oracle.cli"]

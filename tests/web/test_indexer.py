@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from oracle.chain.anvil import rpc_call
-from web import store
+from oracle.sqlite import transaction
 from web.chain import Chain
+from web.db.queries import Reader
+from web.db.schema import open_store, set_meta
+from web.db.summaries import refresh
 from web.indexer import Indexer
 
 pytestmark = pytest.mark.chain
@@ -21,7 +24,7 @@ def make_indexer(web_chain, db: Path, confirmations: int = 0) -> Indexer:
 def test_indexed_proofs_match_the_chain(web_chain, tmp_path: Path) -> None:
     indexer = make_indexer(web_chain, tmp_path / "i.sqlite")
     indexer.sync()
-    reader = store.Reader(indexer.conn)
+    reader = Reader(indexer.conn)
     green = web_chain.green_proof
     for proof in web_chain.proofs:
         row = reader.proof(proof["node"], proof["epoch"])
@@ -36,6 +39,9 @@ def test_indexed_proofs_match_the_chain(web_chain, tmp_path: Path) -> None:
     assert (a["beneficiary"], a["hardware_class"], a["region"], a["active"]) == (ben_a, "H200", "KR", 1)
     assert reader.node(node_b)["region"] == "FR"
     assert {r["name"] for r in reader.params()} >= {"HardwareClassSet", "RegionCarbonSet", "EpochLengthSet"}
+    params = reader.parameters()  # the /parameters page's values, as the contract holds them now
+    assert params.epoch_length_s == green.functions.epochLength().call()
+    assert set(params.hardware_classes) >= {"H200", "H100"} and set(params.regions) >= {"KR", "FR"}
     indexer.close()
 
 
@@ -43,18 +49,18 @@ def test_replay_is_idempotent_and_a_restart_resumes(web_chain, tmp_path: Path) -
     db = tmp_path / "i.sqlite"
     indexer = make_indexer(web_chain, db)
     head = indexer.sync()
-    before = dict(store.Reader(indexer.conn).totals())
+    before = dict(Reader(indexer.conn).totals())
     # Replay everything from the deployment block: nothing may be counted twice.
-    with store.transaction(indexer.conn):
+    with transaction(indexer.conn):
         indexer.conn.execute("UPDATE cursor SET block = ?, hash = ''", (web_chain.deployment.block - 1,))
     assert indexer.sync() == head
-    assert dict(store.Reader(indexer.conn).totals()) == before
+    assert dict(Reader(indexer.conn).totals()) == before
     assert indexer.conn.execute("SELECT COUNT(*) FROM proofs").fetchone()[0] == 3
     indexer.close()
     # A new process resumes from the stored cursor: nothing to do.
     again = make_indexer(web_chain, db)
     assert again.step() == 0
-    assert dict(store.Reader(again.conn).totals()) == before
+    assert dict(Reader(again.conn).totals()) == before
     again.close()
 
 
@@ -73,19 +79,19 @@ def test_reorg_below_the_cursor_rolls_back(web_chain, tmp_path: Path) -> None:
     ben_b = web_chain.accounts[4]
     indexer = make_indexer(web_chain, tmp_path / "i.sqlite")
     indexer.sync()
-    before = dict(store.Reader(indexer.conn).totals())  # (another test may have claimed for another wallet)
+    before = dict(Reader(indexer.conn).totals())  # (another test may have claimed for another wallet)
     snapshot = rpc_call(url, "evm_snapshot")
     try:
         web_chain.transact(web_chain.green_proof.functions.claim(), ben_b)
         indexer.sync()
-        assert store.Reader(indexer.conn).totals()["claims"] == before["claims"] + 1
-        assert len(store.Reader(indexer.conn).claims_of(ben_b)) == 1
+        assert Reader(indexer.conn).totals()["claims"] == before["claims"] + 1
+        assert len(Reader(indexer.conn).claims_of(ben_b)) == 1
     finally:
         assert rpc_call(url, "evm_revert", [snapshot]) is True
     for _ in range(3):  # the new branch is longer than the old one
         rpc_call(url, "evm_mine")
     head = indexer.sync()
-    reader = store.Reader(indexer.conn)
+    reader = Reader(indexer.conn)
     assert indexer.status.reorgs == 1
     assert head == web_chain.w3.eth.block_number  # re-indexed up to the new branch's head
     assert reader.claims_of(ben_b) == []
@@ -96,16 +102,16 @@ def test_reorg_below_the_cursor_rolls_back(web_chain, tmp_path: Path) -> None:
 
 def test_index_of_another_deployment_is_rebuilt(web_chain, tmp_path: Path) -> None:
     db = tmp_path / "i.sqlite"
-    conn = store.open_store(db)
-    with store.transaction(conn):
-        store.set_meta(conn, "deployment", "1:0x0000000000000000000000000000000000000001:1")
+    conn = open_store(db)
+    with transaction(conn):
+        set_meta(conn, "deployment", "1:0x0000000000000000000000000000000000000001:1")
         conn.execute("INSERT INTO cursor VALUES (1, 999999, '0xdead')")
         conn.execute("INSERT INTO claims VALUES ('0x1', 0, '0xB', '0xB', '5', 5e-18, 999999, 1)")
-        store.refresh(conn)
+        refresh(conn)
     conn.close()
     indexer = make_indexer(web_chain, db)
     head = indexer.sync()
     assert head == web_chain.w3.eth.block_number
     assert indexer.conn.execute("SELECT COUNT(*) FROM claims WHERE tx_hash = '0x1'").fetchone()[0] == 0
-    assert store.Reader(indexer.conn).totals()["proofs"] == 3
+    assert Reader(indexer.conn).totals()["proofs"] == 3
     indexer.close()

@@ -1,7 +1,7 @@
 """The page cache: byte-identical to rendering, retired by every index change (indexed batch, reorg roll-back).
 
-The first tests write rows the way the indexer does (raw rows + store.refresh in one transaction) into a store
-that an app is serving; the last one drives the real indexer of the session's server with real chain events.
+The first tests write rows the way the indexer does (raw rows + summaries.refresh in one transaction) into an
+index that an app is serving; the last one drives the real indexer of the session's server with real chain events.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from web import store
-from web.cache import normalized_query
+from oracle.sqlite import transaction
+from web.cache import canonical_query
+from web.db.schema import index_version, open_store
+from web.db.summaries import refresh, rollback_to
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -24,10 +26,11 @@ from web.app import create_app
 
 from chainsetup import wait_for  # noqa: E402  (tests/web/conftest.py puts it on sys.path)
 from oracle.chain.anvil import rpc_call  # noqa: E402
-from test_store_and_http import NODE_A, NODE_B, add_proof, db  # noqa: E402,F401  (db: the fixture)
+from seed import NODE_A, NODE_B, add_proof  # noqa: E402
 
-PAGES = ["/", "/leaderboard", "/leaderboard?sort=score&page=1&size=1", "/leaderboard?size=1&page=2&sort=score",
-         f"/nodes/{NODE_A}", f"/nodes/{NODE_A}?page=2&size=1", f"/proofs/{NODE_A}/10"]
+PAGES = ["/", "/leaderboard", "/leaderboard?sort=saved_share&page=1&size=1",
+         "/leaderboard?size=1&page=2&sort=saved_share",
+         f"/nodes/{NODE_A}", f"/nodes/{NODE_A}?page=2&size=1", f"/proofs/{NODE_A}/10", "/parameters"]
 
 
 def fetch(client: TestClient, path: str, fragment: bool = False) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -37,7 +40,7 @@ def fetch(client: TestClient, path: str, fragment: bool = False) -> tuple[int, l
 
 @pytest.fixture
 def clients(db: Path):
-    with TestClient(create_app(db)) as cached, TestClient(create_app(db, page_cache=False)) as plain:
+    with TestClient(create_app(db)) as cached, TestClient(create_app(db, cache_bytes=0)) as plain:
         yield cached, plain
 
 
@@ -70,39 +73,54 @@ def test_a_newly_indexed_proof_retires_cached_pages(db: Path, clients) -> None:
     cached, plain = clients
     before = {path: cached.get(path).content for path in PAGES}
     assert before == {path: cached.get(path).content for path in PAGES}  # now served from the cache
-    conn = store.open_store(db)
-    with store.transaction(conn):  # as Indexer.step commits a batch
+    conn = open_store(db)
+    with transaction(conn):  # as Indexer.step commits a batch
         add_proof(conn, NODE_B, 12, 1_000_000, 8)
-        store.refresh(conn, {NODE_B}, {12})
+        refresh(conn, {NODE_B}, {12})
     after = cached.get("/").content
     assert after != before["/"] and after == plain.get("/").content
     assert re.search(rb'id="total-proofs">\s*4\s*<', after), after[:2000]
     board = cached.get("/leaderboard").content
     assert board != before["/leaderboard"] and board == plain.get("/leaderboard").content
-    # A reorg roll-back (store.rollback_to, as Indexer._rewind does) retires them again.
-    with store.transaction(conn):
-        store.rollback_to(conn, 7, "0xc")
+    # A reorg roll-back (summaries.rollback_to, as Indexer._rewind does) retires them again.
+    with transaction(conn):
+        rollback_to(conn, 7, "0xc")
     conn.close()
     assert cached.get("/").content == before["/"] == plain.get("/").content
     assert cached.get("/leaderboard").content == before["/leaderboard"]
 
 
 def test_index_version_counts_every_commit(db: Path) -> None:
-    conn = store.open_store(db)
-    v0 = store.index_version(conn)
-    with store.transaction(conn):
-        store.refresh(conn, set(), set())  # a batch without events still moves the cursor shown on pages
-    with store.transaction(conn):
-        store.rollback_to(conn, 5, "0xa")
-    assert store.index_version(conn) == v0 + 2
+    conn = open_store(db)
+    v0 = index_version(conn)
+    with transaction(conn):
+        refresh(conn, set(), set())  # a batch without events still moves the cursor shown on pages
+    with transaction(conn):
+        rollback_to(conn, 5, "0xa")
+    assert index_version(conn) == v0 + 2
     conn.close()
 
 
-def test_query_normalisation_keeps_meaning() -> None:
-    assert normalized_query(b"page=2&sort=score") == normalized_query(b"sort=score&page=2")
-    assert normalized_query(b"page=1&page=2") != normalized_query(b"page=2&page=1")  # the last one wins
-    assert normalized_query(b"sort=%3Cscript%3E") == "sort=%3Cscript%3E"
-    assert normalized_query(b"") == ""
+BOARD = frozenset({"sort", "page", "size"})
+
+
+def test_canonical_query_keeps_meaning_and_drops_the_rest() -> None:
+    assert canonical_query(b"page=2&sort=proofs", BOARD) == canonical_query(b"sort=proofs&page=2", BOARD)
+    assert canonical_query(b"page=1&page=2", BOARD) != canonical_query(b"page=2&page=1", BOARD)  # the last one wins
+    assert canonical_query(b"page=1&page=2", BOARD) == canonical_query(b"page=2", BOARD)
+    assert canonical_query(b"sort=%3Cscript%3E", BOARD) == "sort=%3Cscript%3E"
+    assert canonical_query(b"junk=1&page=2&x=%3C", BOARD) == "page=2"
+    assert canonical_query(b"page=2", frozenset()) == canonical_query(b"", BOARD) == ""
+
+
+def test_unknown_query_parameters_share_one_entry(clients) -> None:
+    cached, plain = clients
+    cache = cached.app.state.page_cache
+    first = cached.get("/leaderboard?sort=proofs").content
+    for i in range(1, 201):
+        assert cached.get(f"/leaderboard?sort=proofs&junk={i}").content == first
+    assert cached.get(f"/proofs/{NODE_A}/10?junk=1").content == plain.get(f"/proofs/{NODE_A}/10").content
+    assert len(cache) == 2 and cache.misses == 2 and cache.hits == 200
 
 
 @pytest.mark.chain

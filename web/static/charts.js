@@ -9,7 +9,7 @@
     const kind = canvas.dataset.chart;
     const datasets = kind === "overview"
       ? [
-          { type: "bar", label: "Energy certified (kWh)", data: data.energy_kwh, backgroundColor: GREEN, yAxisID: "y" },
+          { type: "bar", label: "Energy bound (kWh)", data: data.energy_kwh, backgroundColor: GREEN, yAxisID: "y" },
           { type: "line", label: "Credits earned (ECO = kWh saved)", data: data.credits_eco, borderColor: BLUE,
             backgroundColor: BLUE, yAxisID: "y1", pointRadius: 2 },
         ]

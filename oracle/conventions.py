@@ -1,0 +1,98 @@
+"""The one home of the conventions the parts share: units, formulas and encodings (docs/INTERFACES.md).
+
+Every part (measure, zk, chain, node, web) imports these instead of restating them; a test checks the contracts
+compute the same numbers. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+# --- units -----------------------------------------------------------------------------------------------------
+N_INTERVALS = 64  # intervals per epoch: the circuit's fixed number of private readings
+MJ_PER_KWH = 3_600_000_000  # millijoules in one kWh (3.6 MJ)
+MJ_PER_J = 1000
+J_PER_KWH = MJ_PER_KWH // MJ_PER_J  # joules in one kWh (profiles and prices use joules)
+ECO_DECIMALS = 18
+WEI_PER_ECO = 10**ECO_DECIMALS  # 1 ECO = 1 kWh saved
+MG_PER_G = 1000
+
+# BN254 scalar field: every public input of a proof must be below it (the contract rejects aliases x + r).
+SNARK_SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+# Public signals in snarkjs order; GreenProof builds its inputs in the same order.
+PUBLIC_SIGNALS = ("threshold_mj", "epoch", "node", "commitment")
+
+
+# --- formulas ---------------------------------------------------------------------------------------------------
+def mj_to_kwh(energy_mj: float) -> float:
+    return energy_mj / MJ_PER_KWH
+
+
+def epoch_of(unix_time_s: float, epoch_seconds: int) -> int:
+    """epoch = floor(t / L)."""
+    return int(unix_time_s // epoch_seconds)
+
+
+def epoch_bounds(epoch: int, epoch_seconds: int) -> tuple[int, int]:
+    """[e·L, (e+1)·L) in unix seconds."""
+    return epoch * epoch_seconds, (epoch + 1) * epoch_seconds
+
+
+def credits_wei(baseline_mj: int, threshold_mj: int) -> int:
+    """ECO-wei earned by an epoch accepted at `threshold_mj` under a class baseline (GreenProof._credits)."""
+    return max(baseline_mj - threshold_mj, 0) * WEI_PER_ECO // MJ_PER_KWH
+
+
+def carbon_bound_mg(threshold_mj: int, grams_per_kwh: int) -> int:
+    """Upper bound of an epoch's carbon, mg CO2, rounded up (GreenProof._carbonBound)."""
+    return -(-threshold_mj * grams_per_kwh * MG_PER_G // MJ_PER_KWH)
+
+
+def eco_from_wei(wei: int) -> float:
+    return wei / WEI_PER_ECO
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+# --- encodings --------------------------------------------------------------------------------------------------
+def label_to_bytes32(label: str) -> bytes:
+    """A short ASCII label (hardware class, region) as bytes32, right-padded with zero bytes."""
+    try:
+        raw = label.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError(f"label {label!r} must be ASCII") from None
+    if not raw or len(raw) > 32 or b"\0" in raw:
+        raise ValueError(f"label {label!r} must be 1 to 32 ASCII bytes without NUL")
+    return raw.ljust(32, b"\0")
+
+
+def bytes32_to_label(value: bytes) -> str:
+    """The inverse of `label_to_bytes32`; bytes that are not ASCII show as U+FFFD rather than failing."""
+    return bytes(value).rstrip(b"\0").decode("ascii", errors="replace")
+
+
+def proof_to_calldata(proof: dict[str, Any]) -> list[int]:
+    """snarkjs proof.json → the uint256[8] GreenProof takes: [a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y].
+
+    snarkjs keeps G2 coordinates as [c0, c1]; the EVM pairing precompile wants [c1, c0].
+    """
+    a, b, c = proof["pi_a"], proof["pi_b"], proof["pi_c"]
+    return [int(a[0]), int(a[1]), int(b[0][1]), int(b[0][0]), int(b[1][1]), int(b[1][0]), int(c[0]), int(c[1])]
+
+
+def calldata_to_proof(calldata: Sequence[int]) -> dict[str, Any]:
+    """The inverse of `proof_to_calldata`: the uint256[8] back as a snarkjs proof.json."""
+    if len(calldata) != 8:
+        raise ValueError(f"a Groth16 proof is 8 uint256 words, got {len(calldata)}")
+    p = [str(int(x)) for x in calldata]
+    return {"protocol": "groth16", "curve": "bn128", "pi_a": [p[0], p[1], "1"],
+            "pi_b": [[p[3], p[2]], [p[5], p[4]], ["1", "0"]], "pi_c": [p[6], p[7], "1"]}
+
+
+def in_field(value: int) -> bool:
+    return 0 <= value < SNARK_SCALAR_FIELD
+

@@ -1,0 +1,189 @@
+"""The web index's tables (SQLAlchemy Core, one schema for SQLite and PostgreSQL) and its meta values.
+
+Raw tables (`proofs`, `claims`, `transfers`, `node_events`, `param_events`, `blocks`) hold what the chain
+said, one row per event, keyed by (tx_hash, log_index) so a replay inserts nothing twice. Summary tables
+(`nodes`, `totals`, `epoch_stats`) are derived from them by `summaries.refresh` and can be rebuilt at any
+time, which is how a reorg roll-back stays consistent. The database holds data only: pages are rendered from
+it per request (and kept by the page cache, web/cache.py). The tables are created and changed only by the
+Alembic revisions in web/db/migrations (web.db.engine.upgrade); this module describes their head state.
+
+Units: energy in mJ (as on chain), carbon in mg CO2, credits in wei of ECO (18 decimals) kept exactly as
+decimal TEXT (they overflow 64-bit integers) next to a DOUBLE copy in ECO used only for sorting and charts.
+`threshold_mj_total` is a sum of proven thresholds: an upper bound of the energy used, not a reading.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Double, Index, Integer, MetaData, Table, Text, select, update
+from sqlalchemy.engine import Connection
+
+# 64-bit integers on PostgreSQL; plain INTEGER on SQLite (also 64-bit there, and the rowid alias it optimises).
+Big = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+meta = Table("meta", metadata, Column("key", Text, primary_key=True), Column("value", Text, nullable=False))
+
+# The last block whose events are all indexed, and its hash (to notice a reorg below it).
+cursor = Table("cursor", metadata,
+               Column("id", Integer, CheckConstraint("id = 1"), primary_key=True, autoincrement=False),
+               Column("block", Big, nullable=False), Column("hash", Text, nullable=False))
+
+# Blocks that carried an indexed event: their hash finds the fork point of a reorg, their time dates events.
+blocks = Table("blocks", metadata, Column("number", Big, primary_key=True, autoincrement=False),
+               Column("hash", Text, nullable=False), Column("timestamp", Big, nullable=False))
+
+proofs = Table(
+    "proofs", metadata,
+    Column("node", Text, primary_key=True), Column("epoch", Big, primary_key=True, autoincrement=False),
+    Column("beneficiary", Text, nullable=False), Column("tier", Integer, nullable=False),
+    Column("threshold_mj", Big, nullable=False), Column("commitment", Text, nullable=False),
+    Column("carbon_mg", Big, nullable=False), Column("credits_wei", Text, nullable=False),
+    Column("credits_eco", Double, nullable=False), Column("block", Big, nullable=False),
+    Column("timestamp", Big, nullable=False), Column("tx_hash", Text, nullable=False),
+    Column("log_index", Integer, nullable=False), Column("gas_used", Big),
+    Index("proofs_by_block", "block"), Index("proofs_by_epoch", "epoch"),
+    sqlite_with_rowid=False,
+)
+
+claims = Table(
+    "claims", metadata,
+    Column("tx_hash", Text, primary_key=True), Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("beneficiary", Text, nullable=False), Column("recipient", Text, nullable=False),
+    Column("amount_wei", Text, nullable=False), Column("amount_eco", Double, nullable=False),
+    Column("block", Big, nullable=False), Column("timestamp", Big, nullable=False),
+    Index("claims_by_block", "block"), Index("claims_by_beneficiary", "beneficiary"),
+)
+
+transfers = Table(
+    "transfers", metadata,
+    Column("tx_hash", Text, primary_key=True), Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("sender", Text, nullable=False), Column("recipient", Text, nullable=False),
+    Column("amount_wei", Text, nullable=False), Column("block", Big, nullable=False),
+    Index("transfers_by_block", "block"),
+)
+
+# NodeAdmitted / NodeRetired, in chain order: the registry columns of `nodes` are derived from them.
+node_events = Table(
+    "node_events", metadata,
+    Column("tx_hash", Text, primary_key=True), Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("node", Text, nullable=False), Column("kind", Text, nullable=False), Column("beneficiary", Text),
+    Column("hardware_class", Text), Column("region", Text), Column("block", Big, nullable=False),
+    Index("node_events_by_node", "node", "block", "log_index"), Index("node_events_by_block", "block"),
+)
+
+# Governance events (HardwareClassSet, RegionCarbonSet, EpochLengthSet, MaxEpochAgeSet), args as JSON:
+# the /parameters page shows the current values and this history.
+param_events = Table(
+    "param_events", metadata,
+    Column("tx_hash", Text, primary_key=True), Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False), Column("args", Text, nullable=False), Column("block", Big, nullable=False),
+    Index("param_events_by_block", "block"),
+)
+
+# Summary tables (derived by summaries.refresh).
+RANK_KEYS = ("credits", "saved_share", "proofs", "threshold_total")
+# What a leaderboard row shows: the covering indexes below carry them, so a page is an index-only scan.
+LEADERBOARD_COLUMNS = ("node", "beneficiary", "hardware_class", "region", "active", "proofs", "threshold_mj_total",
+                       "carbon_mg", "credits_wei", "credits_eco", "saved_share_pct", "last_epoch")
+nodes = Table(
+    "nodes", metadata,
+    Column("node", Text, primary_key=True), Column("beneficiary", Text), Column("hardware_class", Text),
+    Column("region", Text), Column("active", Integer, nullable=False, server_default="0"),
+    Column("proofs", Big, nullable=False, server_default="0"),
+    Column("threshold_mj_total", Big, nullable=False, server_default="0"),
+    Column("carbon_mg", Big, nullable=False, server_default="0"),
+    Column("credits_wei", Text, nullable=False, server_default="0"),
+    Column("credits_eco", Double, nullable=False, server_default="0"),
+    Column("saved_share_pct", Double, nullable=False, server_default="0"),
+    Column("first_epoch", Big), Column("last_epoch", Big),
+    # Positions under each leaderboard ordering: a page of the leaderboard is one range scan of its rows.
+    *(Column(f"rank_{key}", Big) for key in RANK_KEYS),
+    *(Index(f"nodes_by_{key}", f"rank_{key}", postgresql_include=[c for c in LEADERBOARD_COLUMNS])
+      for key in RANK_KEYS),
+)
+
+totals = Table(
+    "totals", metadata,
+    Column("id", Integer, CheckConstraint("id = 1"), primary_key=True, autoincrement=False),
+    Column("nodes", Big, nullable=False), Column("proofs", Big, nullable=False),
+    Column("threshold_mj_total", Big, nullable=False), Column("carbon_mg", Big, nullable=False),
+    Column("credits_wei", Text, nullable=False), Column("claimed_wei", Text, nullable=False),
+    Column("minted_wei", Text, nullable=False), Column("claims", Big, nullable=False),
+)
+
+epoch_stats = Table(
+    "epoch_stats", metadata,
+    Column("epoch", Big, primary_key=True, autoincrement=False), Column("proofs", Big, nullable=False),
+    Column("threshold_mj_total", Big, nullable=False), Column("carbon_mg", Big, nullable=False),
+    Column("credits_eco", Double, nullable=False),
+)
+
+# Who writes: one indexer at a time (web.db.lock). On SQLite this row is the lock (owner + heartbeat); on
+# PostgreSQL an advisory lock is, and the row only names the holder for the "waiting for …" log line.
+indexer_lock = Table("indexer_lock", metadata,
+                     Column("id", Integer, CheckConstraint("id = 1"), primary_key=True, autoincrement=False),
+                     Column("owner", Text, nullable=False), Column("acquired_at", Double, nullable=False),
+                     Column("heartbeat", Double, nullable=False))
+
+RAW_TABLES = (proofs, claims, transfers, node_events, param_events, blocks)
+EMPTY_TOTALS = {"id": 1, "nodes": 0, "proofs": 0, "threshold_mj_total": 0, "carbon_mg": 0, "credits_wei": "0",
+                "claimed_wei": "0", "minted_wei": "0", "claims": 0}
+
+
+def dialect_insert(conn: Connection, table: Table):  # -> the dialect's INSERT, which has ON CONFLICT
+    """INSERT with ON CONFLICT support in the connection's dialect (SQLite and PostgreSQL spell it alike)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert_
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert_
+    return dialect_insert_(table)
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET the other columns."""
+    stmt = dialect_insert(conn, table).values(**values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys),
+                                            set_={k: stmt.excluded[k] for k in values if k not in keys}))
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]] | dict[str, Any]) -> None:
+    """Insert rows, skipping those whose key is already there (a replayed event)."""
+    if rows:
+        conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(), rows)
+
+
+def get_meta(conn: Connection, key: str) -> str | None:
+    value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+    return None if value is None else str(value)
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    upsert(conn, meta, {"key": key, "value": value}, ("key",))
+
+
+def set_cursor(conn: Connection, block: int, block_hash: str) -> None:
+    upsert(conn, cursor, {"id": 1, "block": block, "hash": block_hash}, ("id",))
+
+
+def bump_index_version(conn: Connection) -> None:
+    """Count one more change of what the pages show (committed with the change itself)."""
+    current = conn.execute(select(meta.c.value).where(meta.c.key == "index_version")).scalar()
+    set_meta(conn, "index_version", str(1 if current is None else int(current) + 1))
+
+
+INDEX_VERSION = select(meta.c.value).where(meta.c.key == "index_version")
+
+
+def index_version(conn: Connection) -> int:
+    """The index version: it changes whenever the indexer commits a batch or rolls back a reorg."""
+    value = conn.execute(INDEX_VERSION).scalar()
+    return 0 if value is None else int(value)
+
+
+def reset_totals(conn: Connection) -> None:
+    conn.execute(update(totals).where(totals.c.id == 1).values(**{k: v for k, v in EMPTY_TOTALS.items()
+                                                                   if k != "id"}))
+

@@ -1,0 +1,1 @@
+"""The web app's routes: HTML pages (pages.py) and the JSON API (api.py, response models in models.py)."""
