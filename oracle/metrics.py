@@ -9,21 +9,52 @@ Metric names (alert rules in oracle/monitoring/alerts.yml use them):
 - ecoai_proofs_total{result}                        counter: accepted, rejected, failed, ...
 - ecoai_sampler_last_sample_timestamp_seconds       gauge: unix time of the sampler's latest tick
 - ecoai_sampler_gaps_total{device}                  counter: recorded gaps
+
+The energy metrics also carry `node`: the Kubernetes node name from env NODE_NAME (downward API), empty elsewhere,
+so one cluster-wide query tells the machines apart.
+
+The exporter also answers the probes: GET /healthz is 200 while the sampler ticked within the last 30 s (503
+otherwise), GET /readyz is 200 while the latest RPC call got an answer (503 otherwise); every other path serves
+the metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from socketserver import ThreadingMixIn
 from threading import Thread
-from wsgiref.simple_server import WSGIServer
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 
 from oracle.measure.reading import Gap, Item, Reading
 
 EPOCH_OUTCOMES = ("proved", "over_budget", "incomplete", "failed")
 PROOF_RESULTS = ("accepted", "rejected", "failed")
+HEALTHY_SAMPLE_AGE_S = 30.0  # the sampler ticks 10 times a second; 30 s without a tick is a stalled node
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    """One thread per request (a slow scrape does not block a probe). Address reuse, as servers bind: a restart
+    gets its documented port back while the last run's connections sit in TIME_WAIT."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _ThreadingServer6(_ThreadingServer):
+    address_family = socket.AF_INET6  # exporter.host "::" in a dual-stack pod
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # probes every few seconds would flood stderr
+        pass
 
 
 @dataclass
@@ -51,13 +82,18 @@ class Exporter:
 class Metrics:
     """The node's metrics in their own registry (so tests and several nodes in one process do not collide)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, node_name: str | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self.node_name = os.environ.get("NODE_NAME", "") if node_name is None else node_name
         r = self.registry
         self.energy = Counter("ecoai_energy_joules", "Energy read from the sources, joules",
-                              ["device", "method", "kind"], registry=r)
+                              ["device", "method", "kind", "node"], registry=r)
         self.power = Gauge("ecoai_power_watts", "Mean power of the latest reading per device, watts",
-                           ["device", "method", "kind"], registry=r)
+                           ["device", "method", "kind", "node"], registry=r)
+        # Probe state: unix time of the latest sampler tick, and whether the latest RPC call was answered.
+        self._last_tick: float | None = None
+        self._rpc_ok: bool | None = None
+        self._probe_lock = threading.Lock()
         self.carbon = Counter("ecoai_carbon_grams", "Location-based CO2e of the energy counted, grams",
                               ["region"], registry=r)
         self.budget = Gauge("ecoai_energy_budget_watts", "Epoch energy threshold expressed as mean power, watts",
@@ -76,12 +112,14 @@ class Metrics:
         """Count readings and gaps; mark the sampler alive at `now`."""
         for it in items:
             if isinstance(it, Reading):
-                self.energy.labels(it.device, it.label, it.kind).inc(it.energy_mj / 1000.0)
-                self.power.labels(it.device, it.label, it.kind).set(it.power_w)
+                self.energy.labels(it.device, it.label, it.kind, self.node_name).inc(it.energy_mj / 1000.0)
+                self.power.labels(it.device, it.label, it.kind, self.node_name).set(it.power_w)
             elif isinstance(it, Gap):
                 self.gaps.labels(it.device).inc()
         if now is not None:
             self.last_sample.set(now)
+            with self._probe_lock:
+                self._last_tick = time.time()  # liveness is judged on this process's clock, not the sampler's
 
     def sink(self, items: list[Item], now: float) -> None:
         """Sampler sink."""
@@ -101,7 +139,41 @@ class Metrics:
         """Count a proof attempt: accepted, rejected, failed."""
         self.proofs.labels(result).inc()
 
+    def rpc_answered(self, ok: bool) -> None:
+        """Whether the latest RPC call got an answer (GreenProofClient's on_rpc): /readyz."""
+        with self._probe_lock:
+            self._rpc_ok = ok
+
+    def healthy(self, now: float | None = None) -> bool:
+        with self._probe_lock:
+            tick = self._last_tick
+        return tick is not None and (now if now is not None else time.time()) - tick <= HEALTHY_SAMPLE_AGE_S
+
+    def ready(self) -> bool:
+        with self._probe_lock:
+            return bool(self._rpc_ok)
+
+    def wsgi_app(self) -> Callable[..., Iterable[bytes]]:
+        """/healthz, /readyz, and the metrics on every other path (as prometheus_client serves them)."""
+        metrics_app = make_wsgi_app(self.registry)
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            path = environ.get("PATH_INFO", "")
+            if path in ("/healthz", "/readyz"):
+                ok = self.healthy() if path == "/healthz" else self.ready()
+                what = "sampler ticked within 30 s" if path == "/healthz" else "last RPC call answered"
+                body = f"{'ok' if ok else 'unavailable'}: {what if ok else 'not ' + what}\n".encode()
+                start_response("200 OK" if ok else "503 Service Unavailable",
+                               [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+                return [body]
+            return metrics_app(environ, start_response)
+
+        return app
+
     def start_exporter(self, port: int = 0, host: str = "127.0.0.1") -> Exporter:
-        """Serve /metrics on host:port (port 0 picks a free one; see Exporter.port)."""
-        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        """Serve /metrics, /healthz and /readyz on host:port (port 0 picks a free one; see Exporter.port)."""
+        server_class = _ThreadingServer6 if ":" in host else _ThreadingServer
+        server = make_server(host, port, self.wsgi_app(), server_class, handler_class=_QuietHandler)
+        thread = Thread(target=server.serve_forever, name="ecoai-exporter", daemon=True)
+        thread.start()
         return Exporter(server, thread, host)

@@ -9,6 +9,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
 CIRCUITS_DIR = REPO_ROOT / "circuits"
 KEYS_DIR = CIRCUITS_DIR / "keys"
+# The offline solc shim `make bootstrap` installs inside the checkout (py-solc-x reads SOLCX_BINARY_PATH).
+SOLCX_DIR = REPO_ROOT / ".venv" / "solcx"
 
 
 def state_dir() -> Path:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from oracle.chain.anvil import Anvil
-from oracle.paths import NODE_BIN, REPO_ROOT
+from oracle.paths import NODE_BIN, REPO_ROOT, SOLCX_DIR
 
 # ape-foundry and our subprocesses find anvil, circom2 and snarkjs only on PATH.
+os.environ.setdefault("SOLCX_BINARY_PATH", str(SOLCX_DIR))  # the checkout's solc shim, never ~/.solcx
 os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 
 

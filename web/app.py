@@ -1,6 +1,7 @@
 """The EcoAI web dApp's application factory: middleware, error handlers, static files, the page and API routers.
 
-`create_app(db_path, ...)` builds the FastAPI application over an indexed SQLite store. With a chain
+`create_app(db, ...)` builds the FastAPI application over an index (a SQLite file or a database URL, see
+web.db.engine). With a chain
 (`deployment` + `rpc_url`) it also reads live account state for the claim page and re-verifies proofs;
 with `follow=True` it runs the indexer in a background thread for the application's lifetime.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oracle.chain.deployment import Deployment
@@ -26,7 +27,7 @@ from oracle.paths import REPO_ROOT
 from web.cache import DEFAULT_MAX_BYTES, PageCache, PageCacheMiddleware
 from web.chain import Chain
 from web.db.queries import Reader
-from web.db.schema import index_version, open_reader, open_store
+from web.db.engine import Database
 from web.routes import api, pages
 from web.routes.common import WebState, is_fragment_request
 from web.views import WEB_DIR
@@ -64,34 +65,37 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(db_path: Path | str, deployment: Deployment | None = None, rpc_url: str | None = None,
+def create_app(db: Database | Path | str, deployment: Deployment | None = None, rpc_url: str | None = None,
                follow: bool = False, confirmations: int = 2, poll_interval: float = 1.0,
-               cache_bytes: int = DEFAULT_MAX_BYTES, notice: str | None = None) -> FastAPI:
-    """The web app over the store at `db_path` (created if missing).
+               cache_bytes: int = DEFAULT_MAX_BYTES, notice: str | None = None, migrate: bool = True) -> FastAPI:
+    """The web app over the index `db` (a Database, a SQLite path or a database URL; created if missing).
 
     deployment + rpc_url: enable the claim page's live reads and "verify again"; follow: also run the
     indexer in the background (`ecoai web` does); cache_bytes: the page cache's bound (0: no page cache, every
-    request rendered); notice: a line shown on every page (e.g. that the data is a test network's).
+    request rendered); notice: a line shown on every page (e.g. that the data is a test network's); migrate:
+    upgrade the schema to the newest revision first (`ecoai web serve` does it once, before its workers).
     """
-    db_path = Path(db_path)
-    open_store(db_path).close()  # create or migrate before any reader opens it
+    database = db if isinstance(db, Database) else Database(db)
+    if migrate:
+        database.upgrade()  # create or migrate before any reader opens it
     chain = Chain.connect(deployment, rpc_url) if deployment is not None and rpc_url else None
-    reader_conn = open_reader(db_path)
-    state = WebState(reader=Reader(reader_conn), chain=chain, notice=notice)
+    reader = Reader(database.reader)
+    state = WebState(reader=reader, chain=chain, notice=notice)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         from web.indexer import Indexer, IndexerThread
 
         if follow and chain is not None:
-            state.indexer = IndexerThread(Indexer(db_path, chain, confirmations=confirmations), poll_interval).start()
+            state.indexer = IndexerThread(Indexer(database, chain, confirmations=confirmations, migrate=False),
+                                          poll_interval).start()
         try:
             yield
         finally:
             if state.indexer is not None:
                 state.indexer.stop()
                 state.indexer = None
-            reader_conn.close()
+            reader.close()
 
     app = FastAPI(title="EcoAI", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json",
@@ -106,7 +110,7 @@ def create_app(db_path: Path | str, deployment: Deployment | None = None, rpc_ur
     app.add_middleware(SecurityHeaders)
     app.state.page_cache = None
     if cache_bytes > 0:  # added last, so it runs first: a hit skips all below (headers included)
-        app.state.page_cache = PageCache(lambda: _index_version(reader_conn), _cached_pages(), cache_bytes)
+        app.state.page_cache = PageCache(lambda: _index_version(reader), _cached_pages(), cache_bytes)
         app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount("/vendor/htmx", StaticFiles(directory=REPO_ROOT / "node_modules" / "htmx.org" / "dist"), name="htmx")
@@ -115,10 +119,10 @@ def create_app(db_path: Path | str, deployment: Deployment | None = None, rpc_ur
     return app
 
 
-def _index_version(conn: sqlite3.Connection) -> int | None:
+def _index_version(reader: Reader) -> int | None:
     try:
-        return index_version(conn)
-    except sqlite3.Error:
+        return reader.index_version()
+    except SQLAlchemyError:
         return None
 
 
@@ -160,6 +164,6 @@ def _add_error_handlers(app: FastAPI) -> None:
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
         return error_response(request, 422, "; ".join(parts))
 
-    @app.exception_handler(sqlite3.Error)
-    async def db_error(request: Request, exc: sqlite3.Error) -> Response:
+    @app.exception_handler(SQLAlchemyError)
+    async def db_error(request: Request, exc: SQLAlchemyError) -> Response:
         return error_response(request, 503, "the index database is not readable right now; try again shortly")

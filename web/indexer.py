@@ -1,10 +1,11 @@
-"""Follows GreenProof and EcoCredit events into the web's SQLite index (web/db).
+"""Follows GreenProof and EcoCredit events into the web's index (web/db: SQLite or PostgreSQL).
 
 - Resumes from the cursor (last fully indexed block and its hash) stored in the database.
 - Indexes only blocks with at least `confirmations` blocks on top of them.
 - Idempotent: every event row is keyed by (tx_hash, log_index); a replayed range inserts nothing twice.
 - Reorg-safe: before each step the cursor's hash is compared with the chain's; on a mismatch the store
   rolls back to the highest block whose recorded hash still matches (or the deployment block) and re-indexes.
+- Exactly one indexer writes (web.db.lock): a second one waits for the lock instead of double-indexing.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from typing import Any
 from hexbytes import HexBytes
 from web3.exceptions import BlockNotFound
 
+from sqlalchemy import delete, select
+
 from oracle.conventions import WEI_PER_ECO, bytes32_to_label
-from oracle.sqlite import transaction
 from web.chain import Chain
-from web.db.schema import get_meta, open_store, set_meta
+from web.db.engine import Database
+from web.db.lock import IndexerLock, LockBusy, LockLost
+from web.db.schema import (blocks, claims, cursor, get_meta, insert_ignore, node_events, param_events, proofs,
+                           set_cursor, set_meta, transaction, transfers)
 from web.db.summaries import refresh, rollback_to
 
 log = logging.getLogger("ecoai.web.indexer")
@@ -52,25 +57,51 @@ class IndexerStatus:
     head_block: int | None = None
     last_error: str | None = None
     reorgs: int = 0
+    waiting_for: str | None = None  # the holder of the indexer lock while this one waits for it
     updated_at: float = field(default_factory=time.time)
 
 
 class Indexer:
-    def __init__(self, db_path: Path, chain: Chain, confirmations: int = 2, batch_blocks: int = 2000) -> None:
+    def __init__(self, db: Database | Path | str, chain: Chain, confirmations: int = 2, batch_blocks: int = 2000,
+                 owner: str | None = None, lock_ttl_s: float = 30.0, migrate: bool = True) -> None:
         if confirmations < 0:
             raise ValueError("confirmations must be >= 0")
-        self.db_path = Path(db_path)
+        self._own_db = not isinstance(db, Database)
+        self.db = Database(db) if not isinstance(db, Database) else db
         self.chain = chain
         self.confirmations = confirmations
         self.batch_blocks = batch_blocks
         self.status = IndexerStatus()
         self._topics = chain.event_topics()
         self._addresses = [chain.green_proof.address, chain.eco_credit.address]
-        self.conn = open_store(self.db_path)
-        self._bind_to_deployment()
+        if migrate:
+            self.db.upgrade()
+        # One dedicated connection for the indexer's life: it holds the lock (PostgreSQL: the session's
+        # advisory lock) and makes every write, so a writer that lost its session cannot commit.
+        self.conn = self.db.engine.connect()
+        self.lock = IndexerLock(self.conn, owner, ttl_s=lock_ttl_s)
 
     def close(self) -> None:
-        self.conn.close()
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+            self.lock.release()
+        except Exception as exc:  # noqa: BLE001 - the database is gone: the lock went with the session/lease
+            log.warning("could not release the indexer lock: %s", exc)
+        finally:
+            self.conn.close()
+            if self._own_db:
+                self.db.dispose()
+
+    def acquire(self) -> None:
+        """Take the indexer lock (raises LockBusy naming the holder), then bind the index to the deployment."""
+        if self.lock.held:
+            return
+        if not self.lock.try_acquire():
+            raise LockBusy(self.lock.holder() or "another indexer")
+        log.info("indexer lock taken by %s", self.lock.owner)
+        self.status.waiting_for = None
+        self._bind_to_deployment()
 
     def _bind_to_deployment(self) -> None:
         """The store indexes one deployment; a store of another one (a fresh local chain) is emptied first.
@@ -79,11 +110,13 @@ class Indexer:
         """
         identity = f"{self.chain.chain_id}:{self.chain.green_proof.address}:{self.chain.start_block}"
         with transaction(self.conn):
+            self.lock.confirm()
             known = get_meta(self.conn, "deployment")
             if known is not None and known != identity:
-                log.warning("index %s was built for deployment %s; re-indexing for %s", self.db_path, known, identity)
+                log.warning("index %s was built for deployment %s; re-indexing for %s", self.db.display, known,
+                            identity)
                 rollback_to(self.conn, -1, "")
-                self.conn.execute("DELETE FROM cursor")
+                self.conn.execute(delete(cursor))
             set_meta(self.conn, "deployment", identity)
             set_meta(self.conn, "chain_id", str(self.chain.chain_id))
             set_meta(self.conn, "green_proof", self.chain.green_proof.address)
@@ -92,10 +125,11 @@ class Indexer:
     # --- one step -------------------------------------------------------------------------------------
 
     def _cursor(self) -> tuple[int, str | None]:
-        row = self.conn.execute("SELECT block, hash FROM cursor WHERE id = 1").fetchone()
+        with transaction(self.conn):
+            row = self.conn.execute(select(cursor.c.block, cursor.c.hash).where(cursor.c.id == 1)).first()
         if row is None:
             return self.chain.start_block - 1, None
-        return int(row["block"]), str(row["hash"]) or None
+        return int(row[0]), str(row[1]) or None
 
     def _block_hash(self, number: int) -> str | None:
         try:
@@ -105,45 +139,52 @@ class Indexer:
 
     def step(self) -> int:
         """Index the next batch of confirmed blocks; returns how many blocks it advanced (0: up to date)."""
+        self.acquire()
+        self.lock.keep_alive()
         w3 = self.chain.w3
         head = int(w3.eth.block_number)
         self.status.head_block = head
-        cursor, cursor_hash = self._cursor()
-        if cursor_hash is not None and self._block_hash(cursor) != cursor_hash:
+        cursor_block, cursor_hash = self._cursor()
+        if cursor_hash is not None and self._block_hash(cursor_block) != cursor_hash:
             self._rewind()
-            cursor, _ = self._cursor()
+            cursor_block, _ = self._cursor()
         safe = head - self.confirmations
-        if safe <= cursor:
-            self.status.indexed_block = cursor
+        if safe <= cursor_block:
+            self.status.indexed_block = cursor_block
             return 0
-        start, end = cursor + 1, min(safe, cursor + self.batch_blocks)
+        start, end = cursor_block + 1, min(safe, cursor_block + self.batch_blocks)
         logs = w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": self._addresses})
         end_hash = self._block_hash(end)
-        blocks: dict[int, tuple[str, int]] = {}
+        block_info: dict[int, tuple[str, int]] = {}
         for number in sorted({int(entry["blockNumber"]) for entry in logs}):
             block = w3.eth.get_block(number)
-            blocks[number] = (_hex(block["hash"]), int(block["timestamp"]))
-        if end_hash is None or any(blocks[int(e["blockNumber"])][0] != _hex(e["blockHash"]) for e in logs):
+            block_info[number] = (_hex(block["hash"]), int(block["timestamp"]))
+        if end_hash is None or any(block_info[int(e["blockNumber"])][0] != _hex(e["blockHash"]) for e in logs):
             return 0  # the chain moved under us mid-step; the next step re-checks from the cursor
         events = sorted(logs, key=lambda e: (int(e["blockNumber"]), int(e["logIndex"])))
         gas = self._gas_used({_hex(e["transactionHash"]) for e in events
                               if e["topics"] and self._topics.get(bytes(e["topics"][0]), (None, ""))[1] == "EpochProved"})
         with transaction(self.conn):
-            nodes, epochs = self._apply(events, blocks, gas)
-            self.conn.executemany("INSERT OR IGNORE INTO blocks VALUES (?, ?, ?)",
-                                  [(n, h, t) for n, (h, t) in blocks.items()])
+            self.lock.confirm()  # fencing: a lease lost while we read the chain rolls this batch back
+            rows, nodes, epochs = self._decode(events, block_info, gas)
+            for table, table_rows in rows.items():
+                insert_ignore(self.conn, table, table_rows)
+            insert_ignore(self.conn, blocks, [{"number": n, "hash": h, "timestamp": t}
+                                              for n, (h, t) in block_info.items()])
             refresh(self.conn, nodes, epochs)
-            self.conn.execute("INSERT INTO cursor VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-                              " block = excluded.block, hash = excluded.hash", (end, end_hash))
+            set_cursor(self.conn, end, end_hash)
         self.status.indexed_block = end
         self.status.updated_at = time.time()
-        return end - cursor
+        return end - cursor_block
 
     def _gas_used(self, tx_hashes: Iterable[str]) -> dict[str, int]:
         return {h: int(self.chain.w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in tx_hashes}
 
-    def _apply(self, logs: list[Any], blocks: dict[int, tuple[str, int]],
-               gas: dict[str, int]) -> tuple[set[str], set[int]]:
+    def _decode(self, logs: list[Any], block_info: dict[int, tuple[str, int]],
+                gas: dict[str, int]) -> tuple[dict[Any, list[dict[str, Any]]], set[str], set[int]]:
+        """The rows each event adds (per table, in chain order) and the nodes and epochs they touch."""
+        rows: dict[Any, list[dict[str, Any]]] = {proofs: [], claims: [], transfers: [], node_events: [],
+                                                 param_events: []}
         nodes: set[str] = set()
         epochs: set[int] = set()
         for entry in logs:
@@ -154,51 +195,55 @@ class Indexer:
             event = getattr(contract.events, name)().process_log(entry)
             args = event["args"]
             tx_hash, index, number = _hex(entry["transactionHash"]), int(entry["logIndex"]), int(entry["blockNumber"])
-            timestamp = blocks[number][1]
+            key = {"tx_hash": tx_hash, "log_index": index}
+            timestamp = block_info[number][1]
             if name == "EpochProved":
                 credits = int(args["credits"])
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO proofs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (args["node"], int(args["epoch"]), args["beneficiary"], int(args["tier"]),
-                     int(args["thresholdMj"]), str(int(args["commitment"])), int(args["carbonBoundMg"]),
-                     str(credits), credits / WEI_PER_ECO, number, timestamp, tx_hash, index,
-                     gas.get(tx_hash)))
+                rows[proofs].append({
+                    "node": args["node"], "epoch": int(args["epoch"]), "beneficiary": args["beneficiary"],
+                    "tier": int(args["tier"]), "threshold_mj": int(args["thresholdMj"]),
+                    "commitment": str(int(args["commitment"])), "carbon_mg": int(args["carbonBoundMg"]),
+                    "credits_wei": str(credits), "credits_eco": credits / WEI_PER_ECO, "block": number,
+                    "timestamp": timestamp, **key, "gas_used": gas.get(tx_hash)})
                 nodes.add(args["node"])
                 epochs.add(int(args["epoch"]))
             elif name == "CreditsClaimed":
                 amount = int(args["amount"])
-                self.conn.execute("INSERT OR IGNORE INTO claims VALUES (?,?,?,?,?,?,?,?)",
-                                  (tx_hash, index, args["beneficiary"], args["to"], str(amount),
-                                   amount / WEI_PER_ECO, number, timestamp))
+                rows[claims].append({**key, "beneficiary": args["beneficiary"], "recipient": args["to"],
+                                     "amount_wei": str(amount), "amount_eco": amount / WEI_PER_ECO,
+                                     "block": number, "timestamp": timestamp})
             elif name == "Transfer" and contract is self.chain.eco_credit:
-                self.conn.execute("INSERT OR IGNORE INTO transfers VALUES (?,?,?,?,?,?)",
-                                  (tx_hash, index, args["from"], args["to"], str(int(args["value"])), number))
+                rows[transfers].append({**key, "sender": args["from"], "recipient": args["to"],
+                                        "amount_wei": str(int(args["value"])), "block": number})
             elif name == "NodeAdmitted":
-                self.conn.execute("INSERT OR IGNORE INTO node_events VALUES (?,?,?,?,?,?,?,?)",
-                                  (tx_hash, index, args["node"], "admitted", args["beneficiary"],
-                                   bytes32_to_label(args["hardwareClass"]), bytes32_to_label(args["region"]), number))
+                rows[node_events].append({**key, "node": args["node"], "kind": "admitted",
+                                          "beneficiary": args["beneficiary"],
+                                          "hardware_class": bytes32_to_label(args["hardwareClass"]),
+                                          "region": bytes32_to_label(args["region"]), "block": number})
                 nodes.add(args["node"])
             elif name == "NodeRetired":
-                self.conn.execute("INSERT OR IGNORE INTO node_events VALUES (?,?,?,?,?,?,?,?)",
-                                  (tx_hash, index, args["node"], "retired", None, None, None, number))
+                rows[node_events].append({**key, "node": args["node"], "kind": "retired", "beneficiary": None,
+                                          "hardware_class": None, "region": None, "block": number})
                 nodes.add(args["node"])
             elif name in PARAM_EVENTS:
-                self.conn.execute("INSERT OR IGNORE INTO param_events VALUES (?,?,?,?,?)",
-                                  (tx_hash, index, name, json.dumps({k: _jsonable(v) for k, v in args.items()}),
-                                   number))
-        return nodes, epochs
+                rows[param_events].append({**key, "name": name, "block": number,
+                                           "args": json.dumps({k: _jsonable(v) for k, v in args.items()})})
+        return rows, nodes, epochs
 
     def _rewind(self) -> None:
         """The cursor's block was replaced: roll back to the newest recorded block the chain still has."""
         fork, fork_hash = self.chain.start_block - 1, ""
-        for row in self.conn.execute("SELECT number, hash FROM blocks ORDER BY number DESC").fetchall():
-            if self._block_hash(int(row["number"])) == row["hash"]:
-                fork, fork_hash = int(row["number"]), str(row["hash"])
+        with transaction(self.conn):
+            recorded = self.conn.execute(select(blocks.c.number, blocks.c.hash).order_by(blocks.c.number.desc())).all()
+        for number, block_hash in recorded:  # chain reads outside any transaction: no lock held meanwhile
+            if self._block_hash(int(number)) == block_hash:
+                fork, fork_hash = int(number), str(block_hash)
                 break
         with transaction(self.conn):
+            self.lock.confirm()
             rollback_to(self.conn, fork, fork_hash)
             if not fork_hash:
-                self.conn.execute("DELETE FROM cursor")
+                self.conn.execute(delete(cursor))
         self.status.reorgs += 1
         self.status.indexed_block = fork
         log.warning("chain reorganised below the indexed cursor: rolled back to block %d", fork)
@@ -217,6 +262,15 @@ class Indexer:
             try:
                 advanced = self.step()
                 self.status.last_error = None
+            except LockBusy as busy:  # another indexer writes: wait for it to stop (or its lease to expire)
+                advanced = 0
+                holder = str(busy)
+                if self.status.waiting_for is None or holder.split(" (")[0] != self.status.waiting_for.split(" (")[0]:
+                    log.info("waiting for the indexer lock held by %s", holder)
+                self.status.waiting_for = holder
+            except LockLost as lost:
+                advanced = 0
+                log.warning("%s: stopped writing, waiting to take the lock again", lost)
             except Exception as exc:  # noqa: BLE001 - chain down, RPC errors, a locked DB: record, retry
                 advanced = 0
                 message = f"{type(exc).__name__}: {exc}"
@@ -228,7 +282,7 @@ class Indexer:
 
 
 class IndexerThread:
-    """Runs an Indexer in a background thread with its own SQLite connection; stop() joins it."""
+    """Runs an Indexer in a background thread with its own database connection; stop() joins it."""
 
     def __init__(self, indexer: Indexer, poll_interval: float = 1.0) -> None:
         self.indexer = indexer

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from oracle.childenv import child_env
 from oracle.net import can_bind, free_port
 from oracle.paths import REPO_ROOT
 
@@ -36,6 +37,7 @@ def start_web(port: int, deployment_file: Path, rpc_url: str, log_file: Path) ->
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=child_env(),
         )
 
 

@@ -78,6 +78,9 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
         deployment_file = default_path("ethereum:local")
         base = parse_config({})
         ensure_stack(anvil.url, deployment_file, args.epoch_seconds, base.node.hardware_class, base.node.region)
+        # A first run deploys with Ape, whose import installs its own SIGINT handler over ours: without this,
+        # Ctrl-C would end the process with 130 and skip the clean stop (no summary, anvil's state not dumped).
+        install_stop_signals(stop)
         metrics_port = (
             args.metrics_port if args.metrics_port is not None else pick_port(DEFAULT_METRICS_PORT, "metrics")
         )

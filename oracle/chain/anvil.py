@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from oracle.childenv import child_env
 from oracle.net import free_port
 from oracle.paths import node_tool
 
@@ -62,7 +63,8 @@ class Anvil:
             args += ["--block-time", str(self.block_time)]
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            env=child_env())
         finally:
             if self.log_file:
                 log.close()  # type: ignore[union-attr]

@@ -12,6 +12,7 @@ Parameters come from a TOML file (default: oracle/chain/default_params.toml) in 
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from oracle.chain.governance import Governor
 from oracle.chain.keys import NodeKey
 from oracle.conventions import label_to_bytes32
 from oracle.errors import UsageError
-from oracle.paths import REPO_ROOT
+from oracle.paths import REPO_ROOT, SOLCX_DIR
 
 DEFAULT_PARAMS = Path(__file__).with_name("default_params.toml")
 LOCAL_NETWORK = "ethereum:local"
@@ -132,7 +133,8 @@ def load_params(path: Path | None = None) -> DeployParams:
 
 
 def ape_project() -> Any:
-    """The checkout's Ape project (compiles into .build/ on first use)."""
+    """The checkout's Ape project (compiles into .build/ on first use, with the checkout's own solc shim)."""
+    os.environ.setdefault("SOLCX_BINARY_PATH", str(SOLCX_DIR))
     from ape import Project
 
     return Project(REPO_ROOT)

@@ -35,6 +35,24 @@ def error_selectors(abi: Sequence[dict[str, Any]]) -> dict[str, str]:
     return selectors
 
 
+def decode_custom_error(abi: Sequence[dict[str, Any]], data: str) -> tuple[str, dict[str, Any]]:
+    """(name, {argument: value}) of a custom error's revert data (addresses checksummed); ValueError when the
+    data matches no error of the ABI."""
+    from eth_abi import decode
+    from eth_utils import to_checksum_address
+
+    raw = bytes.fromhex(data.removeprefix("0x"))
+    for entry in abi:
+        if entry.get("type") != "error":
+            continue
+        types = [_abi_type(i) for i in entry.get("inputs", [])]
+        if keccak(text=f"{entry['name']}({','.join(types)})")[:4] == raw[:4]:
+            values = decode(types, raw[4:])
+            return entry["name"], {i["name"]: to_checksum_address(v) if i["type"] == "address" else v
+                                   for i, v in zip(entry["inputs"], values, strict=True)}
+    raise ValueError(f"revert data {data} matches no custom error")
+
+
 def _abi_type(param: dict[str, Any]) -> str:
     if param["type"].startswith("tuple"):
         return f"({','.join(_abi_type(c) for c in param['components'])}){param['type'][5:]}"

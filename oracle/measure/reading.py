@@ -108,3 +108,54 @@ def counter_delta(old: int, new: int, modulus: int | None, max_delta: float | No
     if max_delta is not None and delta > max_delta:
         return None
     return delta
+
+
+# --- useful work ----------------------------------------------------------------------------------------------
+# Method codes of the efficiency circuit's public `methods` signal (docs/INTERFACES.md, v2 design).
+METHOD_CODES: dict[str, int] = {"measured": 0, "estimated": 1, "replayed": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkReading:
+    """Useful work one counter counted over [t_start, t_end): the increase of a cumulative counter between two reads.
+
+    counter: the work source's id (e.g. "vllm:http://127.0.0.1:8000/metrics", "work:train", "replay:h200_...").
+    source:  the adapter ("prometheus", "work", "replay"); kind: measured / estimated / replayed, as for energy.
+    unit:    what one unit is ("token", "image", "request", "inference", "item"); units: a whole number >= 0.
+    """
+
+    t_start: float
+    t_end: float
+    counter: str
+    source: str
+    kind: Kind
+    unit: str
+    units: int
+
+    def __post_init__(self) -> None:
+        if not self.t_end > self.t_start:
+            raise ValueError(f"work interval must be positive: [{self.t_start}, {self.t_end})")
+        if type(self.units) is not int or self.units < 0:
+            raise ValueError(f"work must be a whole number >= 0, got {self.units!r} for {self.counter}")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkGap:
+    """A span [t_start, t_end) during which a work counter's increase is unknown (unreadable, reset, went
+    backwards, restarted). Recorded, never filled."""
+
+    t_start: float
+    t_end: float
+    counter: str
+    source: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.t_end >= self.t_start:
+            raise ValueError(f"work gap interval reversed: [{self.t_start}, {self.t_end})")
+
+
+class WorkUnitMismatch(ValueError):
+    """Work counters of one epoch report different units: an epoch's work must be in one unit."""

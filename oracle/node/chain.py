@@ -16,7 +16,7 @@ from typing import TypeVar
 import requests
 from eth_utils import keccak
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 
 from oracle.chain.deployment import Deployment
 from oracle.chain.governance import TransactionRejected, error_selectors
@@ -47,17 +47,40 @@ class SubmitRejected(TransactionRejected):
     """GreenProof refused the node's submission (custom error name in `reason`)."""
 
 
+class FeeCapExceeded(Exception):
+    """The fees or gas the endpoint asks for are above the configured caps: nothing is signed, the epoch waits."""
+
+
+@dataclass(frozen=True)
+class FeeCaps:
+    """The most the node ever signs for one submit (config [submit]); wei per gas and gas."""
+
+    max_fee_per_gas_wei: int
+    max_priority_fee_wei: int
+    max_gas: int
+
+    @classmethod
+    def from_gwei(cls, max_fee_gwei: float, max_priority_gwei: float, max_gas: int) -> FeeCaps:
+        return cls(int(max_fee_gwei * 10**9), int(max_priority_gwei * 10**9), int(max_gas))
+
+
+# Caps for a client built without a config (tests, tools): the local defaults of oracle.node.config.
+DEFAULT_FEE_CAPS = FeeCaps.from_gwei(50, 5, 1_500_000)
+
+
 @dataclass(frozen=True)
 class Receipt:
     tx_hash: str
     status: int
     gas_used: int
     block: int
+    block_hash: str = ""
 
 
 class GreenProofClient:
     def __init__(
-        self, rpc_url: str, deployed: Deployment, key: NodeKey, request_timeout: float = 5.0, quick_retries: int = 2
+        self, rpc_url: str, deployed: Deployment, key: NodeKey, request_timeout: float = 5.0, quick_retries: int = 2,
+        fee_caps: FeeCaps = DEFAULT_FEE_CAPS, on_rpc: Callable[[bool], None] | None = None,
     ) -> None:
         self.url = rpc_url
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}))
@@ -68,6 +91,9 @@ class GreenProofClient:
         self.address = key.address
         self.quick_retries = quick_retries
         self._errors = error_selectors(deployed.contracts["GreenProof"].abi)
+        self.fee_caps = fee_caps
+        # Told whether each RPC interaction got an answer (the exporter's /readyz).
+        self.on_rpc = on_rpc or (lambda ok: None)
 
     # -- plumbing ------------------------------------------------------------------------------------------
     def _rpc(self, what: str, call: Callable[[], T]) -> T:
@@ -75,11 +101,15 @@ class GreenProofClient:
         backoff = Backoff(base_s=QUICK_RETRY_BASE_S)
         for attempt in range(self.quick_retries + 1):
             try:
-                return call()
+                value = call()
             except TRANSIENT as exc:
                 if attempt == self.quick_retries:
+                    self.on_rpc(False)
                     raise RpcUnavailable(f"{what}: {self.url} unreachable ({type(exc).__name__})") from None
                 time.sleep(backoff.next_delay())
+            else:
+                self.on_rpc(True)
+                return value
         raise AssertionError("unreachable")
 
     def _revert_name(self, exc: ContractLogicError) -> str:
@@ -142,7 +172,24 @@ class GreenProofClient:
 
     # -- transactions --------------------------------------------------------------------------------------
     def sign_submit(self, epoch: int, tier: int, commitment: int, proof: Sequence[int]) -> tuple[int, str, str]:
-        """Dry-run (a revert raises SubmitRejected), then sign with the pending nonce. Returns (nonce, raw, hash)."""
+        """Check the fees against the caps, dry-run (a revert raises SubmitRejected), then sign with the pending
+        nonce. Returns (nonce, raw, hash). Fees or gas above the caps raise FeeCapExceeded before anything is
+        signed: the endpoint's suggestions are advice, never an order."""
+        caps = self.fee_caps
+        base_fee = int(
+            self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        )
+        tip = int(self._rpc("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee))
+        if tip > caps.max_priority_fee_wei:
+            raise FeeCapExceeded(
+                f"priority fee {tip / 1e9:.3f} gwei suggested by the endpoint exceeds submit.max_priority_fee_gwei "
+                f"({caps.max_priority_fee_wei / 1e9:g})"
+            )
+        if base_fee + tip > caps.max_fee_per_gas_wei:
+            raise FeeCapExceeded(
+                f"fee per gas {(base_fee + tip) / 1e9:.3f} gwei (base {base_fee / 1e9:.3f} + tip {tip / 1e9:.3f}) "
+                f"exceeds submit.max_fee_per_gas_gwei ({caps.max_fee_per_gas_wei / 1e9:g})"
+            )
         call = self.contract.functions.submit(epoch, tier, commitment, [int(x) for x in proof])
         try:
             # Against the pending block: its timestamp is the chain's "now", which is what a new block will carry
@@ -153,16 +200,20 @@ class GreenProofClient:
         except Web3RPCError as exc:  # e.g. a proof whose points make the pairing precompile burn all gas
             message = exc.rpc_response.get("error", {}).get("message") if exc.rpc_response else None
             raise SubmitRejected(f"dry run failed: {message or exc}") from None
+        gas_limit = int(gas) * 5 // 4 + 10_000
+        if gas_limit > caps.max_gas:
+            raise FeeCapExceeded(
+                f"gas {gas_limit} (estimate {gas} + margin) exceeds submit.max_gas_per_submit ({caps.max_gas})"
+            )
         nonce = self._rpc("eth_getTransactionCount", lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
-        base_fee = self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
-        tip = self._rpc("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee)
         tx = call.build_transaction(
             {
                 "from": self.address,
                 "nonce": nonce,
-                "gas": gas * 5 // 4 + 10_000,
-                "maxFeePerGas": 2 * int(base_fee) + int(tip),
-                "maxPriorityFeePerGas": int(tip),
+                "gas": gas_limit,
+                # Room for the base fee to double, but never above the cap (base + tip fits, checked above).
+                "maxFeePerGas": min(2 * base_fee + tip, caps.max_fee_per_gas_wei),
+                "maxPriorityFeePerGas": tip,
                 "chainId": self.deployed.chain_id,
             }
         )
@@ -189,7 +240,8 @@ class GreenProofClient:
                 r = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
             except TransactionNotFound:
                 return None
-            return Receipt(r["transactionHash"].to_0x_hex(), int(r["status"]), int(r["gasUsed"]), int(r["blockNumber"]))
+            return Receipt(r["transactionHash"].to_0x_hex(), int(r["status"]), int(r["gasUsed"]), int(r["blockNumber"]),
+                           r["blockHash"].to_0x_hex())
 
         return self._rpc("eth_getTransactionReceipt", fetch)
 
@@ -206,14 +258,32 @@ class GreenProofClient:
     def block_number(self) -> int:
         return int(self._rpc("eth_blockNumber", lambda: self.w3.eth.block_number))
 
+    def canonical_hash(self, block: int) -> str | None:
+        """Hash of the block at this height on the endpoint's canonical chain (None beyond its head)."""
+
+        def fetch() -> str | None:
+            try:
+                return self.w3.eth.get_block(block)["hash"].to_0x_hex()
+            except BlockNotFound:
+                return None
+
+        return self._rpc("eth_getBlockByNumber", fetch)
+
+    def confirmations_of(self, receipt: Receipt) -> int:
+        """Blocks on the canonical chain from the receipt's block to the head (1 = just mined); 0 when the
+        receipt's block is not on the canonical chain (a reorg replaced it)."""
+        if self.canonical_hash(receipt.block) != receipt.block_hash:
+            return 0
+        return max(0, self.block_number() - receipt.block + 1)
+
     def wait_receipt(self, tx_hash: str, timeout_s: float, confirmations: int = 1) -> Receipt | None:
-        """Poll for the receipt with `confirmations` blocks on top; None when it does not come within the timeout."""
+        """Poll for the receipt with `confirmations` canonical blocks on top; None when it does not come within
+        the timeout."""
         deadline = time.monotonic() + timeout_s
         while True:
             receipt = self.receipt(tx_hash)
-            if receipt is not None and self.block_number() - receipt.block + 1 >= confirmations:
+            if receipt is not None and self.confirmations_of(receipt) >= confirmations:
                 return receipt
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.1)
-

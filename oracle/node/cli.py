@@ -115,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_recommendation(config, log)
     loop = build_loop(config, client, view, sources)
     loop.stop_event = stop
-    exporter = start_exporter(loop, config.exporter.port)
+    exporter = start_exporter(loop, config.exporter.port, config.exporter.host)
     try:
         result = loop.run(args.epochs)
     finally:
@@ -141,7 +141,8 @@ def cmd_admit(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name}: not an address: {value!r}")
         addresses[name] = value and Web3.to_checksum_address(value)
     governor = load_key(args.governor, "ECOAI_GOVERNOR_PASSPHRASE", config.chain.is_local)
-    node = addresses["node"] or load_key(config.key.account, config.key.passphrase_env, config.chain.is_local).address
+    node = addresses["node"] or load_key(config.key.account, config.key.passphrase_env, config.chain.is_local,
+                                          config.key.passphrase_file).address
     deployment = load_deployment(config.chain.deployment_path(), "config field chain.deployment")
     try:
         tx = Governor.at(config.chain.rpc_url, deployment, governor).admit_node(

@@ -7,6 +7,7 @@ out, spells out the same values with comments.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,18 @@ from oracle.measure import SourceUnavailable, check_source_spec
 DEFAULT_CONFIG_TEXT = (Path(__file__).with_name("default_config.toml")).read_text()
 LOCAL_NETWORK = "ethereum:local"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# Defaults that depend on the network. A local anvil mines on demand and never reorganises, so one block is final
+# (and waiting for more would stall an idle chain); a public testnet does reorganise: 12 blocks (~2.5 min on
+# Sepolia) before an epoch counts as accepted.
+LOCAL_CONFIRMATIONS = 1
+REMOTE_CONFIRMATIONS = 12
+# Fee caps: the node never signs above them, whatever the RPC endpoint suggests (a lying or broken endpoint
+# must not make it spend the key's balance). A submit uses ~0.3-0.5 M gas; 1.5 M leaves room for a repricing.
+# Local anvil starts at 1 gwei; a testnet's fees spike, so its caps are higher, still bounded:
+# 1.5 M gas x 100 gwei = 0.15 ETH at most per submit.
+LOCAL_FEE_CAPS = (50.0, 5.0)  # (max fee per gas, max priority fee), gwei
+REMOTE_FEE_CAPS = (100.0, 5.0)
+DEFAULT_MAX_GAS_PER_SUBMIT = 1_500_000
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,8 @@ class ChainConfig:
     network: str = LOCAL_NETWORK
     rpc_url: str = "http://127.0.0.1:8545"
     deployment: Path | None = None
+    # Blocks on top of a submit's block before the epoch counts as accepted. parse_config fills in the
+    # network's default (LOCAL_CONFIRMATIONS / REMOTE_CONFIRMATIONS) when the file does not say.
     confirmations: int = 1
 
     def deployment_path(self) -> Path:
@@ -44,6 +59,8 @@ class ChainConfig:
 class KeyConfig:
     account: str = "dev:1"
     passphrase_env: str = "ECOAI_KEY_PASSPHRASE"
+    # A file holding the passphrase (e.g. a mounted Kubernetes Secret); when set it wins over passphrase_env.
+    passphrase_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,8 @@ class MeasureConfig:
 @dataclass(frozen=True)
 class ExporterConfig:
     port: int = 9464
+    # Loopback by default; a pod sets 0.0.0.0 so Prometheus and the kubelet's probes reach it on the pod IP.
+    host: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,9 @@ class SubmitConfig:
     max_defer_s: int = 0
     carbon_zone: str = "US-CAL"
     carbon_trace: str = ""
+    max_fee_per_gas_gwei: float = LOCAL_FEE_CAPS[0]
+    max_priority_fee_gwei: float = LOCAL_FEE_CAPS[1]
+    max_gas_per_submit: int = DEFAULT_MAX_GAS_PER_SUBMIT
 
 
 @dataclass(frozen=True)
@@ -122,11 +144,12 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     """Validate a parsed TOML document into a `NodeConfig`; unknown sections or keys are errors too."""
     known = {
         "chain": {"network", "rpc_url", "deployment", "confirmations"},
-        "key": {"account", "passphrase_env"},
+        "key": {"account", "passphrase_env", "passphrase_file"},
         "node": {"hardware_class", "region", "epoch_seconds"},
         "measure": {"sources", "sample_hz"},
-        "exporter": {"port"},
-        "submit": {"max_backoff_s", "max_defer_s", "carbon_zone", "carbon_trace"},
+        "exporter": {"port", "host"},
+        "submit": {"max_backoff_s", "max_defer_s", "carbon_zone", "carbon_trace", "max_fee_per_gas_gwei",
+                   "max_priority_fee_gwei", "max_gas_per_submit"},
         "optimize": {"profile", "latency_slo_ms"},
     }
     for section_name, section in data.items():
@@ -156,8 +179,8 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
         deployment = Path(deployment_text).expanduser()
         if not deployment.is_absolute() and base_dir is not None:
             deployment = base_dir / deployment
-    confirmations = _expect(c, "chain", "confirmations", int, ChainConfig.confirmations)
-    if confirmations < 1:
+    confirmations = _expect(c, "chain", "confirmations", int, None)
+    if confirmations is not None and confirmations < 1:
         raise UsageError(f"config field chain.confirmations: expected >= 1, got {confirmations}")
 
     account = _expect(k, "key", "account", str, KeyConfig.account)
@@ -169,6 +192,15 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
         raise UsageError(
             f"config field key.passphrase_env: expected an environment variable name, got {passphrase_env!r}"
         )
+    passphrase_text = _expect(k, "key", "passphrase_file", str, "")
+    passphrase_file = None
+    if passphrase_text:
+        passphrase_file = Path(passphrase_text).expanduser()
+        if not passphrase_file.is_absolute() and base_dir is not None:
+            passphrase_file = base_dir / passphrase_file
+    chain = ChainConfig(network, rpc_url, deployment, 1)
+    if confirmations is None:
+        confirmations = LOCAL_CONFIRMATIONS if chain.is_local else REMOTE_CONFIRMATIONS
     chain = ChainConfig(network, rpc_url, deployment, confirmations)
     if kind == "dev" and not chain.is_local:
         raise UsageError(
@@ -201,6 +233,12 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     port = _expect(e, "exporter", "port", int, ExporterConfig.port)
     if not 0 <= port <= 65535:
         raise UsageError(f"config field exporter.port: expected 0..65535, got {port}")
+    exporter_host = _expect(e, "exporter", "host", str, ExporterConfig.host)
+    try:
+        ipaddress.ip_address(exporter_host)
+    except ValueError:
+        raise UsageError(f"config field exporter.host: expected an IP address such as 127.0.0.1, got "
+                         f"{exporter_host!r}") from None
 
     max_backoff_s = float(_expect(s, "submit", "max_backoff_s", (int, float), SubmitConfig.max_backoff_s))
     if max_backoff_s <= 0:
@@ -214,6 +252,18 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     if carbon_trace and base_dir is not None and not Path(carbon_trace).is_absolute():
         carbon_trace = str(base_dir / carbon_trace)
 
+    fee_caps = LOCAL_FEE_CAPS if chain.is_local else REMOTE_FEE_CAPS
+    max_fee = float(_expect(s, "submit", "max_fee_per_gas_gwei", (int, float), fee_caps[0]))
+    max_tip = float(_expect(s, "submit", "max_priority_fee_gwei", (int, float), fee_caps[1]))
+    if max_fee <= 0:
+        raise UsageError(f"config field submit.max_fee_per_gas_gwei: expected > 0, got {max_fee}")
+    if not 0 <= max_tip <= max_fee:
+        raise UsageError(f"config field submit.max_priority_fee_gwei: expected 0..max_fee_per_gas_gwei "
+                         f"({max_fee}), got {max_tip}")
+    max_gas = _expect(s, "submit", "max_gas_per_submit", int, DEFAULT_MAX_GAS_PER_SUBMIT)
+    if max_gas < 100_000:
+        raise UsageError(f"config field submit.max_gas_per_submit: expected >= 100000, got {max_gas}")
+
     profile = _expect(o, "optimize", "profile", str, OptimizeConfig.profile)
     if profile and base_dir is not None and not Path(profile).is_absolute():
         profile = str(base_dir / profile)
@@ -223,11 +273,11 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
 
     return NodeConfig(
         chain,
-        KeyConfig(account, passphrase_env),
+        KeyConfig(account, passphrase_env, passphrase_file),
         NodeSection(hardware_class, region, epoch_seconds),
         MeasureConfig(sources, sample_hz),
-        ExporterConfig(port),
-        SubmitConfig(max_backoff_s, max_defer_s, carbon_zone, carbon_trace),
+        ExporterConfig(port, exporter_host),
+        SubmitConfig(max_backoff_s, max_defer_s, carbon_zone, carbon_trace, max_fee, max_tip, max_gas),
         OptimizeConfig(profile, latency_slo_ms),
     )
 

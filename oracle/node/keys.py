@@ -12,9 +12,30 @@ from pathlib import Path
 from eth_account import Account
 
 from oracle.chain.keys import NodeKey, dev_account
+from oracle.childenv import register_secret_name
 from oracle.errors import UsageError
 
-__all__ = ["NodeKey", "ape_account", "ape_accounts_folder", "dev_account", "load_key"]
+__all__ = ["NodeKey", "ape_account", "ape_accounts_folder", "dev_account", "load_key", "take_secret_env"]
+
+
+def take_secret_env(name: str) -> str | None:
+    """Read a secret from the environment and remove it there, so no child process started later inherits it
+    (the prover worker, anvil and the web app are long-lived children; oracle.childenv filters their env too).
+    Each command loads a key once, so reading it once is enough."""
+    register_secret_name(name)
+    return os.environ.pop(name, None)
+
+
+def read_passphrase_file(path: Path, alias: str) -> str:
+    """The passphrase in a mounted secret file (one trailing newline stripped, as `echo` and editors add it)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(
+            f"config field key.passphrase_file: cannot read {path} ({exc.strerror or exc}); it holds the "
+            f"passphrase of Ape account {alias!r}"
+        ) from None
+    return text[:-1] if text.endswith("\n") else text
 
 
 def ape_accounts_folder() -> Path:
@@ -22,7 +43,7 @@ def ape_accounts_folder() -> Path:
     return Path(os.environ.get("APE_DATA_FOLDER") or Path.home() / ".ape") / "accounts"
 
 
-def ape_account(alias: str, passphrase_env: str) -> NodeKey:
+def ape_account(alias: str, passphrase_env: str, passphrase_file: Path | None = None) -> NodeKey:
     path = ape_accounts_folder() / f"{alias}.json"
     try:
         keyfile = json.loads(path.read_text())
@@ -33,7 +54,13 @@ def ape_account(alias: str, passphrase_env: str) -> NodeKey:
         ) from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"config field key.account: cannot read keystore {path} ({exc})") from None
-    passphrase = os.environ.get(passphrase_env)
+    if passphrase_file is not None:
+        take_secret_env(passphrase_env)  # unused, but still not for the children
+        passphrase: str | None = read_passphrase_file(passphrase_file, alias)
+        source = f"key.passphrase_file: {passphrase_file}"
+    else:
+        passphrase = take_secret_env(passphrase_env)
+        source = f"key.passphrase_env: {passphrase_env}"
     if passphrase is None:
         raise UsageError(
             f"config field key.passphrase_env: environment variable {passphrase_env} is not set "
@@ -43,16 +70,16 @@ def ape_account(alias: str, passphrase_env: str) -> NodeKey:
         private_key = Account.decrypt(keyfile, passphrase)
     except ValueError:
         raise UsageError(
-            f"config field key.passphrase_env: {passphrase_env} does not decrypt Ape account {alias!r}"
+            f"config field {source} does not decrypt Ape account {alias!r}"
         ) from None
     return NodeKey(Account.from_key(private_key), f"ape:{alias}")
 
 
-def load_key(account: str, passphrase_env: str, local_chain: bool) -> NodeKey:
+def load_key(account: str, passphrase_env: str, local_chain: bool, passphrase_file: Path | None = None) -> NodeKey:
     """`account` is 'ape:<alias>' or 'dev:<index>' (validated by the config loader)."""
     kind, _, rest = account.partition(":")
     if kind == "dev":
         if not local_chain:
             raise UsageError("config field key.account: dev accounts are only for the local chain")
         return dev_account(int(rest))
-    return ape_account(rest, passphrase_env)
+    return ape_account(rest, passphrase_env, passphrase_file)

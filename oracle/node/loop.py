@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from oracle.conventions import N_INTERVALS, epoch_bounds, epoch_of, mj_to_kwh
 from oracle.node import state as st
-from oracle.node.chain import GreenProofClient, RpcUnavailable, SubmitRejected
+from oracle.node.chain import FeeCapExceeded, GreenProofClient, RpcUnavailable, SubmitRejected
 from oracle.node.ports import EpochProver, LoopMetrics, Meter, NoLoopMetrics
 from oracle.node.retry import Backoff
 from oracle.node.state import EpochRecord, NodeState
@@ -32,6 +32,10 @@ RETRYABLE_REVERTS = ("EpochNotEnded", "EnforcedPause")
 TIER_REVERTS = ("TierMismatch", "UnknownTier", "InvalidProof")
 MAX_SEND_ATTEMPTS = 5  # signed transactions per epoch before it is recorded as failed (never loops forever)
 MAX_PROVER_FAILURES = 3  # worker failures for one epoch before it is recorded as failed
+# Accepted epochs whose block is at most this many confirmations-windows deep are re-checked against the canonical
+# chain whenever the head moves: a reorg that drops their transaction sends them back to the queue.
+REORG_WINDOW_FACTOR = 4
+REORG_WINDOW_MIN_BLOCKS = 16
 
 
 def fault_point(name: str) -> None:
@@ -95,6 +99,7 @@ class OracleLoop:
         self._next_try = 0.0
         self._rpc_was_down = False
         self._prover_failures: dict[int, int] = {}
+        self._last_checked_head = -1
 
     # -- steps: each moves an epoch out of one recorded state -------------------------------------------------
     def close_step(self, rec: EpochRecord) -> str:
@@ -177,23 +182,27 @@ class OracleLoop:
             self._await_receipt(current)
 
     def _record_if_accepted(self, rec: EpochRecord) -> bool:
-        """Any pending state: GreenProof already accepted the epoch (e.g. sent before a crash) → accepted."""
+        """Any pending state: GreenProof already accepted the epoch (e.g. sent before a crash) → accepted once its
+        transaction has `confirmations` canonical blocks. True when the chain has it (recorded, or still
+        confirming): nothing else to do for it in this pass."""
         if not self.client.is_accepted(rec.epoch):
             return False
         receipt = self.client.receipt(rec.tx_hash) if rec.tx_hash else None
         if receipt is None or receipt.status != 1:
             receipt = self.client.acceptance_event(rec.epoch)
+        depth = 0 if receipt is None else self.client.confirmations_of(receipt)
+        if receipt is None or depth < self.confirmations:
+            # The endpoint's word alone is not final: wait for the transaction to be buried deep enough.
+            log.info("epoch %d: accepted on chain, %d of %d confirmation(s); waiting", rec.epoch, depth,
+                     self.confirmations)
+            return True
         self.state.record_accepted(
-            self.node,
-            rec.epoch,
-            receipt and receipt.tx_hash,
-            receipt and receipt.gas_used,
-            receipt and receipt.block,
-            "already accepted on chain",
+            self.node, rec.epoch, receipt.tx_hash, receipt.gas_used, receipt.block,
+            f"accepted ({depth} confirmations)",
         )
-        log.info("epoch %d already accepted on chain (tx %s); recorded", rec.epoch, receipt and receipt.tx_hash)
-        if receipt:
-            self.metrics.proof_accepted(rec.epoch, receipt.gas_used)
+        log.info("epoch %d accepted on chain (tx %s, block %d, %d confirmations); recorded", rec.epoch,
+                 receipt.tx_hash, receipt.block, depth)
+        self.metrics.proof_accepted(rec.epoch, receipt.gas_used)
         return True
 
     def _recheck_sending(self, rec: EpochRecord) -> EpochRecord:
@@ -224,6 +233,11 @@ class OracleLoop:
             return None
         try:
             nonce, raw, tx_hash = self.client.sign_submit(rec.epoch, rec.tier, rec.commitment, rec.proof)
+        except FeeCapExceeded as exc:
+            # Never sign above the caps: the epoch stays proved in the queue and is tried again with backoff.
+            log.warning("ALERT epoch %d not submitted: %s; it waits in the queue (nothing signed)", rec.epoch, exc)
+            self.metrics.fee_capped(True)
+            raise ChainNotReady(str(exc)) from None
         except SubmitRejected as exc:
             if exc.reason in RETRYABLE_REVERTS:
                 log.info("epoch %d: not yet submittable (%s); will retry", rec.epoch, exc.reason)
@@ -231,6 +245,7 @@ class OracleLoop:
             if not (exc.reason in TIER_REVERTS and self._retier(rec)):
                 self._fail(rec, f"GreenProof refused the proof ({exc.reason})", "rejected")
             return None
+        self.metrics.fee_capped(False)
         self.state.record_signed(self.node, rec.epoch, nonce, raw, tx_hash)
         try:
             self.client.broadcast(raw, tx_hash)
@@ -243,15 +258,23 @@ class OracleLoop:
         return self._reload(rec)
 
     def _await_receipt(self, rec: EpochRecord) -> None:
-        """sending → accepted once mined with enough confirmations; a revert goes back to proved."""
+        """sending → accepted once mined with enough canonical confirmations and GreenProof says so; a revert
+        goes back to proved."""
         assert rec.tx_hash is not None
         receipt = self.client.wait_receipt(rec.tx_hash, timeout_s=5.0, confirmations=self.confirmations)
         if receipt is None:
-            log.info("epoch %d: tx %s not yet mined; will check again", rec.epoch, rec.tx_hash)
+            log.info("epoch %d: tx %s not yet mined with %d confirmation(s); will check again", rec.epoch,
+                     rec.tx_hash, self.confirmations)
             return
         if receipt.status == 1:
+            if not self.client.is_accepted(rec.epoch):
+                # A receipt GreenProof does not back (a lying endpoint, or a reorg in between): not accepted.
+                log.warning("epoch %d: tx %s has a receipt but GreenProof does not list the epoch as accepted; "
+                            "will check again", rec.epoch, receipt.tx_hash)
+                return
             self.state.record_accepted(
-                self.node, rec.epoch, receipt.tx_hash, receipt.gas_used, receipt.block, "accepted"
+                self.node, rec.epoch, receipt.tx_hash, receipt.gas_used, receipt.block,
+                f"accepted ({self.confirmations} confirmations)",
             )
             self.metrics.proof_accepted(rec.epoch, receipt.gas_used)
             log.info(
@@ -265,6 +288,29 @@ class OracleLoop:
             # The next pass dry-runs it again and records the contract's reason.
             self.state.unsign(self.node, rec.epoch, f"tx {receipt.tx_hash} reverted")
             log.warning("epoch %d: tx %s reverted; will re-check", rec.epoch, receipt.tx_hash)
+
+    def recheck_accepted(self) -> None:
+        """Accepted epochs in the last few confirmation windows: if a reorg removed their transaction (no receipt,
+        its block no longer canonical, or GreenProof no longer lists the epoch), back to the queue. Runs when
+        the head moved."""
+        head = self.client.block_number()
+        if head == self._last_checked_head:
+            return
+        window = max(REORG_WINDOW_MIN_BLOCKS, REORG_WINDOW_FACTOR * self.confirmations)
+        for rec in self.state.with_status(self.node, (st.ACCEPTED,)):
+            if rec.block is None or rec.tx_hash is None or rec.block < head - window:
+                continue
+            receipt = self.client.receipt(rec.tx_hash)
+            if receipt is not None and receipt.status == 1 and self.client.confirmations_of(receipt) > 0 \
+                    and self.client.is_accepted(rec.epoch):
+                continue
+            # The stored signed transaction is still ours to rebroadcast (its nonce is free again after the
+            # reorg); without it the epoch is signed afresh.
+            status = self.state.reopen(self.node, rec.epoch, f"reorg removed tx {rec.tx_hash} (block {rec.block})")
+            self.metrics.reorged()
+            log.warning("ALERT epoch %d: a chain reorganisation removed its accepted tx %s (block %d); back in the "
+                        "queue as %s", rec.epoch, rec.tx_hash, rec.block, status)
+        self._last_checked_head = head
 
     def _retier(self, rec: EpochRecord) -> bool:
         """After a tier refusal: if governance changed the tiers since the epoch was closed, move the epoch to
@@ -306,6 +352,7 @@ class OracleLoop:
 
     def drain(self) -> None:
         """Submit every proved epoch that is due, oldest first; stops at the first RPC failure."""
+        self.recheck_accepted()
         now = self.clock()
         for rec in self.state.with_status(self.node, (st.PROVED, st.SENDING)):
             if self.defer_until is not None and rec.status == st.PROVED and self.defer_until(rec) > now:

@@ -8,7 +8,7 @@ gauge `ecoai_oracle_epoch_over_budget` also says whether the latest closed epoch
 
 from __future__ import annotations
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from oracle.metrics import Metrics
 from oracle.node import state as st
@@ -32,6 +32,13 @@ class NodeMetrics:
         self.rpc_is_down = Gauge("ecoai_oracle_rpc_down", "1 while the RPC endpoint is unreachable", registry=r)
         self.submit_gas = Gauge("ecoai_oracle_submit_gas", "Gas used by the latest accepted submit", registry=r)
         self.last_accepted = Gauge("ecoai_oracle_last_accepted_epoch", "Latest epoch accepted on chain", registry=r)
+        self.fee_cap_now = Gauge("ecoai_oracle_fee_cap_exceeded",
+                                 "1 while the next submit waits because the fees asked exceed the configured caps",
+                                 registry=r)
+        self.fee_cap_refusals = Counter("ecoai_oracle_fee_cap_refusals",
+                                        "Submits not signed because fees or gas exceeded the caps", registry=r)
+        self.reorgs = Counter("ecoai_oracle_reorged_epochs",
+                              "Accepted epochs sent back to the queue because a reorg removed their tx", registry=r)
         metrics.set_energy_budget(budget_mj, epoch_s)
 
     def epoch_closed(self, status: str, energy_mj: int) -> None:
@@ -57,6 +64,14 @@ class NodeMetrics:
 
     def rpc_down(self, down: bool) -> None:
         self.rpc_is_down.set(1 if down else 0)
+
+    def fee_capped(self, capped: bool) -> None:
+        self.fee_cap_now.set(1 if capped else 0)
+        if capped:
+            self.fee_cap_refusals.inc()
+
+    def reorged(self) -> None:
+        self.reorgs.inc()
 
     def pending(self, count: int) -> None:
         self.pending_proofs.set(count)

@@ -55,6 +55,8 @@ class LoopMetrics(Protocol):
     def proof_failed(self, result: str) -> None: ...
     def rpc_down(self, down: bool) -> None: ...
     def pending(self, count: int) -> None: ...
+    def fee_capped(self, capped: bool) -> None: ...
+    def reorged(self) -> None: ...
 
 
 class NoLoopMetrics:
@@ -76,4 +78,10 @@ class NoLoopMetrics:
         pass
 
     def pending(self, count: int) -> None:
+        pass
+
+    def fee_capped(self, capped: bool) -> None:
+        pass
+
+    def reorged(self) -> None:
         pass

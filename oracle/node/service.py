@@ -15,7 +15,7 @@ from typing import Any
 from oracle.chain.deployment import load_deployment
 from oracle.conventions import bytes32_to_label
 from oracle.errors import UsageError
-from oracle.node.chain import GreenProofClient, RpcUnavailable
+from oracle.node.chain import FeeCaps, GreenProofClient, RpcUnavailable
 from oracle.node.config import NodeConfig
 from oracle.node.keys import NodeKey, load_key
 from oracle.node.loop import OracleLoop
@@ -27,6 +27,12 @@ log = logging.getLogger("ecoai.oracle")
 
 def node_db_path() -> Path:
     return state_dir() / "node.db"
+
+
+def node_store_path() -> Path:
+    """The node's own measurement store. Not `ecoai measure`'s <state>/measure.sqlite: another process writing
+    readings there under the same device names must never change the energy of an epoch the node proves."""
+    return state_dir() / "node" / "measure.sqlite"
 
 
 @dataclass
@@ -44,9 +50,13 @@ class ChainView:
 
 
 def connect(config: NodeConfig, key: NodeKey | None = None, wait_s: float = 30.0) -> GreenProofClient:
-    key = key or load_key(config.key.account, config.key.passphrase_env, config.chain.is_local)
+    key = key or load_key(config.key.account, config.key.passphrase_env, config.chain.is_local,
+                                          config.key.passphrase_file)
     deployed = load_deployment(config.chain.deployment_path(), "config field chain.deployment")
-    client = GreenProofClient(config.chain.rpc_url, deployed, key)
+    caps = FeeCaps.from_gwei(
+        config.submit.max_fee_per_gas_gwei, config.submit.max_priority_fee_gwei, config.submit.max_gas_per_submit
+    )
+    client = GreenProofClient(config.chain.rpc_url, deployed, key, fee_caps=caps)
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -102,6 +112,7 @@ def build_loop(
 ) -> OracleLoop:
     """The epoch loop with its adapters: sampler + store, Groth16 prover, metrics, submission timing."""
     from oracle.metrics import Metrics
+    from oracle.measure.store import Store
     from oracle.node.measuring import StoreMeter
     from oracle.node.metrics import NodeMetrics
     from oracle.node.proving import ZkEpochProver
@@ -109,7 +120,10 @@ def build_loop(
     from oracle.zk import random_salt
 
     metrics = NodeMetrics(Metrics(), view.region, view.carbon_g_per_kwh, max(view.tiers_mj), view.epoch_seconds)
-    meter = StoreMeter(sources, config.measure.sample_hz, sinks=[metrics.metrics.sink])
+    client.on_rpc = metrics.metrics.rpc_answered  # /readyz follows the node's own RPC calls
+    store_path = node_store_path()
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    meter = StoreMeter(sources, config.measure.sample_hz, store=Store(store_path), sinks=[metrics.metrics.sink])
     return OracleLoop(
         state=state or NodeState(node_db_path()),
         client=client,
@@ -126,22 +140,34 @@ def build_loop(
     )
 
 
-def start_exporter(loop: OracleLoop, port: int) -> Any:
-    """Serve the loop's metrics on 127.0.0.1:port (None when port is 0); the caller closes it."""
+def start_exporter(loop: OracleLoop, port: int, host: str = "127.0.0.1") -> Any:
+    """Serve the loop's metrics and probes on host:port (None when port is 0); the caller closes it."""
     if not port:
         return None
-    exporter = loop.metrics.metrics.start_exporter(port)  # type: ignore[attr-defined]
+    exporter = loop.metrics.metrics.start_exporter(port, host)  # type: ignore[attr-defined]
     log.info("metrics on %s", exporter.url)
     return exporter
 
 
 def install_stop_signals(stop: threading.Event) -> None:
-    """SIGTERM and Ctrl-C set `stop`: the loop finishes its step (state stays consistent) and returns."""
+    """SIGTERM and Ctrl-C set `stop`: the loop finishes its step (state stays consistent) and returns.
+
+    Call it again after anything that may install its own handlers (importing Ape does, for SIGINT): the
+    second call re-installs ours only where another took over, and says so in the debug log."""
     import signal
 
-    def handler(signum: int, frame: object) -> None:
-        log.info("%s received: stopping", signal.Signals(signum).name)
-        stop.set()
+    existing = getattr(stop, "_ecoai_handler", None)
+    if existing is None:
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+        def handler(signum: int, frame: object) -> None:
+            log.info("%s received: stopping", signal.Signals(signum).name)
+            stop.set()
+
+        existing = handler
+        stop._ecoai_handler = handler  # type: ignore[attr-defined]
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        current = signal.getsignal(signum)
+        if current is not existing:
+            if current not in (signal.SIG_DFL, signal.default_int_handler, None):
+                log.debug("%s handler %r replaced by the node's", signal.Signals(signum).name, current)
+            signal.signal(signum, existing)

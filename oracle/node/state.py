@@ -8,6 +8,7 @@ from the last recorded state:
       ├──▶ over_budget   (no tier fits: no proof, an alert)
       └──▶ incomplete    (the epoch has measurement gaps: proving it would hide energy)
     sending ──reverted / nonce taken──▶ proved   (signed afresh on the next pass)
+    accepted ──a reorg removed its tx──▶ sending (same signed tx) | proved
     proved ──tiers changed on chain──▶ proved (same threshold, new index) | proving (new tier, same salt) | over_budget
     open, proving, proved, sending ──▶ failed   (refused by GreenProof, given up after retries, epoch length changed)
 
@@ -263,6 +264,18 @@ class NodeState:
         self._update(
             node, epoch, (PROVED, SENDING), status=ACCEPTED, tx_hash=tx_hash, gas_used=gas_used, block=block, note=note
         )
+
+    def reopen(self, node: str, epoch: int, note: str) -> str:
+        """A reorg removed the accepted transaction: back to the queue. With its signed transaction stored the
+        epoch goes to sending (the same bytes are rebroadcast: same nonce, no double submit); else to proved.
+        Returns the new status."""
+        rec = self.get(node, epoch)
+        status = SENDING if rec is not None and rec.raw_tx and rec.nonce is not None else PROVED
+        values: dict[str, Any] = {"status": status, "gas_used": None, "block": None, "note": note}
+        if status == PROVED:
+            values.update(tx_hash=None, raw_tx=None, nonce=None)
+        self._update(node, epoch, (ACCEPTED,), **values)
+        return status
 
     def record_failed(self, node: str, epoch: int, note: str) -> None:
         self._update(node, epoch, (OPEN, *PENDING), status=FAILED, note=note)

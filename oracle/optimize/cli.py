@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--gpu-hour-price", type=non_negative_number, default=3.0, help="per GPU-hour (default 3.0)")
     p.add_argument("--predict-batches", type=positive_ints, default=None, metavar="B,B,...",
                    help="also predict energy per item at these batch sizes where the profile has no measurement "
-                        "(ridge model fitted on the profile, oracle.model.energy; never recommended)")
+                        "(ridge model fitted on the profile, oracle.optimize.energy_model; never recommended)")
     p.add_argument("--online", action="store_true",
                    help="simulate the online learner (oracle.optimize.bandit) against the profile: one trial "
                         "per run of the job, printing each trial until the best feasible configuration is found")
@@ -148,7 +148,7 @@ def predictions(rows: list[ProfileRow], batches: list[int]) -> dict[str, Any]:
     it lacks, with the model's leave-one-out error on this profile (what the predictions are worth)."""
     from dataclasses import asdict, replace
 
-    from oracle.model.energy import fit, held_out_error
+    from oracle.optimize.energy_model import fit, held_out_error
 
     model = fit(rows)
     measured = {(r.gpu, r.workload, *r.key) for r in rows}

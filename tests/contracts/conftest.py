@@ -13,6 +13,7 @@ import pytest
 
 from oracle.chain.anvil import Anvil, rpc_call
 from oracle.chain.deploy import connect, deploy_stack, load_params
+from oracle.chain.governance import decode_custom_error
 from oracle.conventions import label_to_bytes32
 
 PARAMS = load_params()
@@ -162,20 +163,3 @@ def _contract_of(stack: Stack, call: Any) -> str:
     address = call.address
     return next(name for name, ref in stack.deployment.contracts.items() if ref.address == address)
 
-
-def decode_custom_error(abi: list[dict[str, Any]], data: str) -> tuple[str, dict[str, Any]]:
-    """(name, {argument: value}) of a custom error's revert data, from an ABI (addresses checksummed)."""
-    from eth_abi import decode
-    from eth_utils import keccak, to_checksum_address
-
-    raw = bytes.fromhex(data.removeprefix("0x"))
-    for entry in abi:
-        if entry.get("type") != "error":
-            continue
-        types = [i["type"] for i in entry["inputs"]]
-        if keccak(text=f"{entry['name']}({','.join(types)})")[:4] == raw[:4]:
-            values = decode(types, raw[4:])
-            return entry["name"], {
-                i["name"]: to_checksum_address(v) if i["type"] == "address" else v
-                for i, v in zip(entry["inputs"], values, strict=True)}
-    raise AssertionError(f"revert data {data} matches no custom error of the ABI")

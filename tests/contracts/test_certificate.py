@@ -19,9 +19,12 @@ from typing import Any
 
 import pytest
 
+from oracle.chain.governance import decode_custom_error
+from oracle.conventions import WEI_PER_ECO
+
 pytestmark = pytest.mark.chain
 
-ECO = 10**18
+ECO = WEI_PER_ECO
 MINTED = 1_000 * ECO
 MAX_NAME, MAX_MESSAGE = 64, 256
 ERC5192_ID = bytes.fromhex("b45a3c0e")
@@ -93,22 +96,6 @@ class Certs:
         prefix = "data:image/svg+xml;base64,"
         assert meta["image"].startswith(prefix)
         return ET.fromstring(base64.b64decode(meta["image"].removeprefix(prefix), validate=True))
-
-
-def decode_custom_error(abi: list[dict[str, Any]], data: str) -> tuple[str, dict[str, Any]]:
-    from eth_abi import decode
-    from eth_utils import keccak, to_checksum_address
-
-    raw = bytes.fromhex(data.removeprefix("0x"))
-    for entry in abi:
-        if entry.get("type") != "error":
-            continue
-        types = [i["type"] for i in entry["inputs"]]
-        if keccak(text=f"{entry['name']}({','.join(types)})")[:4] == raw[:4]:
-            values = decode(types, raw[4:])
-            return entry["name"], {i["name"]: to_checksum_address(v) if i["type"] == "address" else v
-                                   for i, v in zip(entry["inputs"], values, strict=True)}
-    raise AssertionError(f"revert data {data} matches no custom error")
 
 
 @pytest.fixture(scope="module")

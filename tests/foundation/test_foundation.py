@@ -13,11 +13,9 @@ import pytest
 
 from oracle.chain.anvil import Anvil, rpc_call
 from oracle.cli import COMMAND_MODULES, build_parser
-from oracle.paths import REPO_ROOT
+from oracle.paths import REPO_ROOT, SOLCX_DIR
 
 ECOAI = [sys.executable, "-m", "oracle.cli"]
-# Where `make bootstrap` installs the offline solc shim (Makefile: SOLCX_DIR), inside this checkout.
-SOLCX_DIR = REPO_ROOT / ".venv" / "solcx"
 
 
 def run(args: list[str], **kwargs) -> subprocess.CompletedProcess[str]:

@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from chainsetup import WebChain, build_chain, wait_for  # noqa: E402
+from postgres import TempPostgres  # noqa: E402
 from seed import seed_index  # noqa: E402
 
 from oracle.net import free_port  # noqa: E402
@@ -27,9 +28,38 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[TempPostgres]:
+    """One real PostgreSQL server for the session (started on first use, stopped and deleted at the end)."""
+    if not TempPostgres.available():
+        pytest.fail("PostgreSQL server binaries are not installed (apt-get install postgresql)")
+    server = TempPostgres().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty index location on each backend: a SQLite file, or a fresh database on the session's server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "index.sqlite")
+    return request.getfixturevalue("postgres_server").create_database()
+
+
+@pytest.fixture
+def seeded(index_url: str) -> str:
+    """A web index seeded without a chain (tests/web/seed.py), on each backend."""
+    return seed_index(index_url)
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """A web index seeded without a chain (tests/web/seed.py)."""
+    """A SQLite web index seeded without a chain (tests/web/seed.py)."""
     return seed_index(tmp_path / "web.sqlite")
 
 

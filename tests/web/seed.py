@@ -1,7 +1,7 @@
 """Rows written straight into the web index's raw tables, as the indexer would, for tests without a chain.
 
 They put hostile values (a governance-chosen hardware class with markup) where only a chain could otherwise
-put them.
+put them. Works on either backend (a SQLite path or a database URL).
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import insert
+
 from oracle.conventions import WEI_PER_ECO, carbon_bound_mg, credits_wei
-from oracle.sqlite import transaction
-from web.db.schema import open_store
+from web.db.engine import Database
+from web.db.schema import blocks, node_events, param_events, proofs, set_cursor, transaction
 from web.db.summaries import refresh
 
 NODE_A = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -28,23 +30,27 @@ def credits(threshold: int) -> int:
 
 def add_proof(conn, node: str, epoch: int, threshold: int, block: int) -> None:
     c = credits(threshold)
-    conn.execute("INSERT INTO proofs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                 (node, epoch, BEN, 0, threshold, "123", carbon_bound_mg(threshold, GRAMS_PER_KWH), str(c),
-                  c / WEI_PER_ECO, block, 1_700_000_000 + block, f"0x{block:064x}", 0, 210_000))
+    conn.execute(insert(proofs).values(
+        node=node, epoch=epoch, beneficiary=BEN, tier=0, threshold_mj=threshold, commitment="123",
+        carbon_mg=carbon_bound_mg(threshold, GRAMS_PER_KWH), credits_wei=str(c), credits_eco=c / WEI_PER_ECO,
+        block=block, timestamp=1_700_000_000 + block, tx_hash=f"0x{block:064x}", log_index=0, gas_used=210_000))
 
 
 def add_param_event(conn, log_index: int, name: str, args: dict, block: int) -> None:
-    conn.execute("INSERT INTO param_events VALUES (?, ?, ?, ?, ?)",
-                 (f"0x{block:064x}", log_index, name, json.dumps(args), block))
+    conn.execute(insert(param_events).values(tx_hash=f"0x{block:064x}", log_index=log_index, name=name,
+                                             args=json.dumps(args), block=block))
 
 
-def seed_index(path: Path) -> Path:
+def seed_index(location: Path | str) -> Path | str:
     """Two nodes (A with a hostile hardware class), three proofs in blocks 5-7, governance events in block 1."""
-    conn = open_store(path)
-    with transaction(conn):
-        conn.execute("INSERT INTO node_events VALUES ('0x01', 0, ?, 'admitted', ?, ?, 'KR', 1)",
-                     (NODE_A, BEN, HOSTILE))
-        conn.execute("INSERT INTO node_events VALUES ('0x02', 0, ?, 'admitted', ?, 'H100', 'FR', 1)", (NODE_B, BEN))
+    db = Database(location)
+    db.upgrade()
+    with db.engine.connect() as conn, transaction(conn):
+        conn.execute(insert(node_events), [
+            {"tx_hash": "0x01", "log_index": 0, "node": NODE_A, "kind": "admitted", "beneficiary": BEN,
+             "hardware_class": HOSTILE, "region": "KR", "block": 1},
+            {"tx_hash": "0x02", "log_index": 0, "node": NODE_B, "kind": "admitted", "beneficiary": BEN,
+             "hardware_class": "H100", "region": "FR", "block": 1}])
         add_param_event(conn, 0, "HardwareClassSet",
                         {"hardwareClass": HOSTILE, "baselineMj": BASELINE, "tiersMj": [1_000_000, 1_500_000]}, 1)
         add_param_event(conn, 1, "RegionCarbonSet", {"region": "KR", "gramsPerKwh": 500}, 1)
@@ -54,9 +60,9 @@ def seed_index(path: Path) -> Path:
         add_proof(conn, NODE_A, 10, 1_000_000, 5)
         add_proof(conn, NODE_A, 11, 1_500_000, 6)
         add_proof(conn, NODE_B, 11, 2_250_000, 7)
-        conn.execute("INSERT INTO blocks VALUES (1, '0x1', 1), (2, '0x2', 2), (5, '0xa', 5), (6, '0xb', 6),"
-                     " (7, '0xc', 7)")
-        conn.execute("INSERT INTO cursor VALUES (1, 7, '0xc')")
+        conn.execute(insert(blocks), [{"number": n, "hash": h, "timestamp": n}
+                                      for n, h in ((1, "0x1"), (2, "0x2"), (5, "0xa"), (6, "0xb"), (7, "0xc"))])
+        set_cursor(conn, 7, "0xc")
         refresh(conn)
-    conn.close()
-    return path
+    db.dispose()
+    return location

@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from sqlalchemy import func, insert, select, update
+
 from oracle.chain.anvil import rpc_call
-from oracle.sqlite import transaction
 from web.chain import Chain
+from web.db.engine import Database
 from web.db.queries import Reader
-from web.db.schema import open_store, set_meta
+from web.db.schema import claims, cursor, proofs, set_cursor, set_meta, transaction
 from web.db.summaries import refresh
 from web.indexer import Indexer
 
 pytestmark = pytest.mark.chain
 
 
-def make_indexer(web_chain, db: Path, confirmations: int = 0) -> Indexer:
-    return Indexer(db, Chain.connect(web_chain.deployment, web_chain.anvil.url), confirmations=confirmations)
+def make_indexer(web_chain, db: str, confirmations: int = 0, **kwargs) -> Indexer:
+    return Indexer(db, Chain.connect(web_chain.deployment, web_chain.anvil.url), confirmations=confirmations,
+                   **kwargs)
 
 
-def test_indexed_proofs_match_the_chain(web_chain, tmp_path: Path) -> None:
-    indexer = make_indexer(web_chain, tmp_path / "i.sqlite")
+def reader_of(indexer: Indexer) -> Reader:
+    """A page's view of what the indexer committed (its own connection stays the indexer's)."""
+    return Reader(indexer.db.reader())
+
+
+def test_indexed_proofs_match_the_chain(web_chain, index_url: str) -> None:
+    indexer = make_indexer(web_chain, index_url)
     indexer.sync()
-    reader = Reader(indexer.conn)
+    reader = reader_of(indexer)
     green = web_chain.green_proof
     for proof in web_chain.proofs:
         row = reader.proof(proof["node"], proof["epoch"])
@@ -45,53 +56,54 @@ def test_indexed_proofs_match_the_chain(web_chain, tmp_path: Path) -> None:
     indexer.close()
 
 
-def test_replay_is_idempotent_and_a_restart_resumes(web_chain, tmp_path: Path) -> None:
-    db = tmp_path / "i.sqlite"
+def test_replay_is_idempotent_and_a_restart_resumes(web_chain, index_url: str) -> None:
+    db = index_url
     indexer = make_indexer(web_chain, db)
     head = indexer.sync()
-    before = dict(Reader(indexer.conn).totals())
+    before = dict(reader_of(indexer).totals())
     # Replay everything from the deployment block: nothing may be counted twice.
     with transaction(indexer.conn):
-        indexer.conn.execute("UPDATE cursor SET block = ?, hash = ''", (web_chain.deployment.block - 1,))
+        indexer.conn.execute(update(cursor).values(block=web_chain.deployment.block - 1, hash=""))
     assert indexer.sync() == head
-    assert dict(Reader(indexer.conn).totals()) == before
-    assert indexer.conn.execute("SELECT COUNT(*) FROM proofs").fetchone()[0] == 3
+    assert dict(reader_of(indexer).totals()) == before
+    with transaction(indexer.conn):
+        assert indexer.conn.execute(select(func.count()).select_from(proofs)).scalar() == 3
     indexer.close()
     # A new process resumes from the stored cursor: nothing to do.
     again = make_indexer(web_chain, db)
     assert again.step() == 0
-    assert dict(Reader(again.conn).totals()) == before
+    assert dict(reader_of(again).totals()) == before
     again.close()
 
 
 def test_waits_for_confirmations(web_chain, tmp_path: Path) -> None:
-    indexer = make_indexer(web_chain, tmp_path / "i.sqlite", confirmations=3)
+    indexer = make_indexer(web_chain, str(tmp_path / "i.sqlite"), confirmations=3)
     head = web_chain.w3.eth.block_number
     assert indexer.sync() == head - 3
     indexer.close()
 
 
-def test_reorg_below_the_cursor_rolls_back(web_chain, tmp_path: Path) -> None:
+def test_reorg_below_the_cursor_rolls_back(web_chain, index_url: str) -> None:
     """A claim is indexed, then the chain reverts to a snapshot and grows a different branch: the claim goes.
 
     (The snapshot/revert leaves the shared chain as it was for the other tests.)"""
     url = web_chain.anvil.url
     ben_b = web_chain.accounts[4]
-    indexer = make_indexer(web_chain, tmp_path / "i.sqlite")
+    indexer = make_indexer(web_chain, index_url)
     indexer.sync()
-    before = dict(Reader(indexer.conn).totals())  # (another test may have claimed for another wallet)
+    before = dict(reader_of(indexer).totals())  # (another test may have claimed for another wallet)
     snapshot = rpc_call(url, "evm_snapshot")
     try:
         web_chain.transact(web_chain.green_proof.functions.claim(), ben_b)
         indexer.sync()
-        assert Reader(indexer.conn).totals()["claims"] == before["claims"] + 1
-        assert len(Reader(indexer.conn).claims_of(ben_b)) == 1
+        assert reader_of(indexer).totals()["claims"] == before["claims"] + 1
+        assert len(reader_of(indexer).claims_of(ben_b)) == 1
     finally:
         assert rpc_call(url, "evm_revert", [snapshot]) is True
     for _ in range(3):  # the new branch is longer than the old one
         rpc_call(url, "evm_mine")
     head = indexer.sync()
-    reader = Reader(indexer.conn)
+    reader = reader_of(indexer)
     assert indexer.status.reorgs == 1
     assert head == web_chain.w3.eth.block_number  # re-indexed up to the new branch's head
     assert reader.claims_of(ben_b) == []
@@ -100,18 +112,59 @@ def test_reorg_below_the_cursor_rolls_back(web_chain, tmp_path: Path) -> None:
     indexer.close()
 
 
-def test_index_of_another_deployment_is_rebuilt(web_chain, tmp_path: Path) -> None:
-    db = tmp_path / "i.sqlite"
-    conn = open_store(db)
-    with transaction(conn):
+def test_index_of_another_deployment_is_rebuilt(web_chain, index_url: str) -> None:
+    db = Database(index_url)
+    db.upgrade()
+    with db.engine.connect() as conn, transaction(conn):
         set_meta(conn, "deployment", "1:0x0000000000000000000000000000000000000001:1")
-        conn.execute("INSERT INTO cursor VALUES (1, 999999, '0xdead')")
-        conn.execute("INSERT INTO claims VALUES ('0x1', 0, '0xB', '0xB', '5', 5e-18, 999999, 1)")
+        set_cursor(conn, 999999, "0xdead")
+        conn.execute(insert(claims).values(tx_hash="0x1", log_index=0, beneficiary="0xB", recipient="0xB",
+                                           amount_wei="5", amount_eco=5e-18, block=999999, timestamp=1))
         refresh(conn)
-    conn.close()
-    indexer = make_indexer(web_chain, db)
+    indexer = make_indexer(web_chain, index_url)
     head = indexer.sync()
     assert head == web_chain.w3.eth.block_number
-    assert indexer.conn.execute("SELECT COUNT(*) FROM claims WHERE tx_hash = '0x1'").fetchone()[0] == 0
-    assert Reader(indexer.conn).totals()["proofs"] == 3
+    reader = reader_of(indexer)
+    assert reader.conn.execute(select(func.count()).select_from(claims).where(claims.c.tx_hash == "0x1")).scalar() == 0
+    assert reader.totals()["proofs"] == 3
     indexer.close()
+    db.dispose()
+
+
+def test_two_indexers_one_writes_the_other_waits(web_chain, index_url: str, caplog) -> None:
+    """Two indexer threads on one index: one takes the lock and indexes, the other logs that it waits for it;
+    when the first stops, the second takes over from the cursor (nothing indexed twice)."""
+    first = make_indexer(web_chain, index_url, owner="indexer-one")
+    second = make_indexer(web_chain, index_url, owner="indexer-two")
+    stop_first, stop_second = threading.Event(), threading.Event()
+    caplog.set_level(logging.INFO, logger="ecoai.web.indexer")
+    one = threading.Thread(target=first.run, args=(stop_first, 0.05))
+    one.start()
+    assert wait_until(lambda: first.status.indexed_block == web_chain.w3.eth.block_number)
+    two = threading.Thread(target=second.run, args=(stop_second, 0.05))
+    two.start()
+    try:
+        assert wait_until(lambda: "waiting for the indexer lock held by indexer-one" in caplog.text)
+        assert second.status.indexed_block is None and not second.lock.held
+        stop_first.set()
+        one.join(10)
+        first.close()  # releases the lock
+        assert wait_until(lambda: second.lock.held and second.status.indexed_block == web_chain.w3.eth.block_number)
+    finally:
+        stop_first.set()
+        stop_second.set()
+        one.join(10)
+        two.join(10)
+    with transaction(second.conn):
+        assert second.conn.execute(select(func.count()).select_from(proofs)).scalar() == 3
+    assert reader_of(second).totals()["proofs"] == 3
+    second.close()
+
+
+def wait_until(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

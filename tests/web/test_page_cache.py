@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from oracle.sqlite import transaction
 from web.cache import canonical_query
-from web.db.schema import index_version, open_store
+from web.db.engine import Database
+from web.db.schema import index_version, transaction
 from web.db.summaries import refresh, rollback_to
 
 with warnings.catch_warnings():
@@ -73,7 +73,7 @@ def test_a_newly_indexed_proof_retires_cached_pages(db: Path, clients) -> None:
     cached, plain = clients
     before = {path: cached.get(path).content for path in PAGES}
     assert before == {path: cached.get(path).content for path in PAGES}  # now served from the cache
-    conn = open_store(db)
+    conn = Database(db).engine.connect()
     with transaction(conn):  # as Indexer.step commits a batch
         add_proof(conn, NODE_B, 12, 1_000_000, 8)
         refresh(conn, {NODE_B}, {12})
@@ -91,7 +91,7 @@ def test_a_newly_indexed_proof_retires_cached_pages(db: Path, clients) -> None:
 
 
 def test_index_version_counts_every_commit(db: Path) -> None:
-    conn = open_store(db)
+    conn = Database(db).engine.connect()
     v0 = index_version(conn)
     with transaction(conn):
         refresh(conn, set(), set())  # a batch without events still moves the cursor shown on pages

@@ -14,6 +14,8 @@ decimal TEXT (they overflow 64-bit integers) next to a DOUBLE copy in ECO used o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, Double, Index, Integer, MetaData, Table, Text, select, update
@@ -187,3 +189,14 @@ def reset_totals(conn: Connection) -> None:
     conn.execute(update(totals).where(totals.c.id == 1).values(**{k: v for k, v in EMPTY_TOTALS.items()
                                                                    if k != "id"}))
 
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """One write transaction on `conn` (SQLite: BEGIN IMMEDIATE, see web.db.engine), committed at the end and
+    rolled back on any error. A transaction that a read outside one began implicitly is ended first, so a
+    read never leaves a write lock or a snapshot held while the caller waits on the chain."""
+    if conn.in_transaction():
+        conn.commit()
+    with conn.begin():
+        yield conn

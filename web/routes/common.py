@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sqlite3
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
@@ -12,6 +11,8 @@ from typing import Annotated, Any
 from eth_utils import to_checksum_address
 from fastapi import HTTPException, Path as PathParam, Query, Request
 from starlette.concurrency import run_in_threadpool
+
+from sqlalchemy.engine import RowMapping
 
 from web.cache import is_fragment
 from web.chain import Chain
@@ -78,13 +79,13 @@ def is_fragment_request(request: Request) -> bool:
     return is_fragment(request.scope["headers"])
 
 
-def public_signals(proof: sqlite3.Row) -> list[str]:
+def public_signals(proof: RowMapping) -> list[str]:
     """An indexed proof's public inputs in snarkjs order (oracle.conventions.PUBLIC_SIGNALS), as GreenProof
     builds them."""
     return [str(proof["threshold_mj"]), str(proof["epoch"]), str(int(proof["node"], 16)), str(proof["commitment"])]
 
 
-def node_or_404(reader: Reader, address: str) -> sqlite3.Row:
+def node_or_404(reader: Reader, address: str) -> RowMapping:
     # The index stores checksummed addresses only, so an exact match is a valid address: no keccak needed.
     node = reader.node(address) if ADDRESS_RE.match(address) else None
     if node is not None:
@@ -96,9 +97,10 @@ def node_or_404(reader: Reader, address: str) -> sqlite3.Row:
     return node
 
 
-def proof_or_404(reader: Reader, address: str, epoch: int) -> sqlite3.Row:
+def proof_or_404(reader: Reader, address: str, epoch: int) -> RowMapping:
     node_address = parse_address(address)
-    proof = reader.proof(node_address, epoch)
+    # uint64 epochs above 2^63 cannot be stored (64-bit signed columns on both backends), so none is indexed.
+    proof = reader.proof(node_address, epoch) if epoch < 2**63 else None
     if proof is None:
         raise HTTPException(404, f"no accepted proof for node {node_address} in epoch {epoch}")
     return proof

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from oracle.conventions import ECO_DECIMALS, MG_PER_G, MJ_PER_KWH
-from web.db.queries import NODE_PAGE_SIZE, Page
+from web.db.queries import NODE_CHART_EPOCHS, NODE_PAGE_SIZE, Page
 from web.routes.common import (AddressParam, EpochParam, PageQuery, SizeQuery, SortKey, check_page,
                                is_fragment_request, node_or_404, proof_or_404, verify_again, web_state)
 from web.views import make_env
@@ -56,11 +56,18 @@ async def node_page(request: Request, address: AddressParam, page: PageQuery = 1
                     size: SizeQuery = NODE_PAGE_SIZE) -> HTMLResponse:
     reader = web_state(request).reader
     node = node_or_404(reader, address)
-    check_page(Page([], page, size, int(node["proofs"])))
-    proofs = reader.node_proofs(node["node"], page, size, int(node["proofs"]))
+    total = int(node["proofs"])
+    check_page(Page([], page, size, total))
     if is_fragment_request(request):
-        return render(request, "_node_proofs.html", node=node, proofs=proofs)
-    chart = reader.node_chart(node["node"])
+        return render(request, "_node_proofs.html", node=node, proofs=reader.node_proofs(node["node"], page, size,
+                                                                                         total))
+    # One range scan serves the chart (newest 100 epochs) and, when it covers it, the page of the table too.
+    recent = reader.node_recent(node["node"], NODE_CHART_EPOCHS)
+    if page * size <= len(recent) or len(recent) >= total:
+        proofs = Page(recent[(page - 1) * size:page * size], page, size, total)
+    else:
+        proofs = reader.node_proofs(node["node"], page, size, total)
+    chart = recent[::-1]
     chart_json = _chart_json({"labels": [r["epoch"] for r in chart],
                               "energy_kwh": [round(r["threshold_mj"] / MJ_PER_KWH, 6) for r in chart],
                               "carbon_g": [round(r["carbon_mg"] / MG_PER_G, 3) for r in chart]})
