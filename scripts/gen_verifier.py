@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Generate a circuit's Solidity Groth16 verifier from its snarkjs verification key (our Jinja2 template).
 
-    python scripts/gen_verifier.py [--circuit energy_budget|efficiency] [--vkey FILE] [--out FILE.sol] [--check]
+    python scripts/gen_verifier.py [--circuit efficiency|energy_budget] [--vkey FILE] [--out FILE.sol] [--check]
 
---circuit picks the key, output and contract name from oracle.zk.artifacts (default energy_budget:
-circuits/keys/verification_key.json → contracts/Groth16Verifier.sol, contract Groth16Verifier; efficiency:
-circuits/keys/efficiency_verification_key.json → contracts/EfficiencyVerifier.sol, contract EfficiencyVerifier);
+The deployed verifier is v2's: the default circuit is `efficiency` (circuits/keys/efficiency_verification_key.json
+→ contracts/Groth16Verifier.sol, contract Groth16Verifier, with verifyProof and the batch check verifyBatch).
+v1 (energy_budget) is retired: --circuit energy_budget still renders its key (needs --out; same contract name).
 --vkey / --out override the paths.
 
 The output depends only on the key's bytes and its path label, so regenerating from the same key gives a
@@ -26,11 +26,14 @@ from py_ecc import bn128
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from oracle.zk.artifacts import CIRCUITS, DEFAULT_CIRCUIT, Circuit, circuit_named  # noqa: E402
+from oracle.zk.artifacts import CIRCUITS, Circuit, circuit_named  # noqa: E402
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-DEFAULT_VKEY = DEFAULT_CIRCUIT.verification_key
-DEFAULT_OUT = DEFAULT_CIRCUIT.verifier_sol
+GENERATED_CIRCUIT = CIRCUITS["efficiency"]  # the circuit GreenProof v2 verifies
+CONTRACT_NAME = "Groth16Verifier"  # every generated verifier's contract name (GreenProof's IGroth16Verifier)
+DEFAULT_VKEY = GENERATED_CIRCUIT.verification_key
+DEFAULT_OUT = REPO_ROOT / "contracts" / f"{CONTRACT_NAME}.sol"
+BATCH_DOMAIN = "EcoAI.GreenProof.batch.v1"  # oracle.zk.verifier.BATCH_DOMAIN
 
 
 class KeyError_(ValueError):
@@ -57,7 +60,13 @@ def _g2(values: list[list[str]], what: str) -> tuple[tuple[int, int], tuple[int,
     return (x0, x1), (y0, y1)  # [c0, c1]; the template writes c1 first, as EIP-197 expects
 
 
-def render(vkey_bytes: bytes, source: str, circuit: Circuit = DEFAULT_CIRCUIT) -> str:
+def _keccak_words(words: list[int]) -> int:
+    from eth_utils import keccak
+
+    return int.from_bytes(keccak(b"".join(w.to_bytes(32, "big") for w in words)), "big")
+
+
+def render(vkey_bytes: bytes, source: str, circuit: Circuit = GENERATED_CIRCUIT) -> str:
     """The verifier's Solidity source for a snarkjs verification key (its raw bytes) labelled `source`, named
     and titled after `circuit`."""
     vkey = json.loads(vkey_bytes)
@@ -74,17 +83,31 @@ def render(vkey_bytes: bytes, source: str, circuit: Circuit = DEFAULT_CIRCUIT) -
         keep_trailing_newline=True,
         autoescape=False,
     )
+    alpha = _g1(vkey["vk_alpha_1"], "vk_alpha_1")
+    g2 = [(name.upper(), _g2(vkey[f"vk_{name}_2"], f"vk_{name}_2")) for name in ("beta", "gamma", "delta")]
+    ic = [_g1(point, f"IC[{i}]") for i, point in enumerate(vkey["IC"])]
+    # vk_hash as oracle.zk.verifier.vk_hash: the key's words in the order the template holds them.
+    vk_words = [*alpha]
+    for _, ((x0, x1), (y0, y1)) in g2:
+        vk_words += [x1, x0, y1, y0]
+    for point in ic:
+        vk_words += list(point)
+    from eth_utils import keccak
+
     return env.get_template("Groth16Verifier.sol.j2").render(
         source=source,
-        contract_name=circuit.verifier_contract,
+        contract_name=CONTRACT_NAME,
+        batch_domain=BATCH_DOMAIN,
+        batch_domain_word=int.from_bytes(keccak(BATCH_DOMAIN.encode()), "big"),
+        vk_hash=_keccak_words(vk_words),
         title=circuit.title,
         key_sha256=hashlib.sha256(vkey_bytes).hexdigest(),
         n_public=n_public,
         r=bn128.curve_order,
         q=bn128.field_modulus,
-        alpha=_g1(vkey["vk_alpha_1"], "vk_alpha_1"),
-        g2=[(name.upper(), _g2(vkey[f"vk_{name}_2"], f"vk_{name}_2")) for name in ("beta", "gamma", "delta")],
-        ic=[_g1(point, f"IC[{i}]") for i, point in enumerate(vkey["IC"])],
+        alpha=alpha,
+        g2=g2,
+        ic=ic,
     )
 
 
@@ -98,15 +121,18 @@ def source_label(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--circuit", choices=sorted(CIRCUITS), default=DEFAULT_CIRCUIT.name,
-                        help=f"which circuit's key, output and contract name (default {DEFAULT_CIRCUIT.name})")
+    parser.add_argument("--circuit", choices=sorted(CIRCUITS), default=GENERATED_CIRCUIT.name,
+                        help=f"which circuit's key (default {GENERATED_CIRCUIT.name})")
     parser.add_argument("--vkey", type=Path, default=None, help="snarkjs verification key (default: the circuit's)")
     parser.add_argument("--out", type=Path, default=None, help="Solidity file to write (default: the circuit's)")
     parser.add_argument("--check", action="store_true", help="only compare with --out; exit 1 if it differs")
     args = parser.parse_args(argv)
     circuit = circuit_named(args.circuit)
     args.vkey = args.vkey or circuit.verification_key
-    args.out = args.out or circuit.verifier_sol
+    if args.out is None and circuit is not GENERATED_CIRCUIT:
+        print(f"gen_verifier: {circuit.name} is retired; give --out to render its key", file=sys.stderr)
+        return 2
+    args.out = args.out or DEFAULT_OUT
     try:
         source = render(args.vkey.read_bytes(), source_label(args.vkey), circuit)
     except (OSError, ValueError, KeyError) as exc:

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     # In the order a reading flows: measure -> carbon -> optimize/schedule -> prove -> submit -> web, then
     # `ecoai up`, which runs them all together.
     "oracle.measure.cli",
+    "oracle.measure.work_cli",
     "oracle.carbon.cli",
     "oracle.optimize.cli",
     "oracle.schedule.cli",

@@ -19,11 +19,14 @@ log = logging.getLogger("ecoai.up")
 
 
 def pick_port(wanted: int, what: str) -> int:
-    """`wanted` when it is free, else a free port (with a warning naming `what` uses it)."""
+    """`wanted` when a server can bind it (sockets of a run that just stopped, in TIME_WAIT, do not count: address
+    reuse, as servers bind), else a free port, with a loud warning naming both: clients configured for the
+    documented port (a wallet, a Prometheus scrape) will not find it."""
     if can_bind(wanted):
         return wanted
     port = free_port()
-    log.warning("port %d is taken; %s uses %d instead", wanted, what, port)
+    log.warning("port %d is taken by another process listening there; %s uses port %d instead (clients configured "
+                "for %d will not reach it)", wanted, what, port, wanted)
     return port
 
 

@@ -14,7 +14,7 @@ from oracle.childenv import child_env
 from oracle.net import free_port
 from oracle.paths import node_tool
 
-__all__ = ["Anvil", "free_port", "rpc_call"]  # free_port: re-exported for callers not yet moved to oracle.net
+__all__ = ["Anvil", "rpc_call"]
 
 
 def rpc_call(url: str, method: str, params: list | None = None, timeout: float = 2.0) -> object:

@@ -32,7 +32,6 @@ from oracle.paths import REPO_ROOT, SOLCX_DIR
 DEFAULT_PARAMS = Path(__file__).with_name("default_params.toml")
 LOCAL_NETWORK = "ethereum:local"
 CONTRACTS = ("Groth16Verifier", "EcoCredit", "GreenProof")
-label_bytes32 = label_to_bytes32  # the name tests/contracts and bench/gas.py import; same function
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ Only stdlib, pynvml, numpy and psutil are imported here (the GPU machine runs sc
     from oracle.measure import open_sources, Sampler
     sources = open_sources(["auto"])   # NVML when a GPU is present, else the replayed H200 trace + CPU side
 
+Work meters (oracle.measure.work) count useful work the same way, as cumulative counters read at interval
+boundaries by `oracle.measure.counters.CounterReader`; `open_work_sources` / `check_work_spec` resolve their
+specs.
+
 `open_sources` is the one resolver of energy-source specs (the `ecoai measure --source` and node
 `measure.sources` spellings, the profiler's `--source`); `check_source_spec` validates a spelling without
 opening anything (for config files).
@@ -21,7 +25,9 @@ from oracle.measure.sampler import Sampler
 
 SOURCE_CHOICES = ("auto", "nvml", "rapl", "cpu", "replay", "replay:FILE")
 
-__all__ = ["EnergySource", "Gap", "Item", "Kind", "Reading", "Sampler", "SourceUnavailable", "counter_delta",
+from oracle.measure.work import check_work_spec, open_work_sources  # noqa: E402  (stdlib at import time)
+
+__all__ = ["check_work_spec", "open_work_sources", "EnergySource", "Gap", "Item", "Kind", "Reading", "Sampler", "SourceUnavailable", "counter_delta",
            "check_source_spec", "open_source", "open_sources", "SOURCE_CHOICES"]
 
 

@@ -98,6 +98,12 @@ class NvmlSource:
     def devices(self) -> list[str]:
         return [g.device for g in self._gpus]
 
+    @property
+    def cumulative(self) -> bool:
+        """True when every GPU has the energy counter: then reads at interval boundaries suffice (CounterReader);
+        power integration needs the 10 Hz sampler."""
+        return all(g.method == COUNTER for g in self._gpus)
+
     def info(self) -> list[dict[str, Any]]:
         """Context for reports: name, method, power limit, current utilisation (None where unreadable)."""
         out = []

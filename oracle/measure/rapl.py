@@ -28,6 +28,8 @@ class _Zone:
 
 class RaplSource:
     name = "rapl"
+    # A counter: boundary reads suffice while an interval is shorter than the wrap period (~20 min at 200 W).
+    cumulative = True
 
     def __init__(self, root: Path = POWERCAP) -> None:
         self._zones: list[_Zone] = []

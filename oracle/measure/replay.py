@@ -23,6 +23,23 @@ from oracle.measure.reading import Gap, Item, Reading, SourceUnavailable, counte
 DEFAULT_TRACE = Path(__file__).resolve().parent / "data" / "h200_inference_trace.csv"
 
 
+class ReplayClock:
+    """Maps wall time to trace position: position = now - origin, where the first `prime(now)` of any source
+    sharing the clock sets origin = now - offset_s. The energy replay and the work replay share one, so both
+    play the same moment of the trace however their reads are scheduled (10 Hz vs interval boundaries)."""
+
+    def __init__(self, offset_s: float, lap_s: float) -> None:
+        if not 0 <= offset_s < lap_s:
+            raise SourceUnavailable(f"replay offset {offset_s} s is outside the trace (0 to {lap_s:.1f} s)")
+        self.offset_s = offset_s
+        self.origin: float | None = None  # wall time that maps to trace position 0 of lap 0
+
+    def prime(self, now: float) -> float:
+        if self.origin is None:
+            self.origin = now - self.offset_s
+        return self.origin
+
+
 def load_trace(path: Path) -> tuple[list[float], list[float], list[float], str]:
     """(relative start times, segment energies mJ, segment utilisation %, method) of a trace file.
 
@@ -70,13 +87,13 @@ class ReplaySource:
     """Plays a recorded trace back as `replayed` readings on one device named `replay:<file stem>`."""
 
     name = "replay"
+    cumulative = True  # cumulative tables: exact at any read times, so boundary reads suffice
 
     def __init__(self, path: Path | str = DEFAULT_TRACE, offset_s: float = 0.0, loop: bool = True) -> None:
         self.path = Path(path)
         self._starts, self._energies, self._utils, self.method = load_trace(self.path)
         self.lap_s = self._starts[-1]
-        if not 0 <= offset_s < self.lap_s:
-            raise SourceUnavailable(f"replay offset {offset_s} s is outside the trace (0 to {self.lap_s:.1f} s)")
+        self.clock = ReplayClock(offset_s, self.lap_s)
         self.offset_s = offset_s
         self.loop = loop
         self.device = f"replay:{self.path.stem}"
@@ -88,7 +105,6 @@ class ReplaySource:
             dt = self._starts[i + 1] - self._starts[i]
             self._cum_util.append(self._cum_util[-1] + self._utils[i] / 100.0 * dt)
         self.lap_mj, self._lap_util = self._cum_mj[-1], self._cum_util[-1]
-        self._origin: float | None = None  # wall time that maps to trace position 0 of lap 0
         self._cursor: float | None = None  # wall time up to which readings were emitted
 
     def devices(self) -> list[str]:
@@ -108,11 +124,12 @@ class ReplaySource:
     def sample(self, now: float) -> list[Item]:
         cursor = self._cursor
         if cursor is None:
-            self._origin, self._cursor = now - self.offset_s, now
+            self.clock.prime(now)
+            self._cursor = now
             return []
         if now <= cursor:
             return []
-        origin = self._origin
+        origin = self.clock.origin
         assert origin is not None
         self._cursor = now
         a, b = cursor - origin, now - origin  # trace positions, counting laps

@@ -18,6 +18,12 @@ alone would exceed the sampler's budget of 0.1 % of one core. So:
 
 `record_epoch` aggregates [t0, t1) into the N integer-mJ interval energies the circuit takes (see
 oracle.measure.epoch) and records the result once; closing it again returns the stored record unchanged.
+
+Work (schema version 2): `work_readings` / `work_gaps` hold what the work meters read at interval boundaries
+(written through the same sink, batched the same way); `work_counters` holds the running total of each local
+work counter and `work_log` every addition to it (`work_add`, one durable transaction each, from any process).
+`record_epoch` closes an epoch into N (energy_mj, work_units) pairs. Opening a version-1 file adds the new
+tables and the epochs' work columns in place; no reading or epoch is touched.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from oracle.conventions import N_INTERVALS
-from oracle.measure.epoch import EpochEnergy, aggregate
-from oracle.measure.reading import Gap, Item, Reading
+from oracle.measure.epoch import EpochEnergy, aggregate, aggregate_work
+from oracle.measure.reading import Gap, Reading, WorkGap, WorkReading, WorkUnitMismatch
 from oracle.paths import state_dir
 from oracle.sqlite import connect, transaction
 
@@ -47,7 +53,23 @@ CREATE INDEX IF NOT EXISTS gaps_t_end ON gaps (t_end);
 CREATE TABLE IF NOT EXISTS epochs (
     epoch INTEGER PRIMARY KEY, t0 REAL NOT NULL, t1 REAL NOT NULL, total_mj INTEGER NOT NULL,
     complete INTEGER NOT NULL, record TEXT NOT NULL, closed_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS work_readings (
+    id INTEGER PRIMARY KEY, t_start REAL NOT NULL, t_end REAL NOT NULL, counter TEXT NOT NULL,
+    source TEXT NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL, units INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS work_readings_t_end ON work_readings (t_end);
+CREATE TABLE IF NOT EXISTS work_gaps (
+    id INTEGER PRIMARY KEY, t_start REAL NOT NULL, t_end REAL NOT NULL, counter TEXT NOT NULL,
+    source TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS work_gaps_t_end ON work_gaps (t_end);
+CREATE TABLE IF NOT EXISTS work_counters (
+    name TEXT PRIMARY KEY, unit TEXT NOT NULL, total INTEGER NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS work_log (
+    id INTEGER PRIMARY KEY, t REAL NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL);
 """
+SCHEMA_VERSION = 2
+# Columns added to `epochs` by version 2 (queries such as "work per epoch" need not parse the JSON record).
+_EPOCH_WORK_COLUMNS = (("work_total", "INTEGER"), ("work_unit", "TEXT"), ("work_method", "TEXT"))
+MAX_WORK_ADD = 2**53  # one addition; larger is a bug in the caller, not work
 
 
 def default_path() -> Path:
@@ -57,6 +79,10 @@ def default_path() -> Path:
 _INSERT_READING = ("INSERT INTO readings (t_start, t_end, device, source, method, kind, energy_mj, context) "
                    "VALUES (?,?,?,?,?,?,?,?)")
 _INSERT_GAP = "INSERT INTO gaps (t_start, t_end, device, source, reason) VALUES (?,?,?,?,?)"
+_INSERT_WORK = ("INSERT INTO work_readings (t_start, t_end, counter, source, kind, unit, units) "
+                "VALUES (?,?,?,?,?,?,?)")
+_INSERT_WORK_GAP = "INSERT INTO work_gaps (t_start, t_end, counter, source, reason) VALUES (?,?,?,?,?)"
+AnyItem = Reading | Gap | WorkReading | WorkGap
 
 
 _JSON_KEYS: dict[str, str] = {}
@@ -75,15 +101,33 @@ def _context_json(context: dict[str, float]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def _rows(items: Iterable[Item]) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    readings, gaps = [], []
+def _rows(items: Iterable[AnyItem]) -> tuple[list[tuple[object, ...]], ...]:
+    readings, gaps, work, work_gaps = [], [], [], []
     for it in items:
         if isinstance(it, Reading):
             readings.append((it.t_start, it.t_end, it.device, it.source, it.method, it.kind, it.energy_mj,
                              _context_json(it.context) if it.context else None))
+        elif isinstance(it, Gap):
+            gaps.append((it.t_start, it.t_end, it.device, it.source, it.reason))
+        elif isinstance(it, WorkReading):
+            work.append((it.t_start, it.t_end, it.counter, it.source, it.kind, it.unit, it.units))
         else:
-            gaps.append((it.t_start, it.t_end, it.device, it.source, it.reason))  # type: ignore[union-attr]
-    return readings, gaps
+            work_gaps.append((it.t_start, it.t_end, it.counter, it.source, it.reason))
+    return readings, gaps, work, work_gaps
+
+
+def _migrate(db: object) -> None:
+    """Bring a store file to SCHEMA_VERSION in place: new tables (CREATE IF NOT EXISTS) and the epochs' work
+    columns. In one write transaction, so two processes opening an old file at once cannot both add a column."""
+    db.executescript(SCHEMA)  # type: ignore[attr-defined]
+    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:  # type: ignore[attr-defined]
+        return
+    with transaction(db):  # type: ignore[arg-type]
+        have = {row[1] for row in db.execute("PRAGMA table_info(epochs)")}  # type: ignore[attr-defined]
+        for name, sql_type in _EPOCH_WORK_COLUMNS:
+            if name not in have:
+                db.execute(f"ALTER TABLE epochs ADD COLUMN {name} {sql_type}")  # type: ignore[attr-defined]
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # type: ignore[attr-defined]
 
 
 class StoreSink:
@@ -95,7 +139,7 @@ class StoreSink:
         self.commit_interval_s = commit_interval_s
         self._next_commit: float | None = None
 
-    def __call__(self, items: list[Item], now: float) -> None:
+    def __call__(self, items: list[AnyItem], now: float) -> None:
         store = self._store
         with store._lock:
             store._pending.extend(items)
@@ -118,10 +162,10 @@ class Store:
     def __init__(self, path: Path | str | None = None, commit_interval_s: float = 1.0) -> None:
         self.path = Path(path) if path is not None else default_path()
         self._lock = threading.Lock()
-        self._pending: list[Item] = []  # handed over by the sampler, not yet committed
+        self._pending: list[AnyItem] = []  # handed over by the sampler, not yet committed
         self._unsynced = False  # a batch commit since the last fsync
         self._db = connect(self.path, synchronous="NORMAL")  # batch commits; durable points switch to FULL
-        self._db.executescript(SCHEMA)
+        _migrate(self._db)
         self.sink = StoreSink(self, commit_interval_s)
 
     def close(self) -> None:
@@ -143,7 +187,7 @@ class Store:
         self.close()
 
     # -- writing ---------------------------------------------------------------------------------------
-    def append(self, items: Iterable[Item]) -> int:
+    def append(self, items: Iterable[AnyItem]) -> int:
         """Store readings and gaps (after any the sink holds) in one durable transaction, committed before
         returning; returns how many of `items` were stored."""
         items = list(items)
@@ -160,7 +204,7 @@ class Store:
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 self._unsynced = False
             return
-        readings, gaps = _rows(self._pending)
+        readings, gaps, work, work_gaps = _rows(self._pending)
         if durable:
             db.execute("PRAGMA synchronous=FULL")
         try:
@@ -169,6 +213,10 @@ class Store:
                     db.executemany(_INSERT_READING, readings)
                 if gaps:
                     db.executemany(_INSERT_GAP, gaps)
+                if work:
+                    db.executemany(_INSERT_WORK, work)
+                if work_gaps:
+                    db.executemany(_INSERT_WORK_GAP, work_gaps)
             self._pending = []
             self._unsynced = not durable
         finally:
@@ -197,27 +245,97 @@ class Store:
         return [Gap(*row) for row in rows]
 
     def aggregate(self, t0: float, t1: float, n: int = N_INTERVALS, epoch: int | None = None,
-                  devices: Iterable[str] | None = None) -> EpochEnergy:
-        """N integer-mJ interval energies of [t0, t1) with methods and gaps (read-only; records nothing)."""
-        return aggregate(self.readings(t0, t1), self.gaps(t0, t1), t0, t1, n, epoch, devices)
+                  devices: Iterable[str] | None = None, work_counters: Iterable[str] | None = None,
+                  work_unit: str | None = None) -> EpochEnergy:
+        """N integer-mJ interval energies and N work counts of [t0, t1) with methods and gaps (read-only)."""
+        work = aggregate_work(self.work_readings(t0, t1), self.work_gaps(t0, t1), t0, t1, n, work_counters,
+                              work_unit)
+        return aggregate(self.readings(t0, t1), self.gaps(t0, t1), t0, t1, n, epoch, devices, work)
+
+    # -- work --------------------------------------------------------------------------------------------
+    def work_readings(self, t0: float, t1: float, counter: str | None = None) -> list[WorkReading]:
+        """Work readings overlapping [t0, t1), oldest first."""
+        sql = ("SELECT t_start, t_end, counter, source, kind, unit, units FROM work_readings "
+               "WHERE t_end > ? AND t_start < ?")
+        args: list[object] = [t0, t1]
+        if counter is not None:
+            sql += " AND counter = ?"
+            args.append(counter)
+        with self._lock:
+            self._commit_pending(durable=False)
+            rows = self._db.execute(sql + " ORDER BY t_start, id", args).fetchall()
+        return [WorkReading(*row) for row in rows]
+
+    def work_gaps(self, t0: float, t1: float) -> list[WorkGap]:
+        with self._lock:
+            self._commit_pending(durable=False)
+            rows = self._db.execute("SELECT t_start, t_end, counter, source, reason FROM work_gaps "
+                                    "WHERE t_end > ? AND t_start < ? ORDER BY t_start, id", (t0, t1)).fetchall()
+        return [WorkGap(*row) for row in rows]
+
+    def work_add(self, name: str, unit: str, n: int, t: float | None = None) -> int:
+        """Add n units to local work counter `name` (created with `unit` on first use); returns its new total.
+
+        One durable transaction (fsync) holding the log row and the running total, so a job that was told
+        "added" never loses it, and a crash never half-applies it. Any process may add; SQLite queues writers.
+        """
+        if type(n) is not int or not 0 <= n <= MAX_WORK_ADD:
+            raise ValueError(f"work to add must be a whole number from 0 to 2^53, got {n!r}")
+        t = time.time() if t is None else t
+        with self._lock:
+            self._commit_pending(durable=False)
+            db = self._db
+            db.execute("PRAGMA synchronous=FULL")
+            try:
+                with transaction(db):
+                    row = db.execute("SELECT unit FROM work_counters WHERE name = ?", (name,)).fetchone()
+                    if row is not None and row[0] != unit:
+                        raise WorkUnitMismatch(f"work counter {name!r} counts {row[0]!r}, not {unit!r}")
+                    db.execute("INSERT INTO work_log (t, name, n) VALUES (?,?,?)", (t, name, n))
+                    db.execute("INSERT INTO work_counters (name, unit, total, updated) VALUES (?,?,?,?) "
+                               "ON CONFLICT(name) DO UPDATE SET total = total + excluded.total, "
+                               "updated = excluded.updated", (name, unit, n, t))
+                    total = db.execute("SELECT total FROM work_counters WHERE name = ?", (name,)).fetchone()[0]
+            finally:
+                db.execute("PRAGMA synchronous=NORMAL")
+        return int(total)
+
+    def work_total(self, name: str) -> tuple[int, str | None]:
+        """(running total, unit) of local work counter `name`; (0, None) before its first add."""
+        with self._lock:
+            row = self._db.execute("SELECT total, unit FROM work_counters WHERE name = ?", (name,)).fetchone()
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    def work_counter_names(self) -> list[tuple[str, str, int]]:
+        """(name, unit, total) of every local work counter."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, unit, total FROM work_counters ORDER BY name").fetchall()
+        return [(r[0], r[1], int(r[2])) for r in rows]
 
     # -- epochs ----------------------------------------------------------------------------------------
     def record_epoch(self, epoch: int, t0: float, t1: float, n: int = N_INTERVALS,
-                     devices: Iterable[str] | None = None) -> EpochEnergy:
-        """Aggregate and record epoch `epoch` once; a second call returns the recorded result unchanged."""
+                     devices: Iterable[str] | None = None, work_counters: Iterable[str] | None = None,
+                     work_unit: str | None = None) -> EpochEnergy:
+        """Aggregate and record epoch `epoch` once; a second call returns the recorded result unchanged.
+
+        The record holds the N (energy_mj, work_units) pairs: `devices` are the energy devices and
+        `work_counters` the work counters expected over [t0, t1) (a span one of them did not cover is a gap);
+        `work_unit` the unit they count (raises WorkUnitMismatch when a reading counts another).
+        """
         existing = self.epoch(epoch)
         if existing is not None:
             return existing
-        result = self.aggregate(t0, t1, n, epoch, devices)
+        result = self.aggregate(t0, t1, n, epoch, devices, work_counters, work_unit)
         with self._lock:
             # Durable: every reading the record was computed from is on disk before the record is.
             self._commit_pending(durable=True)
             self._db.execute("PRAGMA synchronous=FULL")
             try:
                 self._db.execute("INSERT OR IGNORE INTO epochs (epoch, t0, t1, total_mj, complete, record, "
-                                 "closed_at) VALUES (?,?,?,?,?,?,?)",
+                                 "closed_at, work_total, work_unit, work_method) VALUES (?,?,?,?,?,?,?,?,?,?)",
                                  (epoch, t0, t1, result.total_mj, int(result.complete),
-                                  json.dumps(result.to_dict()), time.time()))
+                                  json.dumps(result.to_dict()), time.time(), result.work_total, result.work_unit,
+                                  result.work_method))
             finally:
                 self._db.execute("PRAGMA synchronous=NORMAL")
         stored = self.epoch(epoch)

@@ -198,9 +198,9 @@ class OracleLoop:
             return True
         self.state.record_accepted(
             self.node, rec.epoch, receipt.tx_hash, receipt.gas_used, receipt.block,
-            f"accepted ({depth} confirmations)",
+            f"already accepted on chain ({depth} confirmations)",
         )
-        log.info("epoch %d accepted on chain (tx %s, block %d, %d confirmations); recorded", rec.epoch,
+        log.info("epoch %d already accepted on chain (tx %s, block %d, %d confirmation(s)); recorded", rec.epoch,
                  receipt.tx_hash, receipt.block, depth)
         self.metrics.proof_accepted(rec.epoch, receipt.gas_used)
         return True

@@ -12,7 +12,7 @@ import pytest
 
 from oracle.carbon.ecoscore import eco_score
 from oracle.carbon.intensity import lookup, regions, world
-from oracle.cli import main
+from oracle.app.cli import main
 from oracle.measure import Sampler
 from oracle.measure.replay import ReplaySource
 from oracle.measure.store import Store

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from oracle.chain.anvil import Anvil, rpc_call
-from oracle.cli import COMMAND_MODULES, build_parser
+from oracle.app.cli import COMMAND_MODULES, build_parser
 from oracle.paths import REPO_ROOT, SOLCX_DIR
 
-ECOAI = [sys.executable, "-m", "oracle.cli"]
+ECOAI = [sys.executable, "-m", "oracle.app.cli"]
 
 
 def run(args: list[str], **kwargs) -> subprocess.CompletedProcess[str]:

@@ -80,7 +80,7 @@ def node_rows(home: Path) -> dict[int, dict[str, Any]]:
 
 
 def reading_ids(home: Path) -> set[int]:
-    path = home / "measure.sqlite"
+    path = home / "node" / "measure.sqlite"  # the node's own store (not `ecoai measure`'s <state>/measure.sqlite)
     if not path.exists():
         return set()
     db = sqlite3.connect(path)

@@ -175,3 +175,27 @@ def test_a_node_db_of_the_flat_method_list_is_migrated(tmp_path: Path) -> None:
     rec = NodeState(path).get("0xN", 1)
     assert rec is not None and rec.intervals_mj == [2, 3] and rec.energy_by_kind == {"replayed": 5}
     assert rec.energy_by_method == {"replay/h200-trace": 0}
+
+
+def test_network_defaults_for_confirmations_and_fee_caps_and_k8s_keys() -> None:
+    from oracle.node.config import DEFAULT_CONFIG_TEXT, parse_config
+
+    local = parse_config({})
+    assert local.chain.confirmations == 1
+    assert (local.submit.max_fee_per_gas_gwei, local.submit.max_priority_fee_gwei) == (50, 5)
+    assert local.submit.max_gas_per_submit == 1_500_000
+    remote = parse_config({"chain": {"network": "ethereum:sepolia", "rpc_url": "https://rpc.example"},
+                           "key": {"account": "ape:node"}})
+    assert remote.chain.confirmations == 12 and remote.submit.max_fee_per_gas_gwei == 100
+    # The generated file parses, and leaves the network-dependent values to the network.
+    import tomllib
+
+    generated = tomllib.loads(DEFAULT_CONFIG_TEXT)
+    generated["chain"].update(network="ethereum:sepolia", rpc_url="https://rpc.example")
+    generated["key"]["account"] = "ape:node"
+    assert parse_config(generated).chain.confirmations == 12
+    assert parse_config({"exporter": {"host": "0.0.0.0"}}).exporter.host == "0.0.0.0"
+    with pytest.raises(UsageError, match="exporter.host"):
+        parse_config({"exporter": {"host": "pod ip"}})
+    with pytest.raises(UsageError, match="submit.max_priority_fee_gwei"):
+        parse_config({"submit": {"max_fee_per_gas_gwei": 2, "max_priority_fee_gwei": 3}})

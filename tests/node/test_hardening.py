@@ -58,9 +58,8 @@ def test_fees_above_the_caps_from_a_lying_rpc_are_never_signed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with LyingRpc(anvil.url) as lying:
-        config = load_config(write_config(tmp_path / "lying.toml", lying.url, ecoai_home / "deployments" / "local.json",
-                                          submit={"max_fee_per_gas_gwei": 50, "max_priority_fee_gwei": 5,
-                                                  "max_gas_per_submit": 1_500_000}))
+        # The local defaults: max fee 50 gwei, max priority fee 5 gwei, 1.5 M gas per submit.
+        config = load_config(write_config(tmp_path / "lying.toml", lying.url, ecoai_home / "deployments" / "local.json"))
         client = connect(config)
         view = read_chain(client, config, None)
         state = NodeState(ecoai_home / "node.db")

@@ -58,7 +58,7 @@ def test_thompson_strategy_runs_and_bad_inputs_fail() -> None:
 
 
 def test_optimize_online_prints_the_trials_to_the_best_feasible(capsys: pytest.CaptureFixture[str]) -> None:
-    from oracle.cli import main
+    from oracle.app.cli import main
 
     rows = load_profile(H200_PROFILE)
     assert main(["optimize", "--profile", str(H200_PROFILE), "--latency-slo-ms", "0.25", "--online",

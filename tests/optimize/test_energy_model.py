@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oracle.cli import main
+from oracle.app.cli import main
 from oracle.optimize.energy_model import fit, held_out_error, load_profiles
 from oracle.optimize.profile import H200_PROFILE, format_profile, load_profile
 

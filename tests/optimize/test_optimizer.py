@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle.cli import main
+from oracle.app.cli import main
 from oracle.errors import UsageError
 from oracle.optimize.pareto import (
     Constraints,

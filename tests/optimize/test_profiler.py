@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the profiler needs the optional extra `profile` (torch)")
 
-from oracle.cli import main  # noqa: E402
+from oracle.app.cli import main  # noqa: E402
 from oracle.optimize.profile import load_profile  # noqa: E402
 from oracle.optimize.profiler import open_meter, profile_model  # noqa: E402
 
@@ -66,7 +66,7 @@ def test_meter_rejects_unknown_source() -> None:
 def test_package_imports_without_torch() -> None:
     code = ("import sys; sys.modules['torch'] = None\n"
             "import oracle.optimize, oracle.optimize.cli, oracle.schedule, oracle.schedule.cli\n"
-            "from oracle.cli import build_parser; build_parser()\n"
+            "from oracle.app.cli import build_parser; build_parser()\n"
             "try:\n    import oracle.optimize.profiler\nexcept ImportError as e:\n    print('needs', e)\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oracle.cli import main
+from oracle.app.cli import main
 from oracle.errors import UsageError
 from oracle.schedule import greenest_start
 from oracle.schedule.forecast import forecast, forecast_matrix

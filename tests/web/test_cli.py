@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from chainsetup import wait_for
 from oracle.net import free_port
 from oracle.paths import REPO_ROOT
 
-ECOAI = [sys.executable, "-m", "oracle.cli"]
+ECOAI = [sys.executable, "-m", "oracle.app.cli"]
 
 
 def test_bad_arguments_exit_2_with_one_line(tmp_path: Path) -> None:
@@ -50,3 +51,41 @@ def test_serves_the_indexed_chain_and_stops_on_sigterm(web_chain, tmp_path: Path
         log.close()
     assert code == 0, (tmp_path / "web.log").read_text()[-2000:]
     assert db.exists()
+
+
+@pytest.mark.chain
+def test_index_and_serve_as_separate_processes(web_chain, index_url: str, tmp_path: Path) -> None:
+    """`ecoai web index` twice (the second waits for the lock), `ecoai web serve --workers 2` reading the same
+    database; the URL travels in $ECOAI_DATABASE_URL, never on the command line."""
+    env = {**os.environ, "ECOAI_DATABASE_URL": index_url}
+    chain_args = ["--deployment", str(web_chain.deployment_file), "--rpc-url", web_chain.anvil.url,
+                  "--poll-interval", "0.2"]
+    health_port, port = free_port(), free_port()
+    logs = [tmp_path / f"{name}.log" for name in ("index1", "index2", "serve")]
+    files = [log.open("w") for log in logs]
+    processes = [subprocess.Popen([*ECOAI, "web", "index", *chain_args, "--health-port", str(health_port)],
+                                  stdout=files[0], stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env)]
+    try:
+        wait_for(lambda: json.load(urllib.request.urlopen(f"http://127.0.0.1:{health_port}/healthz", timeout=2))
+                 ["indexed_block"] == web_chain.w3.eth.block_number, "the first indexer to index", timeout=60)
+        processes.append(subprocess.Popen([*ECOAI, "web", "index", *chain_args], stdout=files[1],
+                                          stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env))
+        processes.append(subprocess.Popen([*ECOAI, "web", "serve", "--port", str(port), "--workers", "2",
+                                           "--deployment", str(web_chain.deployment_file), "--rpc-url",
+                                           web_chain.anvil.url], stdout=files[2], stderr=subprocess.STDOUT,
+                                          cwd=REPO_ROOT, env=env))
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: json.load(urllib.request.urlopen(f"{url}/api/totals", timeout=2))["proofs"] == 3,
+                 "ecoai web serve to answer from the index", timeout=60)
+        health = json.load(urllib.request.urlopen(f"{url}/healthz", timeout=2))
+        assert health["indexed_block"] == web_chain.w3.eth.block_number and health["indexer"] is None
+        wait_for(lambda: "waiting for the indexer lock held by" in logs[1].read_text(),
+                 "the second indexer to wait for the lock", timeout=60)
+        assert index_url.split("@")[-1] not in " ".join(processes[2].args)  # not in the process list
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(timeout=30) for process in processes]
+        for f in files:
+            f.close()
+    assert codes == [0] * len(processes), [log.read_text()[-2000:] for log in logs]

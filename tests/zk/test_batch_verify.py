@@ -11,7 +11,7 @@ import pytest
 from eth_utils import keccak
 from py_ecc.optimized_bn128 import curve_order, field_modulus
 
-from oracle.cli import main
+from oracle.app.cli import main
 from oracle.conventions import SNARK_SCALAR_FIELD, calldata_to_proof, proof_to_calldata
 from oracle.zk import MalformedProof, Prover
 from oracle.zk.verifier import (
@@ -33,7 +33,7 @@ N_V2 = 4
 def v2_batch(eff_prover: Prover, eff_bundle) -> list[tuple[dict, list[str]]]:
     pairs = [(eff_bundle.proof, eff_bundle.public_signals)]
     for k in range(1, N_V2):
-        e = efficiency_epoch(100 + k, epoch=1000 + k, methods=k)
+        e = efficiency_epoch(100 + k, epoch=1000 + k, methods=(0x00, 0x01, 0x12, 0x22)[k % 4])
         b = eff_prover.prove_efficiency(e.energy, e.work, e.salt, e.tier, e.epoch, e.node, e.methods)
         pairs.append((b.proof, b.public_signals))
     return pairs

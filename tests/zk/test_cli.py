@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oracle.cli import main
+from oracle.app.cli import main
 from oracle.zk import commitment
 from oracle.zk.poseidon import FIELD_MODULUS
 

@@ -1,1 +1,1 @@
-"""The web's SQLite index: schema (schema.py), summary tables (summaries.py) and the pages' reads (queries.py)."""
+"""The web's index on SQLite or PostgreSQL: engines, schema, Alembic migrations, indexer lock, summaries, reads."""

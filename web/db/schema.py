@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Double, Index, Integer, MetaData, Table, Text, select, update
+from sqlalchemy import (BigInteger, CheckConstraint, Column, Double, Index, Integer, MetaData, Table, Text, select,
+                        update)
 from sqlalchemy.engine import Connection
 
 # 64-bit integers on PostgreSQL; plain INTEGER on SQLite (also 64-bit there, and the rowid alias it optimises).
