@@ -5,15 +5,17 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-/// @notice The generated Groth16 verifier of circuits/energy_budget.circom (public inputs:
-///         threshold_mj, epoch, node, commitment).
+/// @notice The generated Groth16 verifier of circuits/efficiency.circom (public inputs, in order:
+///         efficiency_uj_per_unit, work_units_total, epoch, node, methods, commitment).
 interface IGroth16Verifier {
     function verifyProof(
         uint256[2] calldata a,
         uint256[2][2] calldata b,
         uint256[2] calldata c,
-        uint256[4] calldata input
+        uint256[6] calldata input
     ) external view returns (bool);
+
+    function verifyBatch(uint256[8][] calldata proofs, uint256[6][] calldata inputs) external view returns (bool);
 }
 
 /// @notice The Eco Credit token; GreenProof holds its MINTER_ROLE.
@@ -21,152 +23,246 @@ interface IEcoCreditMinter {
     function mint(address to, uint256 amount) external;
 }
 
-/// @title GreenProof: on-chain verification of EcoAI epoch energy proofs
-/// @notice A registered oracle node submits, once per epoch, a Groth16 proof that the energy it measured in
-///         that epoch stayed at or below one of its hardware class's threshold tiers. Accepted epochs are
-///         recorded publicly (with a carbon bound from the node's grid region) and credit the node's
-///         beneficiary with Eco Credits: (baseline - threshold) * 10^18 / 3.6e9, i.e. 1 ECO per kWh saved.
-///         Beneficiaries claim accrued credits into their wallets; EcoCredit is minted only at claim time.
-/// @dev Governance (DEFAULT_ADMIN_ROLE) is meant to be the DAO's timelock or multisig. GOVERNOR_ROLE sets
-///      parameters and admits/retires nodes; PAUSER_ROLE pauses submit and claim. Energies are in mJ per epoch.
+/// @title GreenProof v2: on-chain verification of EcoAI efficiency proofs (energy per unit of useful work)
+/// @notice A registered node proves, once per epoch, that the energy it spent per unit of useful work stayed at or
+///         below one efficiency tier τ (µJ per unit) of its efficiency class: 1000 · Σ energy_mJ ≤ τ · W, with W
+///         the epoch's work units. An accepted epoch credits the node's beneficiary with the energy saved against
+///         the class's baseline efficiency β for the work actually done:
+///             credits = (β − τ) · min(W, maxUnitsPerSecond · epochLength) · 10^18 / 3.6e12   (ECO-wei),
+///         i.e. 1 ECO per kWh saved. Zero work never earns (minWorkPerEpoch ≥ 1). Credits are minted at claim.
+///         Proofs are accepted one by one (`submit`, by the node) or in batches (`submitBatch`, by anybody).
+/// @dev Governance (DEFAULT_ADMIN_ROLE) is meant to be the DAO's timelock or multisig. GOVERNOR_ROLE sets the
+///      efficiency classes, regions, epoch schedule and admits/retires nodes; PAUSER_ROLE pauses submit,
+///      submitBatch, claim and claimTo. Parameters in force AT SUBMIT TIME are used: an epoch is credited with
+///      its class's baseline, tiers, cap and the region's carbon factor as they are when its proof is accepted
+///      (not as they were during the epoch); only the epoch's length comes from the schedule of that epoch.
 contract GreenProof is AccessControl, Pausable {
     /// @notice Role that manages the node registry and the governed parameters.
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
-    /// @notice Role that pauses and unpauses submit and claim.
+    /// @notice Role that pauses and unpauses submit, submitBatch and claim.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
     /// @notice The BN254 scalar field order r: every public input must be below it.
     uint256 public constant SNARK_SCALAR_FIELD =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    /// @notice Most threshold tiers a hardware class can have (they share one storage slot with the baseline).
+    /// @notice Most efficiency tiers a class can have.
     uint256 public constant MAX_TIERS = 5;
-    /// @notice Baselines and tiers are below 2^40 mJ (about 305 kWh per epoch).
-    uint256 public constant MAX_ENERGY_MJ = (1 << 40) - 1;
-    /// @notice Upper bound on a region's carbon factor, g CO2/kWh (keeps the carbon bound within 64 bits).
+    /// @notice Upper bound on a region's carbon factor, g CO2/kWh.
     uint256 public constant MAX_GRAMS_PER_KWH = 1 << 20;
+    /// @notice Microjoules per kWh: credits = (β − τ) µJ/unit · units · 10^18 / UJ_PER_KWH.
+    uint256 public constant UJ_PER_KWH = 3.6e12;
 
-    uint256 private constant MJ_PER_KWH = 3.6e9;
     uint256 private constant MJ_GRAMS_DIVISOR = 3.6e6; // mJ * (g/kWh) / 3.6e6 = mg
-    uint256 private constant ENERGY_BITS = 40;
-    uint256 private constant COUNT_OFFSET = 40;
-    uint256 private constant TIERS_OFFSET = 48;
+    uint256 private constant SUBMISSION_BYTES = 448; // one Submission in calldata: 14 words
+    uint256 private constant MAX_METHOD = 2; // 0 measured, 1 estimated, 2 replayed
+    // Public inputs of the efficiency circuit, in order.
+    uint256 private constant IN_TIER = 0;
+    uint256 private constant IN_WORK = 1;
+    uint256 private constant IN_EPOCH = 2;
+    uint256 private constant IN_NODE = 3;
+    uint256 private constant IN_METHODS = 4;
+    uint256 private constant IN_COMMITMENT = 5;
 
+    /// @notice One item of a batch: a node's proof for one epoch. 14 calldata words, no dynamic parts.
+    struct Submission {
+        address node;
+        uint64 epoch;
+        uint8 tier;
+        uint64 work;
+        uint8 methods;
+        uint256 commitment;
+        uint256[8] proof;
+    }
+
+    /// @notice A segment of the epoch schedule: from `origin` (unix s) on, epoch firstEpoch + k covers
+    ///         [origin + k·length, origin + (k+1)·length). Segments never overlap; epoch numbers only grow.
+    struct Segment {
+        uint64 origin;
+        uint64 firstEpoch;
+        uint64 length;
+    }
+
+    /// @dev A node, one storage slot (160 + 40 + 16 + 16 + 8 bits): what every submission reads.
     struct Node {
         address beneficiary;
+        uint40 admittedAt;
+        uint16 classIndex; // index + 1 into _classIds; 0 = none
+        uint16 regionIndex; // index + 1 into _regionIds; 0 = none
         bool active;
+    }
+
+    /// @dev The parameters a submission reads: slot 0 baseline, count and tiers; slot 1 work bounds and flag.
+    struct ClassParams {
+        uint32 baselineUjPerUnit;
+        uint8 tierCount;
+        uint32[5] tiersUjPerUnit;
+        uint64 minWorkPerEpoch;
+        uint64 maxUnitsPerSecond;
+        bool requireMeasured;
+    }
+
+    /// @dev The descriptive labels of a class (views only).
+    struct ClassLabels {
         bytes32 hardwareClass;
-        bytes32 region;
+        bytes32 workload;
+        bytes32 unit;
     }
 
-    struct Region {
-        uint64 gramsPerKwh;
-        bool known;
-    }
-
-    /// @notice One accepted epoch, packed into a single storage slot.
-    struct EpochRecord {
-        uint40 acceptedAt; // block timestamp of acceptance; 0 = not accepted
-        uint8 tier;
-        uint40 thresholdMj;
-        uint64 carbonBoundMg;
-        uint96 credits;
-    }
-
-    /// @notice The Groth16 verifier of the energy-budget circuit.
+    /// @notice The Groth16 verifier of the efficiency circuit.
     IGroth16Verifier public immutable verifier;
     /// @notice The Eco Credit token minted at claim time.
     IEcoCreditMinter public immutable credit;
 
-    // These two share a slot with Pausable's flag, so submit reads all three with one SLOAD.
-    /// @notice Epoch length in seconds: epoch = floor(block.timestamp / epochLength).
-    uint64 public epochLength;
     /// @notice Seconds after an epoch's end during which its proof is still accepted.
     uint64 public maxEpochAge;
 
-    /// @notice Accrued, not yet claimed credits (base units) per beneficiary.
+    /// @notice Accrued, not yet claimed credits (ECO-wei) per beneficiary.
     mapping(address beneficiary => uint256) public accrued;
 
+    Segment[] private _schedule;
     mapping(address node => Node) private _nodes;
-    // Per class: baseline (bits 0-39), tier count (40-47), tier i (48 + 40 i ...), one slot.
-    mapping(bytes32 hardwareClass => uint256) private _classes;
-    mapping(bytes32 region => Region) private _regions;
-    mapping(address node => mapping(uint64 epoch => EpochRecord)) private _records;
+    // Accepted epochs: bit (epoch & 255) of word (epoch >> 8); the full record is in EpochProved.
+    mapping(address node => mapping(uint256 word => uint256)) private _accepted;
+    bytes32[] private _classIds;
+    mapping(bytes32 classId => uint16) private _classIndex; // index + 1
+    mapping(uint256 classIndex => ClassParams) private _classParams;
+    mapping(uint256 classIndex => ClassLabels) private _classLabels;
+    bytes32[] private _regionIds;
+    mapping(bytes32 region => uint16) private _regionIndex; // index + 1
+    mapping(uint256 regionIndex => uint256) private _gramsPerKwh;
 
-    /// @notice A node's epoch proof was accepted and its credits accrued to the beneficiary.
-    /// @param node The node that submitted the proof.
-    /// @param epoch The proven epoch.
-    /// @param beneficiary The wallet credited.
-    /// @param tier Index of the proven tier in the node's hardware class.
-    /// @param thresholdMj The proven tier's threshold: the epoch's energy was at most this, mJ.
-    /// @param commitment Poseidon commitment to the epoch's interval energies (public input of the proof).
-    /// @param carbonBoundMg Upper bound of the epoch's carbon, mg CO2 (threshold times the region's factor).
-    /// @param credits Credits accrued, base units (18 decimals).
+    /// @notice A node's epoch was accepted and its credits accrued to the beneficiary. This event is the epoch's
+    ///         full public record (storage keeps only one bit per epoch: isAccepted).
+    /// @param node The node whose proof it is (a public input of the proof).
+    /// @param epoch The proven epoch (a public input of the proof).
+    /// @param beneficiary The wallet credited (the node's registered beneficiary at submit time).
+    /// @param classId The node's efficiency class.
+    /// @param tier Index of the proven tier in the class.
+    /// @param efficiencyUjPerUnit The proven tier τ: energy per work unit was at most this, µJ per unit.
+    /// @param workUnits The epoch's work units W (a public input of the proof).
+    /// @param methods energy_method | (work_method << 4); 0 measured, 1 estimated, 2 replayed.
+    /// @param commitment Poseidon commitment to the epoch's energy and work series (public input).
+    /// @param energyBoundMj Energy bound the proof implies, ceil(τ · W / 1000) mJ.
+    /// @param carbonBoundMg Carbon bound, ceil(energyBoundMj · gramsPerKwh / 3.6e6) mg CO2.
+    /// @param credits Credits accrued, ECO-wei.
     event EpochProved(
         address indexed node,
         uint64 indexed epoch,
         address indexed beneficiary,
+        bytes32 classId,
         uint8 tier,
-        uint256 thresholdMj,
+        uint256 efficiencyUjPerUnit,
+        uint256 workUnits,
+        uint8 methods,
         uint256 commitment,
+        uint256 energyBoundMj,
         uint256 carbonBoundMg,
         uint256 credits
     );
+    /// @notice A batch was accepted as a whole (its EpochProved events precede this one).
+    /// @param relayer The account that sent it.
+    /// @param count Number of epochs accepted.
+    /// @param batchHash keccak256 of the items' ABI encodings concatenated (448 bytes each, in order).
+    event BatchSettled(address indexed relayer, uint256 count, bytes32 batchHash);
     /// @notice A beneficiary's accrued credits were minted.
     /// @param beneficiary The wallet whose accrued credits were claimed.
     /// @param to The receiver of the minted credits.
-    /// @param amount Credits minted, base units.
+    /// @param amount Credits minted, ECO-wei.
     event CreditsClaimed(address indexed beneficiary, address indexed to, uint256 amount);
     /// @notice A node was admitted, or its registration updated.
-    /// @param node The node's signing address.
+    /// @param node The node's address (its proofs bind it; it sends its single submissions).
     /// @param beneficiary The wallet credited for the node's epochs.
-    /// @param hardwareClass The node's hardware class.
+    /// @param classId The node's efficiency class.
     /// @param region The node's grid region.
-    event NodeAdmitted(address indexed node, address indexed beneficiary, bytes32 hardwareClass, bytes32 region);
+    /// @param label A human-readable name of the node (emitted only).
+    /// @param admittedAt The admission time: epochs that started before it are never credited.
+    event NodeAdmitted(
+        address indexed node,
+        address indexed beneficiary,
+        bytes32 indexed classId,
+        bytes32 region,
+        string label,
+        uint64 admittedAt
+    );
     /// @notice A node was retired: its later submissions revert.
-    /// @param node The node's signing address.
+    /// @param node The node's address.
     event NodeRetired(address indexed node);
-    /// @notice A hardware class's baseline and tiers were set.
-    /// @param hardwareClass The class name as bytes32.
-    /// @param baselineMj Baseline energy per epoch, mJ.
-    /// @param tiersMj Threshold tiers per epoch, mJ, ascending.
-    event HardwareClassSet(bytes32 indexed hardwareClass, uint256 baselineMj, uint256[] tiersMj);
+    /// @notice An efficiency class was set (created or updated).
+    /// @param classId The class id (e.g. "H200/llm-8b/token").
+    /// @param hardwareClass The hardware class (e.g. "H200").
+    /// @param workload The workload (model or job).
+    /// @param unit The work unit ("token", "image", "request", ...).
+    /// @param qualityFloor The quality the DAO accepts for this class (emitted only).
+    /// @param baselineUjPerUnit Baseline efficiency β, µJ per unit.
+    /// @param tiersUjPerUnit Efficiency tiers τ, µJ per unit, ascending, each below β.
+    /// @param minWorkPerEpoch Least work units an epoch needs to be accepted (≥ 1).
+    /// @param maxUnitsPerSecond Work rate cap: W counts at most maxUnitsPerSecond · epoch length.
+    /// @param requireMeasured Whether only measured energy and work (methods == 0) are accepted.
+    event EfficiencyClassSet(
+        bytes32 indexed classId,
+        bytes32 hardwareClass,
+        bytes32 workload,
+        bytes32 unit,
+        string qualityFloor,
+        uint256 baselineUjPerUnit,
+        uint256[] tiersUjPerUnit,
+        uint256 minWorkPerEpoch,
+        uint256 maxUnitsPerSecond,
+        bool requireMeasured
+    );
     /// @notice A region's carbon factor was set.
     /// @param region The region name as bytes32.
     /// @param gramsPerKwh Grams of CO2 per kWh.
     event RegionCarbonSet(bytes32 indexed region, uint256 gramsPerKwh);
-    /// @notice The epoch length was set.
-    /// @param epochLength Seconds per epoch.
-    event EpochLengthSet(uint64 epochLength);
+    /// @notice A segment was appended to (or replaced the pending last segment of) the epoch schedule.
+    /// @param origin Start of the segment's first epoch, unix seconds.
+    /// @param firstEpoch The segment's first epoch number.
+    /// @param length Seconds per epoch in the segment.
+    event EpochScheduleChanged(uint64 origin, uint64 firstEpoch, uint64 length);
     /// @notice The acceptance window after an epoch's end was set.
     /// @param maxEpochAge Seconds after an epoch's end during which its proof is accepted.
     event MaxEpochAgeSet(uint64 maxEpochAge);
 
-    /// @notice The caller (or given node) is not an active registered node.
+    /// @notice The node is not an active registered node.
     error NodeNotActive(address node);
     /// @notice The epoch has not ended yet at this block's timestamp.
     error EpochNotEnded(uint64 epoch, uint64 currentEpoch);
     /// @notice The epoch ended more than maxEpochAge seconds ago.
     error EpochTooOld(uint64 epoch, uint64 currentEpoch);
+    /// @notice The epoch started before the node was admitted.
+    error EpochBeforeAdmission(uint64 epoch, uint64 admittedAt);
     /// @notice This (node, epoch) was already accepted.
     error EpochAlreadyProved(address node, uint64 epoch);
+    /// @notice This (node, epoch) appears twice in one batch.
+    error DuplicateInBatch(address node, uint64 epoch);
     /// @notice A public input is not below the BN254 scalar field order (aliasing).
     error InputNotInField(uint256 value);
-    /// @notice The node's hardware class has no tier with this index.
-    error UnknownTier(bytes32 hardwareClass, uint8 tier);
-    /// @notice The proof is valid, but for another tier's threshold than the one submitted.
+    /// @notice The node's class has no tier with this index.
+    error UnknownTier(bytes32 classId, uint8 tier);
+    /// @notice The epoch's work is below the class's minimum (W = 0 always is).
+    error WorkBelowMinimum(uint64 work, uint64 minWorkPerEpoch);
+    /// @notice The methods code is invalid, or the class requires measured energy and work (methods == 0).
+    error MethodNotAccepted(uint8 methods);
+    /// @notice The proof is valid, but for another tier than the one submitted.
     error TierMismatch(uint8 tier, uint8 provenTier);
     /// @notice The verifier rejected the proof.
     error InvalidProof();
-    /// @notice The hardware class has no parameters.
-    error UnknownHardwareClass(bytes32 hardwareClass);
+    /// @notice The batch's multi-pairing check failed: at least one proof is invalid for its inputs.
+    error InvalidBatchProof();
+    /// @notice submitBatch got no items.
+    error EmptyBatch();
+    /// @notice The efficiency class does not exist.
+    error UnknownClass(bytes32 classId);
     /// @notice The region has no carbon factor.
     error UnknownRegion(bytes32 region);
     /// @notice A class or region name is empty.
     error EmptyName();
-    /// @notice Baseline is 0 or above MAX_ENERGY_MJ.
-    error InvalidBaseline(uint256 baselineMj);
-    /// @notice Tiers must be 1..MAX_TIERS values, strictly ascending, above 0 and at most the baseline.
+    /// @notice Baseline is 0 or does not fit in 32 bits.
+    error InvalidBaseline(uint256 baselineUjPerUnit);
+    /// @notice Tiers must be 1..MAX_TIERS values, strictly ascending, above 0 and below the baseline.
     error InvalidTiers();
+    /// @notice minWorkPerEpoch must be ≥ 1 and maxUnitsPerSecond > 0, both below 2^64.
+    error InvalidWorkBounds(uint256 minWorkPerEpoch, uint256 maxUnitsPerSecond);
     /// @notice Carbon factor above MAX_GRAMS_PER_KWH.
     error InvalidCarbonFactor(uint256 gramsPerKwh);
     /// @notice Epoch length and max epoch age must be above 0.
@@ -177,9 +273,10 @@ contract GreenProof is AccessControl, Pausable {
     error NothingToClaim(address beneficiary);
 
     /// @param admin Governance: receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE.
-    /// @param verifier_ The generated Groth16Verifier.
+    /// @param verifier_ The generated Groth16Verifier of the efficiency circuit.
     /// @param credit_ EcoCredit; this contract must then be granted its MINTER_ROLE.
-    /// @param epochLength_ Epoch length in seconds.
+    /// @param epochLength_ Initial epoch length in seconds: the schedule starts as (0, 0, epochLength_), so
+    ///        epoch = floor(t / epochLength_) until the first setEpochLength.
     /// @param maxEpochAge_ Seconds after an epoch's end during which its proof is accepted.
     constructor(
         address admin,
@@ -191,61 +288,142 @@ contract GreenProof is AccessControl, Pausable {
         if (admin == address(0) || address(verifier_) == address(0) || address(credit_) == address(0)) {
             revert ZeroAddress();
         }
+        if (epochLength_ == 0) revert InvalidDuration();
         verifier = verifier_;
         credit = credit_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNOR_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
-        _setEpochLength(epochLength_);
+        _schedule.push(Segment(0, 0, epochLength_));
+        emit EpochScheduleChanged(0, 0, epochLength_);
         _setMaxEpochAge(maxEpochAge_);
     }
 
-    // ---------------------------------------------------------------- node operations
+    // ---------------------------------------------------------------- submissions
 
-    /// @notice Submits the proof that the caller's energy in `epoch` stayed at or below tier `tier`'s
-    ///         threshold. The public inputs are [tiers[class][tier], epoch, uint160(msg.sender), commitment].
-    /// @dev On success records the epoch, accrues the credits to the node's beneficiary, emits EpochProved.
-    /// @param epoch Epoch number; it must have ended, at most maxEpochAge seconds ago.
-    /// @param tier Index into the node's hardware class tiers.
-    /// @param commitment Poseidon commitment to the epoch's readings (public input of the proof).
+    /// @notice Submits the caller's proof that in `epoch` it spent at most tier `tier`'s µJ per unit of work for
+    ///         `work` units. Public inputs: [tiers[tier], work, epoch, uint160(msg.sender), methods, commitment].
+    ///         Credits (parameters in force now, see the contract notice) accrue to the node's beneficiary.
+    /// @param epoch Epoch number; it must have ended (at most maxEpochAge ago) and started after admission.
+    /// @param tier Index into the node's class tiers.
+    /// @param work The epoch's work units W (≥ the class's minWorkPerEpoch).
+    /// @param methods energy_method | (work_method << 4), each 0 measured, 1 estimated, 2 replayed.
+    /// @param commitment Poseidon commitment to the epoch's series (public input of the proof).
     /// @param proof Groth16 proof [a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y].
-    function submit(uint64 epoch, uint8 tier, uint256 commitment, uint256[8] calldata proof)
-        external
-        whenNotPaused
-    {
-        Node storage node = _nodes[msg.sender];
-        if (!node.active) revert NodeNotActive(msg.sender);
-
-        uint256 length = epochLength;
-        uint256 epochEnd = (uint256(epoch) + 1) * length;
-        if (epochEnd > block.timestamp) revert EpochNotEnded(epoch, uint64(block.timestamp / length));
-        if (block.timestamp - epochEnd > maxEpochAge) revert EpochTooOld(epoch, uint64(block.timestamp / length));
-
-        EpochRecord storage record = _records[msg.sender][epoch];
-        if (record.acceptedAt != 0) revert EpochAlreadyProved(msg.sender, epoch);
-        // The other public inputs are below r by their types: threshold < 2^40, epoch < 2^64, node < 2^160.
-        if (commitment >= SNARK_SCALAR_FIELD) revert InputNotInField(commitment);
-
-        bytes32 hardwareClass = node.hardwareClass;
-        uint256 packed = _classes[hardwareClass];
-        if (tier >= _tierCount(packed)) revert UnknownTier(hardwareClass, tier);
-        uint256 threshold = _tierAt(packed, tier);
-        uint256 gasBefore = gasleft();
-        if (!_verify(proof, threshold, epoch, commitment)) {
-            _revertProofFailure(packed, tier, proof, epoch, commitment, gasBefore - gasleft());
+    function submit(
+        uint64 epoch,
+        uint8 tier,
+        uint64 work,
+        uint8 methods,
+        uint256 commitment,
+        uint256[8] calldata proof
+    ) external whenNotPaused {
+        // The public inputs, with the tier INDEX in word 0 until _process replaces it by the tier's value.
+        uint256[6] memory input;
+        input[IN_TIER] = tier;
+        input[IN_WORK] = work;
+        input[IN_EPOCH] = epoch;
+        input[IN_NODE] = uint160(msg.sender);
+        input[IN_METHODS] = methods;
+        input[IN_COMMITMENT] = commitment;
+        uint256 ptr;
+        assembly ("memory-safe") {
+            ptr := input
         }
-        _accept(node, epoch, tier, threshold, packed & MAX_ENERGY_MJ, commitment);
+        (address beneficiary, uint256 credits) = _process(ptr, tier);
+        if (beneficiary == address(0)) revert EpochAlreadyProved(msg.sender, epoch);
+        uint256 gasBefore = gasleft();
+        if (!_verify(proof, input)) _revertProofFailure(tier, proof, input, gasBefore - gasleft());
+        accrued[beneficiary] += credits;
+    }
+
+    /// @notice Accepts a batch of epoch proofs, of any nodes, all or nothing, verified together with one
+    ///         multi-pairing (Groth16Verifier.verifyBatch). Anybody may relay a batch: every check of `submit`
+    ///         applies to each item, with `item.node` in place of msg.sender.
+    /// @dev Why relaying cannot redirect credits: each proof binds its node and epoch as public inputs (a relayer
+    ///      who changes `node` or `epoch` invalidates the proof), and credits go to the node's beneficiary
+    ///      registered by governance, never to msg.sender. A relayer can only delay or withhold a proof, and
+    ///      the node can always submit it itself. Reverts with the first failing item's error, DuplicateInBatch
+    ///      for a (node, epoch) twice in the batch, or InvalidBatchProof when the pairing fails. Emits one
+    ///      EpochProved per item, then BatchSettled. Consecutive items with the same beneficiary accrue with
+    ///      one storage write.
+    /// @param items The submissions (14 calldata words each).
+    function submitBatch(Submission[] calldata items) external whenNotPaused {
+        uint256 n = items.length;
+        if (n == 0) revert EmptyBatch();
+        // The verifyBatch calldata, built in place: selector, two offsets, n, the proofs (8 words each), n, the
+        // inputs (6 words each); the loop writes each item's proof and inputs straight into it.
+        uint256 callStart;
+        uint256 inputsAt;
+        bytes4 selector = IGroth16Verifier.verifyBatch.selector;
+        assembly ("memory-safe") {
+            callStart := mload(0x40)
+            mstore(0x40, add(callStart, add(add(132, mul(n, 448)), 32)))
+            mstore(callStart, selector)
+            mstore(add(callStart, 4), 0x40)
+            mstore(add(callStart, 36), add(0x60, mul(n, 256)))
+            mstore(add(callStart, 68), n)
+            inputsAt := add(callStart, add(132, mul(n, 256)))
+            mstore(sub(inputsAt, 32), n)
+        }
+
+        address pendingBeneficiary;
+        uint256 pendingCredits;
+        for (uint256 i = 0; i < n; ++i) {
+            Submission calldata item = items[i];
+            uint256 ptr = inputsAt + i * 192;
+            assembly ("memory-safe") {
+                calldatacopy(add(add(callStart, 100), mul(i, 256)), add(item, 192), 256)
+                let node := calldataload(item)
+                let epoch := calldataload(add(item, 32))
+                let tier := calldataload(add(item, 64))
+                let work := calldataload(add(item, 96))
+                let methods := calldataload(add(item, 128))
+                // The ABI types' bounds (what Solidity's decoder checks): dirty high bits revert.
+                if or(or(shr(160, node), shr(64, epoch)), or(or(shr(8, tier), shr(64, work)), shr(8, methods))) {
+                    revert(0, 0)
+                }
+                mstore(ptr, tier)
+                mstore(add(ptr, 32), work)
+                mstore(add(ptr, 64), epoch)
+                mstore(add(ptr, 96), node)
+                mstore(add(ptr, 128), methods)
+                mstore(add(ptr, 160), calldataload(add(item, 160)))
+            }
+            (address beneficiary, uint256 credits) = _process(ptr, uint8(_word(ptr, IN_TIER)));
+            if (beneficiary == address(0)) _revertAlreadyProved(items, i);
+            if (beneficiary != pendingBeneficiary) {
+                if (pendingCredits != 0) accrued[pendingBeneficiary] += pendingCredits;
+                pendingBeneficiary = beneficiary;
+                pendingCredits = 0;
+            }
+            pendingCredits += credits;
+        }
+        if (pendingCredits != 0) accrued[pendingBeneficiary] += pendingCredits;
+
+        address verifierAddress = address(verifier);
+        bool ok;
+        bytes32 batchHash;
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), verifierAddress, callStart, add(132, mul(n, 448)), 0, 32)
+            ok := and(ok, and(eq(returndatasize(), 32), eq(mload(0), 1)))
+            // batchHash over the items' calldata, reusing the call buffer (no longer needed).
+            calldatacopy(callStart, items.offset, mul(n, 448))
+            batchHash := keccak256(callStart, mul(n, 448))
+        }
+        if (!ok) revert InvalidBatchProof();
+        emit BatchSettled(msg.sender, n, batchHash);
     }
 
     /// @notice Mints the caller's accrued credits to the caller.
-    /// @return amount Credits minted (base units).
+    /// @return amount Credits minted (ECO-wei).
     function claim() external whenNotPaused returns (uint256 amount) {
         return _claim(msg.sender);
     }
 
     /// @notice Mints the caller's accrued credits to `to`.
     /// @param to Receiver of the credits.
-    /// @return amount Credits minted (base units).
+    /// @return amount Credits minted (ECO-wei).
     function claimTo(address to) external whenNotPaused returns (uint256 amount) {
         if (to == address(0)) revert ZeroAddress();
         return _claim(to);
@@ -253,52 +431,66 @@ contract GreenProof is AccessControl, Pausable {
 
     // ---------------------------------------------------------------- governance
 
-    /// @notice Admits (or updates) a node: its key, the wallet credited for its epochs, its class and region.
-    /// @param node The node's signing address (msg.sender of submit).
+    /// @notice Sets (creates or updates) an efficiency class. Updates apply to every later submission,
+    ///         including of epochs that ended before the update (parameters at submit time).
+    /// @param classId Class id as bytes32 (e.g. "H200/llm-8b/token"), not zero.
+    /// @param hardwareClass Hardware class label (e.g. "H200").
+    /// @param workload Workload label (model or job, e.g. "llm-8b").
+    /// @param unit Work unit label ("token", "image", "request", ...).
+    /// @param qualityFloor The quality the DAO accepts (e.g. "bf16 or better"); emitted only.
+    /// @param baselineUjPerUnit Baseline efficiency β, µJ per unit: 0 < β < 2^32.
+    /// @param tiersUjPerUnit 1..MAX_TIERS tiers, µJ per unit, strictly ascending, each 0 < τ < β.
+    /// @param minWorkPerEpoch Least work units an accepted epoch has: 1 ≤ min < 2^64.
+    /// @param maxUnitsPerSecond Cap on credited work per second of epoch: 0 < cap < 2^64.
+    /// @param requireMeasured Accept only methods == 0 (measured energy and measured work).
+    function setEfficiencyClass(
+        bytes32 classId,
+        bytes32 hardwareClass,
+        bytes32 workload,
+        bytes32 unit,
+        string calldata qualityFloor,
+        uint256 baselineUjPerUnit,
+        uint256[] calldata tiersUjPerUnit,
+        uint256 minWorkPerEpoch,
+        uint256 maxUnitsPerSecond,
+        bool requireMeasured
+    ) external onlyRole(GOVERNOR_ROLE) {
+        _classParams[_classSlot(classId)] = _classParamsOf(baselineUjPerUnit, tiersUjPerUnit, minWorkPerEpoch,
+            maxUnitsPerSecond, requireMeasured);
+        _classLabels[_classIndex[classId]] = ClassLabels(hardwareClass, workload, unit);
+        emit EfficiencyClassSet(classId, hardwareClass, workload, unit, qualityFloor, baselineUjPerUnit,
+            tiersUjPerUnit, minWorkPerEpoch, maxUnitsPerSecond, requireMeasured);
+    }
+
+    /// @notice Admits (or updates) a node. A new node, or one re-admitted after retirement, gets
+    ///         admittedAt = now: it is never credited for an epoch that started before. Updating an active node
+    ///         (beneficiary, class, region, label) keeps its admission time.
+    /// @param node The node's address (its proofs bind it).
     /// @param beneficiary Wallet whose accrued credits grow with the node's accepted epochs.
-    /// @param hardwareClass A class with parameters (see setHardwareClass).
-    /// @param region A region with a carbon factor (see setRegionCarbon).
-    function admitNode(address node, address beneficiary, bytes32 hardwareClass, bytes32 region)
+    /// @param classId An efficiency class (setEfficiencyClass).
+    /// @param region A region with a carbon factor (setRegionCarbon).
+    /// @param label A human-readable node name, emitted only.
+    function admitNode(address node, address beneficiary, bytes32 classId, bytes32 region, string calldata label)
         external
         onlyRole(GOVERNOR_ROLE)
     {
         if (node == address(0) || beneficiary == address(0)) revert ZeroAddress();
-        if (_classes[hardwareClass] == 0) revert UnknownHardwareClass(hardwareClass);
-        if (!_regions[region].known) revert UnknownRegion(region);
-        _nodes[node] = Node({beneficiary: beneficiary, active: true, hardwareClass: hardwareClass, region: region});
-        emit NodeAdmitted(node, beneficiary, hardwareClass, region);
+        uint16 classIndex = _classIndex[classId];
+        if (classIndex == 0) revert UnknownClass(classId);
+        uint16 regionIndex = _regionIndex[region];
+        if (regionIndex == 0) revert UnknownRegion(region);
+        Node storage stored = _nodes[node];
+        uint40 admittedAt = stored.active ? stored.admittedAt : uint40(block.timestamp);
+        _nodes[node] = Node(beneficiary, admittedAt, classIndex, regionIndex, true);
+        emit NodeAdmitted(node, beneficiary, classId, region, label, admittedAt);
     }
 
     /// @notice Retires an active node: its later submissions revert with NodeNotActive.
-    /// @param node The node's signing address.
+    /// @param node The node's address.
     function retireNode(address node) external onlyRole(GOVERNOR_ROLE) {
         if (!_nodes[node].active) revert NodeNotActive(node);
         _nodes[node].active = false;
         emit NodeRetired(node);
-    }
-
-    /// @notice Sets a hardware class's baseline energy per epoch and its threshold tiers.
-    /// @param hardwareClass Class name as bytes32 (e.g. "H200"), right-padded with zero bytes.
-    /// @param baselineMj Baseline energy per epoch, mJ (0 < baseline <= MAX_ENERGY_MJ).
-    /// @param tiersMj Thresholds in mJ per epoch: 1..MAX_TIERS values, strictly ascending, each <= baseline.
-    function setHardwareClass(bytes32 hardwareClass, uint256 baselineMj, uint256[] calldata tiersMj)
-        external
-        onlyRole(GOVERNOR_ROLE)
-    {
-        if (hardwareClass == bytes32(0)) revert EmptyName();
-        if (baselineMj == 0 || baselineMj > MAX_ENERGY_MJ) revert InvalidBaseline(baselineMj);
-        uint256 count = tiersMj.length;
-        if (count == 0 || count > MAX_TIERS) revert InvalidTiers();
-        uint256 packed = baselineMj | (count << COUNT_OFFSET);
-        uint256 previous = 0;
-        for (uint256 i = 0; i < count; ++i) {
-            uint256 t = tiersMj[i];
-            if (t <= previous || t > baselineMj) revert InvalidTiers();
-            packed |= t << (TIERS_OFFSET + ENERGY_BITS * i);
-            previous = t;
-        }
-        _classes[hardwareClass] = packed;
-        emit HardwareClassSet(hardwareClass, baselineMj, tiersMj);
     }
 
     /// @notice Sets a grid region's carbon factor, used for the public carbon bound of accepted epochs.
@@ -307,15 +499,35 @@ contract GreenProof is AccessControl, Pausable {
     function setRegionCarbon(bytes32 region, uint256 gramsPerKwh) external onlyRole(GOVERNOR_ROLE) {
         if (region == bytes32(0)) revert EmptyName();
         if (gramsPerKwh > MAX_GRAMS_PER_KWH) revert InvalidCarbonFactor(gramsPerKwh);
-        _regions[region] = Region({gramsPerKwh: uint64(gramsPerKwh), known: true});
+        uint256 index = _regionIndex[region];
+        if (index == 0) {
+            _regionIds.push(region);
+            index = _regionIds.length;
+            _regionIndex[region] = uint16(index);
+        }
+        _gramsPerKwh[index] = gramsPerKwh;
         emit RegionCarbonSet(region, gramsPerKwh);
     }
 
-    /// @notice Sets the epoch length. Epoch numbers are floor(time / length), so a change renumbers epochs:
-    ///         change it only together with the oracles.
+    /// @notice Changes the epoch length from the end of the current epoch on: appends the segment
+    ///         (origin = end of the current epoch, firstEpoch = current epoch + 1, newEpochLength). Epochs already
+    ///         numbered keep their bounds, so no stretch of time is ever in two epochs and nothing is credited
+    ///         twice. A second change before that epoch starts replaces the pending segment.
     /// @param newEpochLength Seconds, above 0.
     function setEpochLength(uint64 newEpochLength) external onlyRole(GOVERNOR_ROLE) {
-        _setEpochLength(newEpochLength);
+        if (newEpochLength == 0) revert InvalidDuration();
+        uint256 last = _schedule.length - 1;
+        if (_schedule[last].origin > block.timestamp) {
+            // Not started yet: it was itself appended at the end of the current epoch, which stays so.
+            _schedule[last].length = newEpochLength;
+            Segment memory pending = _schedule[last];
+            emit EpochScheduleChanged(pending.origin, pending.firstEpoch, newEpochLength);
+            return;
+        }
+        uint64 current = _epochAt(block.timestamp);
+        (, uint64 end) = _epochBounds(current);
+        _schedule.push(Segment(end, current + 1, newEpochLength));
+        emit EpochScheduleChanged(end, current + 1, newEpochLength);
     }
 
     /// @notice Sets how long after an epoch's end its proof is accepted.
@@ -324,12 +536,12 @@ contract GreenProof is AccessControl, Pausable {
         _setMaxEpochAge(newMaxEpochAge);
     }
 
-    /// @notice Pauses submit, claim and claimTo.
+    /// @notice Pauses submit, submitBatch, claim and claimTo.
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
 
-    /// @notice Resumes submit, claim and claimTo.
+    /// @notice Resumes submit, submitBatch, claim and claimTo.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
     }
@@ -339,7 +551,28 @@ contract GreenProof is AccessControl, Pausable {
     /// @notice The epoch that contains the current block's timestamp.
     /// @return The current epoch number.
     function currentEpoch() external view returns (uint64) {
-        return uint64(block.timestamp / epochLength);
+        return _epochAt(block.timestamp);
+    }
+
+    /// @notice The epoch that contains `timestamp` (unix seconds).
+    /// @param timestamp Unix seconds.
+    /// @return The epoch number.
+    function epochAt(uint64 timestamp) external view returns (uint64) {
+        return _epochAt(timestamp);
+    }
+
+    /// @notice An epoch's time span [start, end), unix seconds.
+    /// @param epoch The epoch number.
+    /// @return start First second of the epoch.
+    /// @return end First second after the epoch.
+    function epochBounds(uint64 epoch) external view returns (uint64 start, uint64 end) {
+        return _epochBounds(epoch);
+    }
+
+    /// @notice The epoch schedule: segments in time order (the last may start in the future).
+    /// @return The segments.
+    function schedule() external view returns (Segment[] memory) {
+        return _schedule;
     }
 
     /// @notice Whether `node` has an accepted proof for `epoch`.
@@ -347,83 +580,206 @@ contract GreenProof is AccessControl, Pausable {
     /// @param epoch The epoch number.
     /// @return True once accepted.
     function isAccepted(address node, uint64 epoch) external view returns (bool) {
-        return _records[node][epoch].acceptedAt != 0;
+        return (_accepted[node][epoch >> 8] >> (epoch & 255)) & 1 == 1;
     }
 
-    /// @notice The stored record of an epoch (all zero when not accepted).
+    /// @notice 256 epochs' acceptance bits of a node: bit k of word w is epoch 256·w + k.
     /// @param node The node's address.
-    /// @param epoch The epoch number.
-    /// @return The packed epoch record.
-    function recordOf(address node, uint64 epoch) external view returns (EpochRecord memory) {
-        return _records[node][epoch];
+    /// @param word The word index (epoch >> 8).
+    /// @return The bitmap word.
+    function acceptedWord(address node, uint256 word) external view returns (uint256) {
+        return _accepted[node][word];
     }
 
     /// @notice A node's registration.
     /// @param node The node's address.
     /// @return beneficiary Wallet credited for the node's epochs.
-    /// @return hardwareClass The node's hardware class.
+    /// @return classId The node's efficiency class.
     /// @return region The node's grid region.
     /// @return active Whether the node may submit.
+    /// @return admittedAt Admission time (unix seconds).
     function nodeInfo(address node)
         external
         view
-        returns (address beneficiary, bytes32 hardwareClass, bytes32 region, bool active)
+        returns (address beneficiary, bytes32 classId, bytes32 region, bool active, uint64 admittedAt)
     {
-        Node storage n = _nodes[node];
-        return (n.beneficiary, n.hardwareClass, n.region, n.active);
+        Node memory n = _nodes[node];
+        classId = n.classIndex == 0 ? bytes32(0) : _classIds[n.classIndex - 1];
+        region = n.regionIndex == 0 ? bytes32(0) : _regionIds[n.regionIndex - 1];
+        return (n.beneficiary, classId, region, n.active, n.admittedAt);
     }
 
-    /// @notice A hardware class's threshold tiers, mJ per epoch (empty for an unknown class).
-    /// @param hardwareClass The class name as bytes32.
-    /// @return tiersMj The tiers, ascending.
-    function tiersOf(bytes32 hardwareClass) external view returns (uint256[] memory tiersMj) {
-        uint256 packed = _classes[hardwareClass];
-        uint256 count = _tierCount(packed);
-        tiersMj = new uint256[](count);
-        for (uint256 i = 0; i < count; ++i) {
-            tiersMj[i] = _tierAt(packed, i);
+    /// @notice An efficiency class's parameters (all zero / empty for an unknown class).
+    /// @param classId The class id.
+    /// @return hardwareClass Hardware class label.
+    /// @return workload Workload label.
+    /// @return unit Work unit label.
+    /// @return baselineUjPerUnit Baseline β, µJ per unit.
+    /// @return tiersUjPerUnit Tiers τ, ascending.
+    /// @return minWorkPerEpoch Least work per accepted epoch.
+    /// @return maxUnitsPerSecond Work rate cap.
+    /// @return requireMeasured Whether only measured submissions are accepted.
+    function efficiencyClass(bytes32 classId)
+        external
+        view
+        returns (
+            bytes32 hardwareClass,
+            bytes32 workload,
+            bytes32 unit,
+            uint256 baselineUjPerUnit,
+            uint256[] memory tiersUjPerUnit,
+            uint256 minWorkPerEpoch,
+            uint256 maxUnitsPerSecond,
+            bool requireMeasured
+        )
+    {
+        uint256 index = _classIndex[classId];
+        ClassParams memory p = _classParams[index];
+        ClassLabels memory l = _classLabels[index];
+        tiersUjPerUnit = new uint256[](p.tierCount);
+        for (uint256 i = 0; i < p.tierCount; ++i) {
+            tiersUjPerUnit[i] = p.tiersUjPerUnit[i];
         }
+        return (l.hardwareClass, l.workload, l.unit, p.baselineUjPerUnit, tiersUjPerUnit, p.minWorkPerEpoch,
+            p.maxUnitsPerSecond, p.requireMeasured);
     }
 
-    /// @notice A hardware class's baseline energy, mJ per epoch (0 for an unknown class).
-    /// @param hardwareClass The class name as bytes32.
-    /// @return The baseline in mJ.
-    function baselineOf(bytes32 hardwareClass) external view returns (uint256) {
-        return _classes[hardwareClass] & MAX_ENERGY_MJ;
+    /// @notice The ids of every efficiency class, in creation order.
+    /// @return The class ids.
+    function classIds() external view returns (bytes32[] memory) {
+        return _classIds;
+    }
+
+    /// @notice What an epoch of `work` units at tier `tier` of class `classId` would be credited now
+    ///         (parameters in force now; the cap uses the length of `epoch` in the schedule).
+    /// @param classId The class id.
+    /// @param tier Tier index.
+    /// @param work Work units W.
+    /// @param epoch The epoch (for its length).
+    /// @return ECO-wei.
+    function creditsFor(bytes32 classId, uint8 tier, uint64 work, uint64 epoch) external view returns (uint256) {
+        ClassParams memory p = _classParams[_classIndex[classId]];
+        if (tier >= p.tierCount) revert UnknownTier(classId, tier);
+        (uint64 start, uint64 end) = _epochBounds(epoch);
+        return _credits(p, p.tiersUjPerUnit[tier], work, end - start);
     }
 
     /// @notice A region's carbon factor, g CO2/kWh (0 for an unknown region).
     /// @param region The region name as bytes32.
     /// @return The carbon factor.
     function carbonFactorOf(bytes32 region) external view returns (uint256) {
-        return _regions[region].gramsPerKwh;
+        return _gramsPerKwh[_regionIndex[region]];
     }
 
     // ---------------------------------------------------------------- internals
 
-    /// @dev Records an accepted epoch (one slot), accrues its credits, emits EpochProved.
-    function _accept(
-        Node storage node,
-        uint64 epoch,
-        uint8 tier,
-        uint256 threshold,
-        uint256 baseline,
-        uint256 commitment
-    ) private {
-        uint256 credits = (baseline - threshold) * 1e18 / MJ_PER_KWH;
-        uint256 carbonBoundMg = Math.ceilDiv(threshold * _regions[node.region].gramsPerKwh, MJ_GRAMS_DIVISOR);
+    /// @dev One submission: every check (in the order of the errors' list), uniqueness (returns beneficiary 0
+    ///      when (node, epoch) is already accepted, before any effect), the bitmap bit, the tier's value into
+    ///      input word 0, the credits (parameters in force now) and EpochProved. `ptr` holds the 6 public-input
+    ///      words with the tier index in word 0. Accrual and the proof are the caller's.
+    function _process(uint256 ptr, uint8 tier) private returns (address beneficiary, uint256 credits) {
+        Node memory node = _nodes[address(uint160(_word(ptr, IN_NODE)))];
+        (ClassParams memory params, bytes32 classId, uint256 length) = _check(ptr, tier, node);
+        if (_markAccepted(address(uint160(_word(ptr, IN_NODE))), uint64(_word(ptr, IN_EPOCH))) == 0) {
+            return (address(0), 0);
+        }
+        uint256 tierValue = params.tiersUjPerUnit[tier];
+        assembly ("memory-safe") {
+            mstore(ptr, tierValue)
+        }
+        credits = _credits(params, tierValue, _word(ptr, IN_WORK), length);
+        _emitProved(node, classId, tier, ptr, credits);
+        return (node.beneficiary, credits);
+    }
+
+    /// @dev Every check of one submission except uniqueness and the proof. Returns the class parameters (in
+    ///      force now), the class id and the epoch's length.
+    function _check(uint256 ptr, uint8 tier, Node memory node)
+        private
+        view
+        returns (ClassParams memory params, bytes32 classId, uint256 length)
+    {
+        if (!node.active) revert NodeNotActive(address(uint160(_word(ptr, IN_NODE))));
+        uint64 epoch = uint64(_word(ptr, IN_EPOCH));
+        (uint64 start, uint64 end) = _epochBounds(epoch);
+        if (end > block.timestamp) revert EpochNotEnded(epoch, _epochAt(block.timestamp));
+        if (block.timestamp - end > maxEpochAge) revert EpochTooOld(epoch, _epochAt(block.timestamp));
+        if (start < node.admittedAt) revert EpochBeforeAdmission(epoch, node.admittedAt);
+        // The other public inputs are below r by their types (uint32 tier, uint64, uint160, uint8).
+        uint256 commitment = _word(ptr, IN_COMMITMENT);
+        if (commitment >= SNARK_SCALAR_FIELD) revert InputNotInField(commitment);
+        params = _classParams[node.classIndex];
+        classId = _classIds[node.classIndex - 1];
+        if (tier >= params.tierCount) revert UnknownTier(classId, tier);
+        uint64 work = uint64(_word(ptr, IN_WORK));
+        if (work < params.minWorkPerEpoch) revert WorkBelowMinimum(work, params.minWorkPerEpoch);
+        uint256 methods = _word(ptr, IN_METHODS);
+        if ((methods & 0x0f) > MAX_METHOD || (methods >> 4) > MAX_METHOD || (params.requireMeasured && methods != 0)) {
+            revert MethodNotAccepted(uint8(methods));
+        }
+        length = end - start;
+    }
+
+    function _word(uint256 ptr, uint256 index) private pure returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := mload(add(ptr, mul(index, 32)))
+        }
+    }
+
+    /// @dev Sets (node, epoch)'s bit; returns the new word, or 0 when the bit was already set.
+    function _markAccepted(address node, uint64 epoch) private returns (uint256) {
+        mapping(uint256 => uint256) storage words = _accepted[node];
+        uint256 bit = 1 << (epoch & 255);
+        uint256 word = words[epoch >> 8];
+        if (word & bit != 0) return 0;
+        word |= bit;
+        words[epoch >> 8] = word;
+        return word;
+    }
+
+    /// @dev Item i's (node, epoch) is already accepted: DuplicateInBatch when an earlier item of the batch has
+    ///      it, EpochAlreadyProved otherwise. Only on the failure path.
+    function _revertAlreadyProved(Submission[] calldata items, uint256 i) private pure {
+        address node = items[i].node;
+        uint64 epoch = items[i].epoch;
+        for (uint256 j = 0; j < i; ++j) {
+            if (items[j].node == node && items[j].epoch == epoch) revert DuplicateInBatch(node, epoch);
+        }
+        revert EpochAlreadyProved(node, epoch);
+    }
+
+    /// @dev credits = (β − τ) · min(W, maxUnitsPerSecond · length) · 10^18 / UJ_PER_KWH, ECO-wei. No overflow:
+    ///      β < 2^32, W and the cap < 2^128, so the product < 2^224.
+    function _credits(ClassParams memory params, uint256 tierValue, uint256 work, uint256 length)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 cap = uint256(params.maxUnitsPerSecond) * length;
+        uint256 counted = work < cap ? work : cap;
+        return (params.baselineUjPerUnit - tierValue) * counted * 1e18 / UJ_PER_KWH;
+    }
+
+    /// @dev Emits EpochProved (one LOG4 from a memory buffer): energy bound ceil(τ·W/1000) mJ, carbon bound
+    ///      ceil(energy bound · g/kWh / 3.6e6) mg with the region's factor in force now. `ptr`: the inputs.
+    function _emitProved(Node memory node, bytes32 classId, uint8 tier, uint256 ptr, uint256 credits) private {
+        uint256 energyBoundMj = Math.ceilDiv(_word(ptr, IN_TIER) * _word(ptr, IN_WORK), 1000);
+        uint256 carbonBoundMg = Math.ceilDiv(energyBoundMj * _gramsPerKwh[node.regionIndex], MJ_GRAMS_DIVISOR);
+        bytes32 topic = EpochProved.selector;
         address beneficiary = node.beneficiary;
-        // The casts never truncate: threshold < 2^40 (MAX_ENERGY_MJ), carbon bound < 2^60 (MAX_GRAMS_PER_KWH),
-        // credits < 2^69, and block timestamps stay below 2^40 for 30,000 years.
-        _records[msg.sender][epoch] = EpochRecord({
-            acceptedAt: uint40(block.timestamp),
-            tier: tier,
-            thresholdMj: uint40(threshold),
-            carbonBoundMg: uint64(carbonBoundMg),
-            credits: uint96(credits)
-        });
-        accrued[beneficiary] += credits;
-        emit EpochProved(msg.sender, epoch, beneficiary, tier, threshold, commitment, carbonBoundMg, credits);
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, classId)
+            mstore(add(m, 32), tier)
+            mstore(add(m, 64), mload(ptr))
+            mstore(add(m, 96), mload(add(ptr, 32)))
+            mstore(add(m, 128), mload(add(ptr, 128)))
+            mstore(add(m, 160), mload(add(ptr, 160)))
+            mstore(add(m, 192), energyBoundMj)
+            mstore(add(m, 224), carbonBoundMg)
+            mstore(add(m, 256), credits)
+            log4(m, 288, topic, mload(add(ptr, 96)), mload(add(ptr, 64)), beneficiary)
+        }
     }
 
     function _claim(address to) private returns (uint256 amount) {
@@ -434,38 +790,75 @@ contract GreenProof is AccessControl, Pausable {
         emit CreditsClaimed(msg.sender, to, amount);
     }
 
-    function _setEpochLength(uint64 newEpochLength) internal {
-        if (newEpochLength == 0) revert InvalidDuration();
-        epochLength = newEpochLength;
-        emit EpochLengthSet(newEpochLength);
-    }
-
     function _setMaxEpochAge(uint64 newMaxEpochAge) internal {
         if (newMaxEpochAge == 0) revert InvalidDuration();
         maxEpochAge = newMaxEpochAge;
         emit MaxEpochAgeSet(newMaxEpochAge);
     }
 
-    function _tierCount(uint256 packed) private pure returns (uint256) {
-        return (packed >> COUNT_OFFSET) & 0xff;
+    /// @dev The class's index + 1, creating it when new.
+    function _classSlot(bytes32 classId) private returns (uint256 index) {
+        if (classId == bytes32(0)) revert EmptyName();
+        index = _classIndex[classId];
+        if (index == 0) {
+            _classIds.push(classId);
+            index = _classIds.length;
+            _classIndex[classId] = uint16(index);
+        }
     }
 
-    function _tierAt(uint256 packed, uint256 i) private pure returns (uint256) {
-        return (packed >> (TIERS_OFFSET + ENERGY_BITS * i)) & MAX_ENERGY_MJ;
+    function _classParamsOf(
+        uint256 baseline,
+        uint256[] calldata tiers,
+        uint256 minWork,
+        uint256 maxUnitsPerSecond,
+        bool requireMeasured
+    ) private pure returns (ClassParams memory p) {
+        if (baseline == 0 || baseline > type(uint32).max) revert InvalidBaseline(baseline);
+        uint256 count = tiers.length;
+        if (count == 0 || count > MAX_TIERS) revert InvalidTiers();
+        if (minWork == 0 || minWork > type(uint64).max || maxUnitsPerSecond == 0 || maxUnitsPerSecond > type(uint64).max) {
+            revert InvalidWorkBounds(minWork, maxUnitsPerSecond);
+        }
+        uint256 previous = 0;
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 t = tiers[i];
+            if (t <= previous || t >= baseline) revert InvalidTiers();
+            p.tiersUjPerUnit[i] = uint32(t);
+            previous = t;
+        }
+        p.baselineUjPerUnit = uint32(baseline);
+        p.tierCount = uint8(count);
+        p.minWorkPerEpoch = uint64(minWork);
+        p.maxUnitsPerSecond = uint64(maxUnitsPerSecond);
+        p.requireMeasured = requireMeasured;
     }
 
-    /// @dev verifier.verifyProof(a, b, c, [threshold, epoch, node, commitment]) for the caller's proof. A revert
-    ///      of the verifier (e.g. out of gas) is a rejection like a false answer.
-    function _verify(uint256[8] calldata proof, uint256 threshold, uint64 epoch, uint256 commitment)
-        private
-        view
-        returns (bool)
-    {
+    /// @dev The segment holding `epoch`: the last one with firstEpoch ≤ epoch (usually the last).
+    function _epochBounds(uint64 epoch) private view returns (uint64 start, uint64 end) {
+        uint256 i = _schedule.length;
+        Segment memory s;
+        do {
+            s = _schedule[--i];
+        } while (s.firstEpoch > epoch);
+        start = s.origin + (epoch - s.firstEpoch) * s.length;
+        end = start + s.length;
+    }
+
+    /// @dev The epoch holding `timestamp`: the last segment with origin ≤ timestamp.
+    function _epochAt(uint256 timestamp) private view returns (uint64) {
+        uint256 i = _schedule.length;
+        Segment memory s;
+        do {
+            s = _schedule[--i];
+        } while (s.origin > timestamp);
+        return uint64(s.firstEpoch + (timestamp - s.origin) / s.length);
+    }
+
+    /// @dev verifier.verifyProof for one proof. A revert of the verifier (e.g. out of gas) is a rejection.
+    function _verify(uint256[8] calldata proof, uint256[6] memory input) private view returns (bool) {
         try verifier.verifyProof(
-            [proof[0], proof[1]],
-            [[proof[2], proof[3]], [proof[4], proof[5]]],
-            [proof[6], proof[7]],
-            [threshold, uint256(epoch), uint256(uint160(msg.sender)), commitment]
+            [proof[0], proof[1]], [[proof[2], proof[3]], [proof[4], proof[5]]], [proof[6], proof[7]], input
         ) returns (bool ok) {
             return ok;
         } catch {
@@ -473,22 +866,18 @@ contract GreenProof is AccessControl, Pausable {
         }
     }
 
-    /// @dev Only on the failure path: tells a proof made for another tier of the class (TierMismatch) from
-    ///      an invalid one (InvalidProof), so that an operator sees which of the two went wrong. `spent` is what
-    ///      the first verification cost: a proof point the pairing precompile refuses burns nearly all the gas
-    ///      it is given, for every tier alike, so when less than that is left the proof is simply invalid.
-    function _revertProofFailure(
-        uint256 packed,
-        uint8 tier,
-        uint256[8] calldata proof,
-        uint64 epoch,
-        uint256 commitment,
-        uint256 spent
-    ) private view {
-        uint256 count = _tierCount(packed);
-        for (uint256 i = 0; i < count && gasleft() > spent; ++i) {
-            if (i != tier && _verify(proof, _tierAt(packed, i), epoch, commitment)) {
-                revert TierMismatch(tier, uint8(i));
+    /// @dev Only on the failure path: tells a proof made for another tier of the class (TierMismatch) from an
+    ///      invalid one (InvalidProof). `spent` is what the first verification cost: a point the pairing
+    ///      precompile refuses burns nearly all the gas it is given, so with less left the proof is invalid.
+    function _revertProofFailure(uint8 tier, uint256[8] calldata proof, uint256[6] memory input, uint256 spent)
+        private
+        view
+    {
+        ClassParams memory params = _classParams[_nodes[msg.sender].classIndex];
+        for (uint256 i = 0; i < params.tierCount && gasleft() > spent; ++i) {
+            if (i != tier) {
+                input[IN_TIER] = params.tiersUjPerUnit[i];
+                if (_verify(proof, input)) revert TierMismatch(tier, uint8(i));
             }
         }
         revert InvalidProof();

@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hardware-class", default="H200", help="reference hardware class for the Eco Score (H200)")
     p.add_argument("--live", action="store_true",
                    help="use Electricity Maps live intensity (ELECTRICITYMAPS_API_TOKEN) instead of the table")
-    p.add_argument("--db", type=Path, help="measurement store (default: <state>/measure.sqlite)")
+    p.add_argument("--db", type=Path, help="measurement store of the recorded epochs (default: the node's, "
+                   "<state>/node/measure.sqlite)")
     p.add_argument("--csv", type=Path, metavar="FILE", help="with --epochs: write CodeCarbon's emissions.csv schema")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run)
@@ -80,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
 
     epochs_info: dict[str, Any] | None = None
     if args.epochs is not None:
-        from oracle.measure.store import Store, default_path
+        from oracle.measure.store import Store, node_store_path
 
-        db = args.db or default_path()
+        db = args.db or node_store_path()
         if not db.exists():
             raise UsageError(f"no measurement store at {db}")
         first, last, chosen = _epoch_spec(args.epochs)

@@ -1,4 +1,4 @@
-"""The one governance writer: GreenProof's governed calls (admit a node, epoch length, hardware class thresholds)
+"""The one governance writer: GreenProof's governed calls (admit a node, epoch length, efficiency classes)
 signed by a governor key and sent over web3.py, plus the decoding of custom-error reverts."""
 
 from __future__ import annotations
@@ -94,16 +94,16 @@ class Governor:
     def at(cls, rpc_url: str, deployment: Deployment, key: NodeKey | None = None) -> Governor:
         return cls(Web3(Web3.HTTPProvider(rpc_url)), deployment, key)
 
-    def admit_node(self, node: str, beneficiary: str, hardware_class: str, region: str) -> str:
-        """Admit (or update) `node`, crediting `beneficiary`."""
+    def admit_node(self, node: str, beneficiary: str, class_id: str, region: str, label: str = "") -> str:
+        """Admit (or update) `node` into efficiency class `class_id`, crediting `beneficiary` (v2 admitNode)."""
         call = self.green_proof.functions.admitNode(
-            node, beneficiary, label_to_bytes32(hardware_class), label_to_bytes32(region)
+            node, beneficiary, label_to_bytes32(class_id), label_to_bytes32(region), label
         )
         return send_transaction(self.w3, self.key, call)
 
     def set_epoch_length(self, seconds: int) -> str:
         return send_transaction(self.w3, self.key, self.green_proof.functions.setEpochLength(seconds))
 
-    def set_hardware_class(self, name: str, baseline_mj: int, tiers_mj: Sequence[int]) -> str:
-        call = self.green_proof.functions.setHardwareClass(label_to_bytes32(name), baseline_mj, list(tiers_mj))
-        return send_transaction(self.w3, self.key, call)
+    def set_efficiency_class(self, call_args: Sequence[Any]) -> str:
+        """GreenProof.setEfficiencyClass with `EfficiencyClass.call_args()` (oracle.chain.deploy)."""
+        return send_transaction(self.w3, self.key, self.green_proof.functions.setEfficiencyClass(*call_args))

@@ -73,7 +73,15 @@ MAX_WORK_ADD = 2**53  # one addition; larger is a bug in the caller, not work
 
 
 def default_path() -> Path:
+    """`ecoai measure`'s store: a scratch store for looking at energy by hand, never what the node proves."""
     return state_dir() / "measure.sqlite"
+
+
+def node_store_path() -> Path:
+    """The node's own store: its readings, its closed epochs and the work counters jobs add to (`ecoai work`).
+    Apart from `ecoai measure`'s store so that another process writing readings under the same device names can
+    never change the energy of an epoch the node proves."""
+    return state_dir() / "node" / "measure.sqlite"
 
 
 _INSERT_READING = ("INSERT INTO readings (t_start, t_end, device, source, method, kind, energy_mj, context) "

@@ -262,13 +262,13 @@ class WorkCounter:
     """
 
     def __init__(self, name: str = "default", unit: str = "item", store: Store | Path | str | None = None) -> None:
-        from oracle.measure.store import Store
+        from oracle.measure.store import Store, node_store_path
 
         check_counter_name(name)
         check_unit(unit)
         self.name, self.unit = name, unit
         self._own = not isinstance(store, Store)
-        self.store = store if isinstance(store, Store) else Store(store)
+        self.store = store if isinstance(store, Store) else Store(store or node_store_path())  # the node reads it
 
     def add(self, n: int) -> int:
         """Count `n` more units of work; returns the counter's new running total (durable on return)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from oracle.errors import UsageError
 from oracle.measure.reading import SourceUnavailable, WorkUnitMismatch
-from oracle.measure.store import Store
+from oracle.measure.store import Store, node_store_path
 from oracle.measure.work import check_counter_name, check_unit
 
 
@@ -33,10 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add.add_argument("n", type=_count, metavar="N", help="units of work done since the last add (whole number)")
     add.add_argument("--unit", default="item", help="what one unit is: token, image, request, item, ... (item)")
     add.add_argument("--name", default="default", help="counter name (default)")
-    add.add_argument("--db", type=Path, help="measurement store (default: <state>/measure.sqlite)")
+    add.add_argument("--db", type=Path, help="store (default: the node's, <state>/node/measure.sqlite)")
     add.set_defaults(handler=run_add)
     show = sub.add_parser("show", help="list the work counters and their totals")
-    show.add_argument("--db", type=Path, help="measurement store (default: <state>/measure.sqlite)")
+    show.add_argument("--db", type=Path, help="store (default: the node's, <state>/node/measure.sqlite)")
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(handler=run_show)
 
@@ -45,7 +45,7 @@ def run_add(args: argparse.Namespace) -> int:
     try:
         check_counter_name(args.name)
         check_unit(args.unit)
-        with Store(args.db) as store:
+        with Store(args.db or node_store_path()) as store:
             total = store.work_add(args.name, args.unit, args.n)
     except (SourceUnavailable, WorkUnitMismatch) as exc:
         raise UsageError(str(exc)) from exc
@@ -54,7 +54,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    with Store(args.db) as store:
+    with Store(args.db or node_store_path()) as store:
         counters = store.work_counter_names()
     if args.json:
         print(json.dumps({name: {"unit": unit, "total": total} for name, unit, total in counters}, sort_keys=True))

@@ -15,6 +15,7 @@ from typing import Any
 from oracle.chain.deployment import load_deployment
 from oracle.conventions import bytes32_to_label
 from oracle.errors import UsageError
+from oracle.measure.store import node_store_path
 from oracle.node.chain import FeeCaps, GreenProofClient, RpcUnavailable
 from oracle.node.config import NodeConfig
 from oracle.node.keys import NodeKey, load_key
@@ -27,12 +28,6 @@ log = logging.getLogger("ecoai.oracle")
 
 def node_db_path() -> Path:
     return state_dir() / "node.db"
-
-
-def node_store_path() -> Path:
-    """The node's own measurement store. Not `ecoai measure`'s <state>/measure.sqlite: another process writing
-    readings there under the same device names must never change the energy of an epoch the node proves."""
-    return state_dir() / "node" / "measure.sqlite"
 
 
 @dataclass

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from oracle.childenv import child_env
 from oracle.conventions import N_INTERVALS, proof_to_calldata
 from oracle.paths import state_dir
 from oracle.zk.artifacts import DEFAULT_CIRCUIT, EFFICIENCY, Circuit
@@ -259,7 +260,7 @@ class Prover:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(log_file, "ab") as log:  # the worker keeps its own copy of the descriptor
             proc = subprocess.Popen(self._args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                    text=True, bufsize=1)
+                                    text=True, bufsize=1, env=child_env())
         line = proc.stdout.readline()
         if not line or not json.loads(line).get("ready"):
             proc.kill()
