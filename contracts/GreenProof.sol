@@ -455,11 +455,13 @@ contract GreenProof is AccessControl, Pausable {
         uint256 maxUnitsPerSecond,
         bool requireMeasured
     ) external onlyRole(GOVERNOR_ROLE) {
-        _classParams[_classSlot(classId)] = _classParamsOf(baselineUjPerUnit, tiersUjPerUnit, minWorkPerEpoch,
+        if (classId == bytes32(0)) revert EmptyName();
+        // _classSlot reads classId again from calldata: ten arguments fill the stack.
+        uint256 index = _classSlot();
+        _classParams[index] = _classParamsOf(baselineUjPerUnit, tiersUjPerUnit, minWorkPerEpoch,
             maxUnitsPerSecond, requireMeasured);
-        _classLabels[_classIndex[classId]] = ClassLabels(hardwareClass, workload, unit);
-        emit EfficiencyClassSet(classId, hardwareClass, workload, unit, qualityFloor, baselineUjPerUnit,
-            tiersUjPerUnit, minWorkPerEpoch, maxUnitsPerSecond, requireMeasured);
+        _classLabels[index] = ClassLabels(hardwareClass, workload, unit);
+        _emitClassSet(index, qualityFloor);
     }
 
     /// @notice Admits (or updates) a node. A new node, or one re-admitted after retirement, gets
@@ -796,15 +798,30 @@ contract GreenProof is AccessControl, Pausable {
         emit MaxEpochAgeSet(newMaxEpochAge);
     }
 
-    /// @dev The class's index + 1, creating it when new.
-    function _classSlot(bytes32 classId) private returns (uint256 index) {
-        if (classId == bytes32(0)) revert EmptyName();
+    /// @dev The index + 1 of setEfficiencyClass's class (its first argument), creating the class when new.
+    function _classSlot() private returns (uint256 index) {
+        bytes32 classId;
+        assembly ("memory-safe") {
+            classId := calldataload(4)
+        }
         index = _classIndex[classId];
         if (index == 0) {
             _classIds.push(classId);
             index = _classIds.length;
             _classIndex[classId] = uint16(index);
         }
+    }
+
+    /// @dev EfficiencyClassSet from what was just stored (the same values as the arguments).
+    function _emitClassSet(uint256 index, string calldata qualityFloor) private {
+        ClassParams memory p = _classParams[index];
+        ClassLabels memory l = _classLabels[index];
+        uint256[] memory tiers = new uint256[](p.tierCount);
+        for (uint256 i = 0; i < p.tierCount; ++i) {
+            tiers[i] = p.tiersUjPerUnit[i];
+        }
+        emit EfficiencyClassSet(_classIds[index - 1], l.hardwareClass, l.workload, l.unit, qualityFloor,
+            p.baselineUjPerUnit, tiers, p.minWorkPerEpoch, p.maxUnitsPerSecond, p.requireMeasured);
     }
 
     function _classParamsOf(

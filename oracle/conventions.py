@@ -50,6 +50,30 @@ def carbon_bound_mg(threshold_mj: int, grams_per_kwh: int) -> int:
     return -(-threshold_mj * grams_per_kwh * MG_PER_G // MJ_PER_KWH)
 
 
+# --- v2: efficiency (energy per unit of useful work) ---------------------------------------------------------
+UJ_PER_MJ = 1000
+UJ_PER_KWH = 3_600_000_000_000  # microjoules in one kWh: 1 ECO = 1 kWh saved
+
+
+def efficiency_credits_wei(baseline_uj_per_unit: int, tier_uj_per_unit: int, work_units: int,
+                           max_units_per_second: int, epoch_length_s: int) -> int:
+    """ECO-wei of an accepted v2 epoch (GreenProof._credits): (β − τ) · min(W, cap) · 10^18 / 3.6e12 with
+    cap = maxUnitsPerSecond · epoch length; W = 0 → 0. GreenProof uses the class parameters in force when the
+    proof is accepted and the length of the proven epoch."""
+    counted = min(work_units, max_units_per_second * epoch_length_s)
+    return max(baseline_uj_per_unit - tier_uj_per_unit, 0) * counted * WEI_PER_ECO // UJ_PER_KWH
+
+
+def energy_bound_mj(tier_uj_per_unit: int, work_units: int) -> int:
+    """The energy bound a v2 proof implies, mJ: ceil(τ · W / 1000) (1000 · Σe ≤ τ · W)."""
+    return -(-tier_uj_per_unit * work_units // UJ_PER_MJ)
+
+
+def efficiency_carbon_bound_mg(tier_uj_per_unit: int, work_units: int, grams_per_kwh: int) -> int:
+    """Carbon bound of a v2 epoch, mg CO2: carbon_bound_mg of its energy bound (GreenProof EpochProved)."""
+    return carbon_bound_mg(energy_bound_mj(tier_uj_per_unit, work_units), grams_per_kwh)
+
+
 def eco_from_wei(wei: int) -> float:
     return wei / WEI_PER_ECO
 

@@ -33,9 +33,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 
-from oracle.measure.reading import Gap, Item, Reading
+from oracle.measure.reading import Gap, Item, Reading, WorkGap, WorkReading
 
-EPOCH_OUTCOMES = ("proved", "over_budget", "incomplete", "failed")
+EPOCH_OUTCOMES = ("proved", "over_budget", "incomplete", "failed", "zero_work", "below_minimum")
 PROOF_RESULTS = ("accepted", "rejected", "failed")
 HEALTHY_SAMPLE_AGE_S = 30.0  # the sampler ticks 10 times a second; 30 s without a tick is a stalled node
 
@@ -103,6 +103,11 @@ class Metrics:
         self.last_sample = Gauge("ecoai_sampler_last_sample_timestamp_seconds",
                                  "Unix time of the sampler's latest tick", registry=r)
         self.gaps = Counter("ecoai_sampler_gaps", "Recorded measurement gaps", ["device"], registry=r)
+        self.work = Counter("ecoai_work_units", "Useful work read from the work counters, in their unit",
+                            ["counter", "unit", "kind", "node"], registry=r)
+        self.work_gaps = Counter("ecoai_work_gaps", "Recorded work-counter gaps", ["counter"], registry=r)
+        # Longest time without a read before /healthz fails; the node raises it to its boundary spacing.
+        self.healthy_age_s = HEALTHY_SAMPLE_AGE_S
         for outcome in EPOCH_OUTCOMES:  # export zeros so rate()/increase() work from the first scrape
             self.epochs.labels(outcome)
         for result in PROOF_RESULTS:
@@ -116,6 +121,10 @@ class Metrics:
                 self.power.labels(it.device, it.label, it.kind, self.node_name).set(it.power_w)
             elif isinstance(it, Gap):
                 self.gaps.labels(it.device).inc()
+            elif isinstance(it, WorkReading):
+                self.work.labels(it.counter, it.unit, it.kind, self.node_name).inc(it.units)
+            elif isinstance(it, WorkGap):
+                self.work_gaps.labels(it.counter).inc()
         if now is not None:
             self.last_sample.set(now)
             with self._probe_lock:
@@ -147,7 +156,7 @@ class Metrics:
     def healthy(self, now: float | None = None) -> bool:
         with self._probe_lock:
             tick = self._last_tick
-        return tick is not None and (now if now is not None else time.time()) - tick <= HEALTHY_SAMPLE_AGE_S
+        return tick is not None and (now if now is not None else time.time()) - tick <= self.healthy_age_s
 
     def ready(self) -> bool:
         with self._probe_lock:

@@ -14,6 +14,7 @@ governance address (`admin`) and the deployer keeps none (`check_role_plan`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from oracle.paths import REPO_ROOT, SOLCX_DIR
 
 DEFAULT_PARAMS = Path(__file__).with_name("default_params.toml")
 LOCAL_NETWORK = "ethereum:local"
-VERIFIER_CONTRACT = "EfficiencyVerifier"  # the efficiency circuit's generated verifier (6 public inputs)
+VERIFIER_CONTRACT = "Groth16Verifier"  # generated from the efficiency circuit (6 public inputs, verifyBatch)
 # Name in the deployment file → project contract deployed under it (the verifier keeps its v1 file name, which
 # oracle.chain.deployment requires).
 CONTRACTS = {"Groth16Verifier": VERIFIER_CONTRACT, "EcoCredit": "EcoCredit", "GreenProof": "GreenProof",
@@ -330,3 +331,10 @@ def admit_node(deployment: Deployment, url: str, node: str, beneficiary: str, cl
 def set_epoch_length(deployment: Deployment, url: str, seconds: int, governor: NodeKey | None = None) -> None:
     """Sets GreenProof's epoch length on the chain at `url` (the oracles must use the same value)."""
     Governor.at(url, deployment, governor).set_epoch_length(seconds)
+
+
+def override_admin(params: DeployParams, admin: str | None) -> DeployParams:
+    """`params` with the governance address `admin` (a command-line --admin) instead of the file's, when given."""
+    if admin in (None, ""):
+        return params
+    return dataclasses.replace(params, admin=_address(admin, "--admin"))

@@ -10,7 +10,7 @@ from pathlib import Path
 from oracle.cliargs import non_negative_number, positive_number
 from oracle.errors import UsageError
 from oracle.measure import Item, Reading, Sampler, SourceUnavailable, open_sources
-from oracle.measure.summary import summarise
+from oracle.measure.summary import headline, summarise
 from oracle.measure.store import Store
 
 
@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser(
         "measure", help="measure energy for S seconds (NVML, RAPL, CPU estimate or a replayed trace)",
         description="Samples at 10 Hz, stores readings in the state folder and prints energy per device with "
-                    "its method and whether it was measured, estimated or replayed. Gaps are reported, never filled.")
+                    "its method and whether it was measured, estimated or replayed, and one total per kind "
+                    "(measured, estimated and replayed energy are never added together). Gaps are reported, "
+                    "never filled.")
     p.add_argument("--seconds", required=True, type=positive_number, metavar="S", help="how long to sample")
     p.add_argument("--source", action="append", metavar="SRC",
                    help="nvml | rapl | cpu | replay | replay:FILE (repeatable; default: auto = NVML if a GPU "
@@ -67,10 +69,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, sort_keys=True))
         return 0
-    print(f"measured {summary['seconds']:.1f} s -> {summary['energy_j']:.1f} J in total")
+    print(headline(summary))  # one total per kind: measured, estimated and replayed energy are never added up
     for d in summary["devices"]:
         print(f"  {d['device']:40} {d['energy_j']:10.1f} J  {d['mean_power_w'] or 0:8.1f} W  "
               f"{'/'.join(d['kinds'])} via {', '.join(d['methods'])}")
+    if summary["gaps"]:
+        count = len(summary["gaps"])
+        print(f"{count} gap{'' if count == 1 else 's'} (recorded, never filled):")
     for g in summary["gaps"]:
         print(f"  gap {g['device']} {g['t_end'] - g['t_start']:.2f} s: {g['reason']}")
     if "plot" in summary:

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
 from eth_utils import keccak
@@ -20,10 +20,11 @@ from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, Tr
 
 from oracle.chain.deployment import Deployment
 from oracle.chain.governance import TransactionRejected, error_selectors
-from oracle.conventions import label_to_bytes32
+from oracle.conventions import bytes32_to_label, label_to_bytes32
 from oracle.errors import UsageError
 from oracle.node.keys import NodeKey
 from oracle.node.retry import Backoff
+from oracle.node.schedule import EpochSchedule
 
 log = logging.getLogger("ecoai.oracle")
 T = TypeVar("T")
@@ -66,6 +67,33 @@ class FeeCaps:
 
 # Caps for a client built without a config (tests, tools): the local defaults of oracle.node.config.
 DEFAULT_FEE_CAPS = FeeCaps.from_gwei(50, 5, 1_500_000)
+
+
+@dataclass(frozen=True)
+class EfficiencyClassView:
+    """A node's efficiency class as GreenProof v2 stores it (µJ per work unit)."""
+
+    class_id: str
+    hardware_class: str
+    workload: str
+    unit: str
+    baseline_uj_per_unit: int
+    tiers_uj_per_unit: list[int]
+    min_work_per_epoch: int
+    max_units_per_second: int
+    require_measured: bool
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One of the node's proved epochs in a submitBatch."""
+
+    epoch: int
+    tier: int
+    work: int
+    methods: int
+    commitment: int
+    proof: Sequence[int]
 
 
 @dataclass(frozen=True)
@@ -131,29 +159,34 @@ class GreenProofClient:
                 f"config field chain.deployment: no GreenProof code at {self.contract.address} on {self.url}"
             )
 
-    def epoch_length(self) -> int:
-        return int(self._rpc("epochLength", self.contract.functions.epochLength().call))
-
     def max_epoch_age(self) -> int:
         return int(self._rpc("maxEpochAge", self.contract.functions.maxEpochAge().call))
 
-    def tiers_of(self, hardware_class: str) -> list[int]:
-        return [
-            int(t) for t in self._rpc("tiersOf", self.contract.functions.tiersOf(label_to_bytes32(hardware_class)).call)
-        ]
+    def schedule(self) -> EpochSchedule:
+        """GreenProof's epoch schedule (segments): the node's only source of epoch numbers and bounds."""
+        return EpochSchedule.of(self._rpc("schedule", self.contract.functions.schedule().call))
 
-    def baseline_of(self, hardware_class: str) -> int:
-        return int(self._rpc("baselineOf", self.contract.functions.baselineOf(label_to_bytes32(hardware_class)).call))
+    def efficiency_class(self, class_id: bytes) -> EfficiencyClassView:
+        raw = self._rpc("efficiencyClass", self.contract.functions.efficiencyClass(class_id).call)
+        return EfficiencyClassView(
+            class_id=bytes32_to_label(class_id), hardware_class=bytes32_to_label(raw[0]),
+            workload=bytes32_to_label(raw[1]), unit=bytes32_to_label(raw[2]), baseline_uj_per_unit=int(raw[3]),
+            tiers_uj_per_unit=[int(t) for t in raw[4]], min_work_per_epoch=int(raw[5]),
+            max_units_per_second=int(raw[6]), require_measured=bool(raw[7]),
+        )
 
-    def carbon_factor_of(self, region: str) -> int:
-        return int(self._rpc("carbonFactorOf", self.contract.functions.carbonFactorOf(label_to_bytes32(region)).call))
+    def carbon_factor_of(self, region: str | bytes) -> int:
+        region = region if isinstance(region, bytes) else label_to_bytes32(region)
+        return int(self._rpc("carbonFactorOf", self.contract.functions.carbonFactorOf(region).call))
 
-    def node_info(self, node: str | None = None) -> tuple[str, bytes, bytes, bool]:
+    def node_info(self, node: str | None = None) -> tuple[str, bytes, bytes, bool, int]:
+        """(beneficiary, classId, region, active, admittedAt) of GreenProof v2's nodeInfo."""
         info = self._rpc("nodeInfo", self.contract.functions.nodeInfo(node or self.address).call)
-        return (info[0], bytes(info[1]), bytes(info[2]), bool(info[3]))
+        return (info[0], bytes(info[1]), bytes(info[2]), bool(info[3]), int(info[4]))
 
-    def is_accepted(self, epoch: int) -> bool:
-        return bool(self._rpc("isAccepted", self.contract.functions.isAccepted(self.address, epoch).call))
+    def is_accepted(self, epoch: int, node: str | None = None) -> bool:
+        return bool(self._rpc("isAccepted",
+                              self.contract.functions.isAccepted(node or self.address, epoch).call))
 
     def accrued(self, beneficiary: str) -> int:
         return int(self._rpc("accrued", self.contract.functions.accrued(beneficiary).call))
@@ -171,10 +204,25 @@ class GreenProofClient:
         return self.receipt(logs[0]["transactionHash"].to_0x_hex())
 
     # -- transactions --------------------------------------------------------------------------------------
-    def sign_submit(self, epoch: int, tier: int, commitment: int, proof: Sequence[int]) -> tuple[int, str, str]:
-        """Check the fees against the caps, dry-run (a revert raises SubmitRejected), then sign with the pending
-        nonce. Returns (nonce, raw, hash). Fees or gas above the caps raise FeeCapExceeded before anything is
-        signed: the endpoint's suggestions are advice, never an order."""
+    def sign_submit(self, epoch: int, tier: int, work: int, methods: int, commitment: int,
+                    proof: Sequence[int]) -> tuple[int, str, str]:
+        """v2 `submit(epoch, tier, work, methods, commitment, proof)`: check the fees against the caps, dry-run
+        (a revert raises SubmitRejected), then sign with the pending nonce. Returns (nonce, raw, hash). Fees or
+        gas above the caps raise FeeCapExceeded before anything is signed: the endpoint's suggestions are advice,
+        never an order."""
+        call = self.contract.functions.submit(epoch, tier, work, methods, commitment, [int(x) for x in proof])
+        return self._sign(call, self.fee_caps.max_gas)
+
+    def sign_batch(self, items: Sequence[BatchItem]) -> tuple[int, str, str]:
+        """v2 `submitBatch(Submission[])` of this node's own proved epochs, one transaction; same checks and
+        caps as `sign_submit`, the gas cap scaled by the number of items (each item stays under the per-submit
+        cap). Returns (nonce, raw, hash)."""
+        subs = [(self.address, i.epoch, i.tier, i.work, i.methods, i.commitment, [int(x) for x in i.proof])
+                for i in items]
+        call = self.contract.functions.submitBatch(subs)
+        return self._sign(call, self.fee_caps.max_gas * len(subs))
+
+    def _sign(self, call: Any, max_gas: int) -> tuple[int, str, str]:
         caps = self.fee_caps
         base_fee = int(
             self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
@@ -190,7 +238,6 @@ class GreenProofClient:
                 f"fee per gas {(base_fee + tip) / 1e9:.3f} gwei (base {base_fee / 1e9:.3f} + tip {tip / 1e9:.3f}) "
                 f"exceeds submit.max_fee_per_gas_gwei ({caps.max_fee_per_gas_wei / 1e9:g})"
             )
-        call = self.contract.functions.submit(epoch, tier, commitment, [int(x) for x in proof])
         try:
             # Against the pending block: its timestamp is the chain's "now", which is what a new block will carry
             # (the latest block can be older than the epoch's end on an idle chain).
@@ -201,9 +248,9 @@ class GreenProofClient:
             message = exc.rpc_response.get("error", {}).get("message") if exc.rpc_response else None
             raise SubmitRejected(f"dry run failed: {message or exc}") from None
         gas_limit = int(gas) * 5 // 4 + 10_000
-        if gas_limit > caps.max_gas:
+        if gas_limit > max_gas:
             raise FeeCapExceeded(
-                f"gas {gas_limit} (estimate {gas} + margin) exceeds submit.max_gas_per_submit ({caps.max_gas})"
+                f"gas {gas_limit} (estimate {gas} + margin) exceeds submit.max_gas_per_submit ({max_gas})"
             )
         nonce = self._rpc("eth_getTransactionCount", lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
         tx = call.build_transaction(

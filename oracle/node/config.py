@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from oracle.chain.deployment import default_path
 from oracle.errors import UsageError
-from oracle.measure import SourceUnavailable, check_source_spec
+from oracle.measure import SourceUnavailable, check_source_spec, check_work_spec
 
 DEFAULT_CONFIG_TEXT = (Path(__file__).with_name("default_config.toml")).read_text()
 LOCAL_NETWORK = "ethereum:local"
@@ -68,12 +68,18 @@ class NodeSection:
     hardware_class: str = "H200"
     region: str = "KR"
     epoch_seconds: int = 0
+    # The efficiency class GreenProof admitted the node into ("H200/encoder-bf16/item"); empty: the chain's.
+    class_id: str = ""
 
 
 @dataclass(frozen=True)
 class MeasureConfig:
     sources: tuple[str, ...] = ("auto",)
     sample_hz: float = 10.0
+    work_sources: tuple[str, ...] = ("replay",)
+    # Off a local loopback chain the node refuses replayed and estimated sources (energy or work) unless this
+    # says so explicitly; the methods are public on chain either way.
+    allow_unmeasured: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,11 @@ class SubmitConfig:
     max_fee_per_gas_gwei: float = LOCAL_FEE_CAPS[0]
     max_priority_fee_gwei: float = LOCAL_FEE_CAPS[1]
     max_gas_per_submit: int = DEFAULT_MAX_GAS_PER_SUBMIT
+    # v2 batches: up to batch_size of the node's own proved epochs in one submitBatch (1 = single submits),
+    # waiting at most batch_wait_s after the first for the batch to fill; or hand them to a relay.
+    batch_size: int = 1
+    batch_wait_s: float = 0.0
+    relay_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,11 +156,11 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     known = {
         "chain": {"network", "rpc_url", "deployment", "confirmations"},
         "key": {"account", "passphrase_env", "passphrase_file"},
-        "node": {"hardware_class", "region", "epoch_seconds"},
-        "measure": {"sources", "sample_hz"},
+        "node": {"hardware_class", "region", "epoch_seconds", "class_id"},
+        "measure": {"sources", "sample_hz", "work_sources", "allow_unmeasured"},
         "exporter": {"port", "host"},
         "submit": {"max_backoff_s", "max_defer_s", "carbon_zone", "carbon_trace", "max_fee_per_gas_gwei",
-                   "max_priority_fee_gwei", "max_gas_per_submit"},
+                   "max_priority_fee_gwei", "max_gas_per_submit", "batch_size", "batch_wait_s", "relay_url"},
         "optimize": {"profile", "latency_slo_ms"},
     }
     for section_name, section in data.items():
@@ -212,6 +223,9 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
         "node.hardware_class", _expect(n, "node", "hardware_class", str, NodeSection.hardware_class)
     )
     region = _ascii_label("node.region", _expect(n, "node", "region", str, NodeSection.region))
+    class_id = _expect(n, "node", "class_id", str, NodeSection.class_id)
+    if class_id and (not class_id.isascii() or len(class_id.encode()) > 32):
+        raise UsageError(f"config field node.class_id: expected at most 32 ASCII bytes, got {class_id!r}")
     epoch_seconds = _expect(n, "node", "epoch_seconds", int, NodeSection.epoch_seconds)
     if epoch_seconds < 0:
         raise UsageError(f"config field node.epoch_seconds: expected >= 0, got {epoch_seconds}")
@@ -229,6 +243,17 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     sample_hz = float(_expect(m, "measure", "sample_hz", (int, float), MeasureConfig.sample_hz))
     if not 0.1 <= sample_hz <= 1000:
         raise UsageError(f"config field measure.sample_hz: expected 0.1..1000, got {sample_hz}")
+    work_value = _expect(m, "measure", "work_sources", (str, list), list(MeasureConfig.work_sources))
+    work_sources = (work_value,) if isinstance(work_value, str) else tuple(work_value)
+    if not work_sources:
+        raise UsageError("config field measure.work_sources: expected a non-empty list (e.g. [\"vllm:URL\"])")
+    for spec in work_sources:
+        try:
+            check_work_spec(spec if isinstance(spec, str) else repr(spec))
+        except SourceUnavailable as exc:
+            raise UsageError(f"config field measure.work_sources: {exc}") from None
+    allow_unmeasured = _expect(m, "measure", "allow_unmeasured", bool, MeasureConfig.allow_unmeasured)
+    check_honest_sources(chain, sources, work_sources, allow_unmeasured)
 
     port = _expect(e, "exporter", "port", int, ExporterConfig.port)
     if not 0 <= port <= 65535:
@@ -264,6 +289,16 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     if max_gas < 100_000:
         raise UsageError(f"config field submit.max_gas_per_submit: expected >= 100000, got {max_gas}")
 
+    batch_size = _expect(s, "submit", "batch_size", int, SubmitConfig.batch_size)
+    if not 1 <= batch_size <= 256:
+        raise UsageError(f"config field submit.batch_size: expected 1..256, got {batch_size}")
+    batch_wait_s = float(_expect(s, "submit", "batch_wait_s", (int, float), SubmitConfig.batch_wait_s))
+    if batch_wait_s < 0:
+        raise UsageError(f"config field submit.batch_wait_s: expected >= 0, got {batch_wait_s}")
+    relay_url = _expect(s, "submit", "relay_url", str, SubmitConfig.relay_url)
+    if relay_url and (urlparse(relay_url).scheme not in ("http", "https") or not urlparse(relay_url).hostname):
+        raise UsageError(f"config field submit.relay_url: expected an http(s) URL, got {relay_url!r}")
+
     profile = _expect(o, "optimize", "profile", str, OptimizeConfig.profile)
     if profile and base_dir is not None and not Path(profile).is_absolute():
         profile = str(base_dir / profile)
@@ -274,12 +309,30 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     return NodeConfig(
         chain,
         KeyConfig(account, passphrase_env, passphrase_file),
-        NodeSection(hardware_class, region, epoch_seconds),
-        MeasureConfig(sources, sample_hz),
+        NodeSection(hardware_class, region, epoch_seconds, class_id),
+        MeasureConfig(sources, sample_hz, work_sources, allow_unmeasured),
         ExporterConfig(port, exporter_host),
-        SubmitConfig(max_backoff_s, max_defer_s, carbon_zone, carbon_trace, max_fee, max_tip, max_gas),
+        SubmitConfig(max_backoff_s, max_defer_s, carbon_zone, carbon_trace, max_fee, max_tip, max_gas, batch_size,
+                     batch_wait_s, relay_url),
         OptimizeConfig(profile, latency_slo_ms),
     )
+
+
+def check_honest_sources(chain: ChainConfig, sources: tuple[str, ...], work_sources: tuple[str, ...],
+                         allow_unmeasured: bool) -> None:
+    """Off a local loopback chain, refuse the replayed trace and the CPU estimate (energy or work) unless
+    `measure.allow_unmeasured = true` says so explicitly. ("auto" is then resolved without the replayed
+    stand-in, and the node refuses at start a CPU estimate it resolves to.)"""
+    if chain.is_local or allow_unmeasured:
+        return
+    energy = [s for s in sources if s == "cpu" or s == "replay" or s.startswith("replay:")]
+    work = [s for s in work_sources if s == "replay" or s.startswith("replay:")]
+    if energy or work:
+        named = ", ".join([f"measure.sources {s!r}" for s in energy] + [f"measure.work_sources {s!r}" for s in work])
+        raise UsageError(
+            f"config field measure.allow_unmeasured: network {chain.network} ({chain.rpc_url}) is not a local "
+            f"loopback chain, and {named} would be proved as this node's own measurement; use measured sources "
+            "or set allow_unmeasured = true to say so explicitly (the methods are public on chain either way)")
 
 
 def load_config(path: Path | None) -> NodeConfig:

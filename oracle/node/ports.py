@@ -42,14 +42,15 @@ class Meter(Protocol):
 
 class EpochProver(Protocol):
     def prove_epoch(
-        self, intervals_mj: Sequence[int], salt: int, threshold_mj: int, epoch: int, node: int
+        self, energy_mj: Sequence[int], work_units: Sequence[int], salt: int, efficiency_uj_per_unit: int,
+        epoch: int, node: int, methods: int,
     ) -> ProofResult: ...
 
 
 class LoopMetrics(Protocol):
     """What the loop reports to monitoring (oracle.node.metrics.NodeMetrics puts it on Prometheus)."""
 
-    def epoch_closed(self, status: str, energy_mj: int) -> None: ...
+    def epoch_closed(self, status: str, energy_mj: int, work_units: int = 0) -> None: ...
     def proof_made(self, seconds: float) -> None: ...
     def proof_accepted(self, epoch: int, gas: int) -> None: ...
     def proof_failed(self, result: str) -> None: ...
@@ -57,12 +58,14 @@ class LoopMetrics(Protocol):
     def pending(self, count: int) -> None: ...
     def fee_capped(self, capped: bool) -> None: ...
     def reorged(self) -> None: ...
+    def footprint(self, epoch: int, energy_mj: int) -> None: ...
+    def batch_sent(self, size: int) -> None: ...
 
 
 class NoLoopMetrics:
     """LoopMetrics that records nothing (a loop built without an exporter)."""
 
-    def epoch_closed(self, status: str, energy_mj: int) -> None:
+    def epoch_closed(self, status: str, energy_mj: int, work_units: int = 0) -> None:
         pass
 
     def proof_made(self, seconds: float) -> None:
@@ -84,4 +87,10 @@ class NoLoopMetrics:
         pass
 
     def reorged(self) -> None:
+        pass
+
+    def footprint(self, epoch: int, energy_mj: int) -> None:
+        pass
+
+    def batch_sent(self, size: int) -> None:
         pass

@@ -1,24 +1,26 @@
-"""Adapter from the epoch loop to oracle.zk's persistent Groth16 prover."""
+"""Adapter from the epoch loop to oracle.zk's persistent Groth16 prover (v2: the efficiency circuit)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from oracle.node.ports import ProofResult
-from oracle.zk import Prover
+from oracle.zk import EFFICIENCY, Prover
 
 
 class ZkEpochProver:
     """One long-lived prover worker for the node's lifetime (no Node start-up per proof)."""
 
     def __init__(self) -> None:
-        self._prover = Prover()
+        self._prover = Prover(circuit=EFFICIENCY)
         self._prover.start()
 
     def prove_epoch(
-        self, intervals_mj: Sequence[int], salt: int, threshold_mj: int, epoch: int, node: int
+        self, energy_mj: Sequence[int], work_units: Sequence[int], salt: int, efficiency_uj_per_unit: int,
+        epoch: int, node: int, methods: int,
     ) -> ProofResult:
-        bundle = self._prover.prove(list(intervals_mj), salt, threshold_mj, epoch, node)
+        bundle = self._prover.prove_efficiency(list(energy_mj), list(work_units), salt, efficiency_uj_per_unit,
+                                               epoch, node, methods)
         return ProofResult(
             commitment=bundle.commitment,
             proof=[int(x) for x in bundle.calldata()["proof"]],

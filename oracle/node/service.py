@@ -16,10 +16,11 @@ from oracle.chain.deployment import load_deployment
 from oracle.conventions import bytes32_to_label
 from oracle.errors import UsageError
 from oracle.measure.store import node_store_path
-from oracle.node.chain import FeeCaps, GreenProofClient, RpcUnavailable
+from oracle.node.chain import EfficiencyClassView, FeeCaps, GreenProofClient, RpcUnavailable
 from oracle.node.config import NodeConfig
 from oracle.node.keys import NodeKey, load_key
 from oracle.node.loop import OracleLoop
+from oracle.node.schedule import EpochSchedule
 from oracle.node.state import NodeState
 from oracle.paths import state_dir
 
@@ -32,16 +33,35 @@ def node_db_path() -> Path:
 
 @dataclass
 class ChainView:
-    """What the node reads from GreenProof at start: its admission and the governed parameters."""
+    """What the node reads from GreenProof at start: its admission, its efficiency class and the schedule."""
 
-    epoch_seconds: int
+    schedule: EpochSchedule
     max_epoch_age_s: int
-    hardware_class: str
+    efficiency: EfficiencyClassView
     region: str
     beneficiary: str
-    tiers_mj: list[int]
-    baseline_mj: int
     carbon_g_per_kwh: int
+    admitted_at: int = 0
+
+    @property
+    def epoch_seconds(self) -> int:
+        return self.schedule.current_length
+
+    @property
+    def hardware_class(self) -> str:
+        return self.efficiency.hardware_class
+
+    @property
+    def class_id(self) -> str:
+        return self.efficiency.class_id
+
+    @property
+    def tiers_uj_per_unit(self) -> list[int]:
+        return self.efficiency.tiers_uj_per_unit
+
+    @property
+    def baseline_uj_per_unit(self) -> int:
+        return self.efficiency.baseline_uj_per_unit
 
 
 def connect(config: NodeConfig, key: NodeKey | None = None, wait_s: float = 30.0) -> GreenProofClient:
@@ -65,37 +85,36 @@ def connect(config: NodeConfig, key: NodeKey | None = None, wait_s: float = 30.0
 
 
 def read_chain(client: GreenProofClient, config: NodeConfig, epoch_seconds: int | None) -> ChainView:
-    beneficiary, hardware_class_b, region_b, active = client.node_info()
+    beneficiary, class_b, region_b, active, admitted_at = client.node_info()
     if not active:
         raise UsageError(
             f"config field key.account: node {client.address} is not admitted on GreenProof "
             f"{client.contract.address} (a governor must call admitNode)"
         )
-    hardware_class = bytes32_to_label(hardware_class_b)
+    efficiency = client.efficiency_class(class_b)
     region = bytes32_to_label(region_b)
-    if hardware_class != config.node.hardware_class:
+    if config.node.class_id and config.node.class_id != efficiency.class_id:
+        raise UsageError(
+            f"config field node.class_id: {config.node.class_id!r} but GreenProof admitted this node into "
+            f"{efficiency.class_id!r}"
+        )
+    if efficiency.hardware_class != config.node.hardware_class:
         raise UsageError(
             f"config field node.hardware_class: {config.node.hardware_class!r} but GreenProof admitted "
-            f"this node as {hardware_class!r}"
+            f"this node into class {efficiency.class_id!r} of hardware {efficiency.hardware_class!r}"
         )
     if region != config.node.region:
         raise UsageError(
             f"config field node.region: {config.node.region!r} but GreenProof admitted this node in {region!r}"
         )
-    length = client.epoch_length()
+    schedule = client.schedule()
+    length = schedule.current_length
     wanted = epoch_seconds or config.node.epoch_seconds
     if wanted and wanted != length:
-        raise UsageError(f"config field node.epoch_seconds: {wanted} s but GreenProof.epochLength() is {length} s")
-    return ChainView(
-        length,
-        client.max_epoch_age(),
-        hardware_class,
-        region,
-        beneficiary,
-        client.tiers_of(hardware_class),
-        client.baseline_of(hardware_class),
-        client.carbon_factor_of(region),
-    )
+        raise UsageError(f"config field node.epoch_seconds: {wanted} s but GreenProof's epoch schedule has "
+                         f"{length} s epochs")
+    return ChainView(schedule, client.max_epoch_age(), efficiency, region, beneficiary,
+                     client.carbon_factor_of(region_b), admitted_at)
 
 
 def build_loop(
@@ -104,34 +123,55 @@ def build_loop(
     view: ChainView,
     sources: tuple[str, ...],
     state: NodeState | None = None,
+    work_sources: tuple[str, ...] | None = None,
 ) -> OracleLoop:
-    """The epoch loop with its adapters: sampler + store, Groth16 prover, metrics, submission timing."""
+    """The epoch loop with its adapters: counter reader (+ 10 Hz sampler for power-integrating sources) and
+    the node's store, the Groth16 efficiency prover, metrics, submission timing. Refuses (UsageError) work
+    sources whose unit is not the class's."""
+    from oracle.conventions import N_INTERVALS
     from oracle.metrics import Metrics
     from oracle.measure.store import Store
-    from oracle.node.measuring import StoreMeter
+    from oracle.node.measuring import Footprint, StoreMeter
     from oracle.node.metrics import NodeMetrics
     from oracle.node.proving import ZkEpochProver
     from oracle.node.submit_timing import deferred_send_time
     from oracle.zk import random_salt
 
-    metrics = NodeMetrics(Metrics(), view.region, view.carbon_g_per_kwh, max(view.tiers_mj), view.epoch_seconds)
+    work_sources = work_sources or config.measure.work_sources
+    metrics = NodeMetrics(Metrics(), view.region, view.carbon_g_per_kwh, max(view.tiers_uj_per_unit),
+                          view.epoch_seconds)
     client.on_rpc = metrics.metrics.rpc_answered  # /readyz follows the node's own RPC calls
     store_path = node_store_path()
     store_path.parent.mkdir(parents=True, exist_ok=True)
-    meter = StoreMeter(sources, config.measure.sample_hz, store=Store(store_path), sinks=[metrics.metrics.sink])
+    schedule = view.schedule
+    meter = StoreMeter(
+        sources, config.measure.sample_hz, store=Store(store_path), sinks=[metrics.metrics.sink],
+        work_sources=work_sources, boundaries=lambda t: schedule.next_boundary(t, N_INTERVALS),
+        allow_unmeasured=config.chain.is_local or config.measure.allow_unmeasured,
+    )
+    unit = view.efficiency.unit
+    if meter.work_unit != unit:
+        meter.close_sources()
+        raise UsageError(
+            f"config field measure.work_sources: they count {meter.work_unit!r} but the node's class "
+            f"{view.class_id!r} on GreenProof counts {unit!r}"
+        )
     return OracleLoop(
         state=state or NodeState(node_db_path()),
         client=client,
         meter=meter,
         prover_factory=ZkEpochProver,
-        hardware_class=view.hardware_class,
-        epoch_seconds=view.epoch_seconds,
-        tiers_mj=view.tiers_mj,
+        efficiency=view.efficiency,
+        schedule=schedule,
         random_salt=random_salt,
         confirmations=config.chain.confirmations,
         max_backoff_s=config.submit.max_backoff_s,
         metrics=metrics,
-        defer_until=deferred_send_time(config.submit, view.epoch_seconds, view.max_epoch_age_s),
+        defer_until=deferred_send_time(config.submit, schedule, view.max_epoch_age_s),
+        batch_size=config.submit.batch_size,
+        batch_wait_s=config.submit.batch_wait_s,
+        relay_url=config.submit.relay_url,
+        footprint=Footprint(),
     )
 
 

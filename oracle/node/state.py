@@ -5,8 +5,12 @@ from the last recorded state:
 
     open ──closed──▶ proving ──proof──▶ proved ──signed──▶ sending ──receipt──▶ accepted
       │                (tier, threshold, salt fixed)          (nonce, raw tx, hash fixed before broadcast)
-      ├──▶ over_budget   (no tier fits: no proof, an alert)
-      └──▶ incomplete    (the epoch has measurement gaps: proving it would hide energy)
+      ├──▶ over_budget   (energy per unit of work over every efficiency tier: no proof, an alert)
+      ├──▶ zero_work     (no work was done: nothing to prove, zero work never earns)
+      ├──▶ below_minimum (less work than the class's minimum per epoch: GreenProof would refuse it)
+      └──▶ incomplete    (the epoch has energy or work gaps: proving it would hide energy or invent work)
+    proved ──(batch)──▶ sending: several epochs share one signed submitBatch tx (same nonce, raw tx, hash)
+    proved ──relay──▶ handed_over ──isAccepted──▶ accepted   (a relay settles it; the node watches the chain)
     sending ──reverted / nonce taken──▶ proved   (signed afresh on the next pass)
     accepted ──a reorg removed its tx──▶ sending (same signed tx) | proved
     proved ──tiers changed on chain──▶ proved (same threshold, new index) | proving (new tier, same salt) | over_budget
@@ -30,8 +34,10 @@ from oracle.sqlite import connect, transaction
 
 OPEN, PROVING, PROVED, SENDING, ACCEPTED = "open", "proving", "proved", "sending", "accepted"
 OVER_BUDGET, INCOMPLETE, FAILED = "over_budget", "incomplete", "failed"
-PENDING = (PROVING, PROVED, SENDING)
-TERMINAL = (ACCEPTED, OVER_BUDGET, INCOMPLETE, FAILED)
+ZERO_WORK, BELOW_MINIMUM, HANDED_OVER = "zero_work", "below_minimum", "handed_over"
+PENDING = (PROVING, PROVED, SENDING, HANDED_OVER)
+TERMINAL = (ACCEPTED, OVER_BUDGET, INCOMPLETE, FAILED, ZERO_WORK, BELOW_MINIMUM)
+NOT_PROVED = (OVER_BUDGET, INCOMPLETE, ZERO_WORK, BELOW_MINIMUM)  # closed without a proof, by decision
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS node_epochs (
@@ -57,6 +63,18 @@ CREATE TABLE IF NOT EXISTS node_epochs (
     block         INTEGER,
     note          TEXT,
     attempts      INTEGER NOT NULL DEFAULT 0,
+    work_units    TEXT,              -- v2: JSON list of the N interval work counts (units)
+    work_total    INTEGER,
+    work_unit     TEXT,              -- "item", "token", ... (the class's unit)
+    work_gaps     TEXT,              -- JSON list of interval indexes without a work reading
+    energy_method TEXT,              -- measured | estimated | replayed (least trustworthy)
+    work_method   TEXT,
+    methods       INTEGER,           -- circuit public signal: energy code | work code << 4
+    efficiency_uj_per_unit INTEGER,  -- v2 tier value τ (µJ per unit) proved
+    footprint_mj  INTEGER,           -- energy the node itself spent sampling and proving this epoch
+    footprint_method TEXT,           -- how footprint_mj was obtained ("estimated: ...")
+    batch_size    INTEGER,           -- epochs settled by the same transaction (1 = single submit)
+    prove_seconds REAL,
     created_at    REAL    NOT NULL,
     updated_at    REAL    NOT NULL,
     PRIMARY KEY (node, epoch)
@@ -88,6 +106,25 @@ class EpochRecord:
     block: int | None
     note: str | None
     attempts: int
+    work_units: list[int] | None = None
+    work_total: int | None = None
+    work_unit: str | None = None
+    work_gaps: list[int] | None = None
+    energy_method: str | None = None
+    work_method: str | None = None
+    methods: int | None = None
+    efficiency_uj_per_unit: int | None = None
+    footprint_mj: int | None = None
+    footprint_method: str | None = None
+    batch_size: int | None = None
+    prove_seconds: float | None = None
+
+    @property
+    def energy_per_unit_uj(self) -> float | None:
+        """Measured µJ per unit of work (None without work)."""
+        if not self.work_total or self.energy_mj is None:
+            return None
+        return 1000 * self.energy_mj / self.work_total
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> EpochRecord:
@@ -121,6 +158,18 @@ class EpochRecord:
             row["block"],
             row["note"],
             row["attempts"],
+            js(row["work_units"]),
+            row["work_total"],
+            row["work_unit"],
+            js(row["work_gaps"]),
+            row["energy_method"],
+            row["work_method"],
+            row["methods"],
+            row["efficiency_uj_per_unit"],
+            row["footprint_mj"],
+            row["footprint_method"],
+            row["batch_size"],
+            row["prove_seconds"],
         )
 
 
@@ -184,19 +233,19 @@ class NodeState:
         node: str,
         epoch: int,
         energy: EpochEnergy,
+        status: str,
         gaps: Sequence[int],
+        work_gaps: Sequence[int],
         tier: int | None,
-        threshold_mj: int | None,
+        efficiency_uj_per_unit: int | None,
         salt: int | None,
         note: str,
+        footprint_mj: int | None = None,
+        footprint_method: str | None = None,
     ) -> str:
-        """Store the closed epoch's energy and the decision taken on it, in one step. Returns the new status."""
-        if gaps:
-            status = INCOMPLETE
-        elif tier is None:
-            status = OVER_BUDGET
-        else:
-            status = PROVING
+        """Store the closed epoch's energy, work and the decision taken on it (`status`: proving or one of
+        NOT_PROVED), in one step. Returns the new status."""
+        assert status == PROVING or status in NOT_PROVED, status
         self._update(
             node,
             epoch,
@@ -207,52 +256,81 @@ class NodeState:
             gaps=json.dumps(list(gaps)),
             energy_by_method=json.dumps(energy.by_method),
             energy_by_kind=json.dumps(energy.by_kind),
+            work_units=json.dumps(list(energy.work_units)),
+            work_total=energy.work_total,
+            work_unit=energy.work_unit,
+            work_gaps=json.dumps(list(work_gaps)),
+            energy_method=energy.energy_method,
+            work_method=energy.work_method,
+            methods=energy.methods,
             tier=tier,
-            threshold_mj=threshold_mj,
+            efficiency_uj_per_unit=efficiency_uj_per_unit,
             salt=None if salt is None else str(salt),
             note=note,
+            footprint_mj=footprint_mj,
+            footprint_method=footprint_method,
         )
         return status
 
+    def add_footprint(self, node: str, epoch: int, extra_mj: int) -> None:
+        """Add energy the node spent on this epoch after closing it (proving)."""
+        with transaction(self._db) as db:
+            db.execute("UPDATE node_epochs SET footprint_mj = COALESCE(footprint_mj, 0) + ? WHERE node = ? AND "
+                       "epoch = ?", (int(extra_mj), node, epoch))
+
     def record_proof(
-        self, node: str, epoch: int, commitment: int, proof: Sequence[int], bundle: dict[str, Any]
+        self, node: str, epoch: int, commitment: int, proof: Sequence[int], bundle: dict[str, Any],
+        prove_seconds: float | None = None,
     ) -> None:
         self._update(
             node,
             epoch,
             (PROVING,),
             status=PROVED,
+            prove_seconds=prove_seconds,
             commitment=str(commitment),
             proof=json.dumps([str(x) for x in proof]),
             bundle=json.dumps(bundle),
         )
 
-    def record_signed(self, node: str, epoch: int, nonce: int, raw_tx: str, tx_hash: str) -> None:
-        """The signed transaction is durable before it is broadcast: a restart rebroadcasts the same bytes."""
+    def record_signed(self, node: str, epoch: int | Sequence[int], nonce: int, raw_tx: str, tx_hash: str) -> None:
+        """The signed transaction is durable before it is broadcast: a restart rebroadcasts the same bytes. A
+        batch (several epochs) is recorded in one database transaction: all its epochs share the signed tx."""
+        epochs = [epoch] if isinstance(epoch, int) else list(epoch)
         with transaction(self._db) as db:
-            cursor = db.execute(
-                "UPDATE node_epochs SET status = ?, nonce = ?, raw_tx = ?, tx_hash = ?,"
-                " attempts = attempts + 1, updated_at = ? WHERE node = ? AND epoch = ? AND status = ?",
-                (SENDING, nonce, raw_tx, tx_hash, time.time(), node, epoch, PROVED),
-            )
-            if cursor.rowcount != 1:
-                raise StateError(f"epoch {epoch}: not in state {PROVED}, cannot record a signed transaction")
+            for e in epochs:
+                cursor = db.execute(
+                    "UPDATE node_epochs SET status = ?, nonce = ?, raw_tx = ?, tx_hash = ?, batch_size = ?,"
+                    " attempts = attempts + 1, updated_at = ? WHERE node = ? AND epoch = ? AND status = ?",
+                    (SENDING, nonce, raw_tx, tx_hash, len(epochs), time.time(), node, e, PROVED),
+                )
+                if cursor.rowcount != 1:
+                    raise StateError(f"epoch {e}: not in state {PROVED}, cannot record a signed transaction")
+
+    def record_handed_over(self, node: str, epoch: int, note: str) -> None:
+        """The proof was handed to a relay, which settles it in one of its batches; the node watches isAccepted."""
+        self._update(node, epoch, (PROVED,), status=HANDED_OVER, note=note)
+
+    def reclaim(self, node: str, epoch: int, note: str) -> None:
+        """A handed-over epoch the relay did not settle in time goes back to the node's own queue."""
+        self._update(node, epoch, (HANDED_OVER,), status=PROVED, note=note)
 
     def unsign(self, node: str, epoch: int, note: str) -> None:
         """The stored transaction can never be mined (its nonce went to another); sign afresh next time."""
         self._update(node, epoch, (SENDING,), status=PROVED, nonce=None, raw_tx=None, tx_hash=None, note=note)
 
     def retier(
-        self, node: str, epoch: int, tier: int | None, threshold_mj: int | None, reprove: bool, note: str
+        self, node: str, epoch: int, tier: int | None, efficiency_uj_per_unit: int | None, reprove: bool, note: str
     ) -> str:
-        """Governance changed the class's tiers after this epoch was proved. Same threshold at another index:
+        """Governance changed the class's tiers after this epoch was proved. Same tier value at another index:
         keep the proof (`reprove` False). Otherwise prove again at the new tier with the same salt (so the same
         commitment), or, when no tier fits any more, the epoch is over budget. Returns the new status."""
         if tier is None:
             status = OVER_BUDGET
         else:
             status = PROVING if reprove else PROVED
-        values: dict[str, Any] = {"status": status, "tier": tier, "threshold_mj": threshold_mj, "note": note}
+        values: dict[str, Any] = {"status": status, "tier": tier, "efficiency_uj_per_unit": efficiency_uj_per_unit,
+                                  "note": note}
         if reprove or tier is None:
             values.update(commitment=None, proof=None, bundle=None)
         self._update(node, epoch, (PROVED,), **values)
@@ -262,8 +340,13 @@ class NodeState:
         self, node: str, epoch: int, tx_hash: str | None, gas_used: int | None, block: int | None, note: str
     ) -> None:
         self._update(
-            node, epoch, (PROVED, SENDING), status=ACCEPTED, tx_hash=tx_hash, gas_used=gas_used, block=block, note=note
+            node, epoch, (PROVED, SENDING, HANDED_OVER), status=ACCEPTED, tx_hash=tx_hash, gas_used=gas_used,
+            block=block, note=note,
         )
+
+    def set_batch_size(self, node: str, epoch: int, size: int) -> None:
+        with transaction(self._db) as db:
+            db.execute("UPDATE node_epochs SET batch_size = ? WHERE node = ? AND epoch = ?", (size, node, epoch))
 
     def reopen(self, node: str, epoch: int, note: str) -> str:
         """A reorg removed the accepted transaction: back to the queue. With its signed transaction stored the
@@ -281,12 +364,30 @@ class NodeState:
         self._update(node, epoch, (OPEN, *PENDING), status=FAILED, note=note)
 
 
+V2_COLUMNS = (
+    ("work_units", "TEXT"), ("work_total", "INTEGER"), ("work_unit", "TEXT"), ("work_gaps", "TEXT"),
+    ("energy_method", "TEXT"), ("work_method", "TEXT"), ("methods", "INTEGER"),
+    ("efficiency_uj_per_unit", "INTEGER"), ("footprint_mj", "INTEGER"), ("footprint_method", "TEXT"),
+    ("batch_size", "INTEGER"), ("prove_seconds", "REAL"),
+)
+
+
 def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a node.db written before the typed epoch energy up to the current columns: `readings` became
-    `intervals_mj`; the flat `methods` list ("source/method" labels and "kind=NmJ" totals) became two maps."""
+    """Bring an older node.db up to the current columns: `readings` became `intervals_mj`; the flat `methods`
+    list ("source/method" labels and "kind=NmJ" totals) became two maps; v2 added the work series, totals and
+    methods, the efficiency tier, the node's own footprint and the batch size (NULL on v1 rows)."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(node_epochs)")}
-    if "readings" not in columns:
-        return
+    if "readings" in columns:
+        _migrate_readings(db)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(node_epochs)")}
+    missing = [(name, kind) for name, kind in V2_COLUMNS if name not in columns]
+    if missing:
+        with transaction(db):
+            for name, kind in missing:
+                db.execute(f"ALTER TABLE node_epochs ADD COLUMN {name} {kind}")
+
+
+def _migrate_readings(db: sqlite3.Connection) -> None:
     with transaction(db):
         db.execute("ALTER TABLE node_epochs RENAME COLUMN readings TO intervals_mj")
         db.execute("ALTER TABLE node_epochs ADD COLUMN energy_by_method TEXT")

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from oracle.conventions import epoch_bounds
 from oracle.errors import UsageError
 from oracle.node.config import SubmitConfig
+from oracle.node.schedule import EpochSchedule
 from oracle.node.state import EpochRecord
 
 log = logging.getLogger("ecoai.oracle")
@@ -65,7 +65,7 @@ class TraceGrid:
 
 
 def deferred_send_time(
-    submit: SubmitConfig, epoch_seconds: int, max_epoch_age_s: int, grid: TraceGrid | None = None
+    submit: SubmitConfig, schedule: EpochSchedule | int, max_epoch_age_s: int, grid: TraceGrid | None = None
 ) -> Callable[[EpochRecord], float] | None:
     """None (submit at once) unless submit.max_defer_s > 0; else a function giving each proof its send time,
     never later than GreenProof's acceptance window (`max_epoch_age_s` after the epoch's end) allows."""
@@ -83,10 +83,11 @@ def deferred_send_time(
         grid.zone,
     )
     decided: dict[int, float] = {}
+    sched = schedule if isinstance(schedule, EpochSchedule) else EpochSchedule.fixed(schedule)
 
     def send_time(rec: EpochRecord) -> float:
         if rec.epoch not in decided:
-            end = epoch_bounds(rec.epoch, epoch_seconds)[1]
+            end = sched.bounds(rec.epoch)[1]
             deadline = min(end + submit.max_defer_s, end + max_epoch_age_s - SAFETY_S)
             now = datetime.now(UTC).timestamp()
             decided[rec.epoch] = now if deadline <= now else grid.greenest_send_time(now, deadline)

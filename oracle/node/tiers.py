@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from oracle.measure.epoch import EpochEnergy
 
+UJ_PER_KWH = 3_600_000_000_000  # µJ in one kWh (v2_design: 1 ECO = 1 kWh saved)
+
 
 def unmeasured_intervals(energy: EpochEnergy) -> list[int]:
     """Indexes of the N intervals that a gap of the epoch overlaps (their energies are a lower bound)."""
@@ -21,10 +23,20 @@ def unmeasured_intervals(energy: EpochEnergy) -> list[int]:
     )
 
 
-def pick_tier(energy_mj: int, tiers_mj: Sequence[int]) -> int | None:
-    """Index of the lowest threshold that the energy stays within (≤), or None when the epoch is over every tier.
+def pick_tier(energy_mj: int, work_units: int, tiers_uj_per_unit: Sequence[int]) -> int | None:
+    """Index of the lowest efficiency tier τ (µJ per unit) the epoch meets, τ·W ≥ 1000·Σe (the circuit's
+    constraint), or None when it is over every tier or did no work (W = 0 meets nothing: zero work never earns).
 
-    The lowest satisfied threshold earns the most credit, (baseline − threshold); tiers need not be sorted.
+    The lowest tier met earns the most credit, (β − τ)·W; tiers need not be sorted.
     """
-    fitting = [(threshold, index) for index, threshold in enumerate(tiers_mj) if energy_mj <= threshold]
+    if work_units <= 0:
+        return None
+    fitting = [(tau, index) for index, tau in enumerate(tiers_uj_per_unit) if tau * work_units >= 1000 * energy_mj]
     return min(fitting)[1] if fitting else None
+
+
+def credits_wei(baseline_uj_per_unit: int, tier_uj_per_unit: int, work_units: int, max_units_per_second: int,
+                epoch_seconds: int) -> int:
+    """ECO-wei of an accepted epoch (GreenProof._credits): (β − τ)·min(W, cap)·10^18 / 3.6·10^12."""
+    cap = max_units_per_second * epoch_seconds
+    return max(baseline_uj_per_unit - tier_uj_per_unit, 0) * min(work_units, cap) * 10**18 // UJ_PER_KWH

@@ -20,6 +20,10 @@ from oracle.optimize.pareto import (
 )
 from oracle.optimize.profile import ProfileRow, load_profile
 
+# The currency of --energy-price and --gpu-hour-price, and so of every cost figure (README: EUR per kWh, EUR per
+# GPU-hour). The optimizer never converts: the prices given are taken to be in this currency.
+CURRENCY = "EUR"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
@@ -34,8 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--min-quality", type=non_negative_number, default=None,
                    help="min quality retained (fraction of the reference model's accuracy)")
     p.add_argument("--weights", default="0,1,0", help="l1,l2,l3 for cost,energy,latency (default 0,1,0)")
-    p.add_argument("--energy-price", type=non_negative_number, default=0.15, help="per kWh (default 0.15)")
-    p.add_argument("--gpu-hour-price", type=non_negative_number, default=3.0, help="per GPU-hour (default 3.0)")
+    p.add_argument("--energy-price", type=non_negative_number, default=0.15, metavar="EUR_PER_KWH",
+                   help=f"electricity price, {CURRENCY} per kWh (default 0.15)")
+    p.add_argument("--gpu-hour-price", type=non_negative_number, default=3.0, metavar="EUR",
+                   help=f"accelerator rental price, {CURRENCY} per GPU-hour (default 3.0)")
     p.add_argument("--predict-batches", type=positive_ints, default=None, metavar="B,B,...",
                    help="also predict energy per item at these batch sizes where the profile has no measurement "
                         "(ridge model fitted on the profile, oracle.optimize.energy_model; never recommended)")
@@ -87,17 +93,24 @@ def as_json(rec: Recommendation) -> dict[str, Any]:
         },
         "constraints": {"latency_slo_ms": rec.constraints.latency_slo_ms, "min_quality": rec.constraints.min_quality},
         "weights": {"cost": rec.weights.cost, "energy": rec.weights.energy, "latency": rec.weights.latency},
-        "prices": {"energy_per_kwh": rec.prices.energy_per_kwh, "gpu_hour": rec.prices.gpu_hour},
+        "prices": {"energy_per_kwh": rec.prices.energy_per_kwh, "gpu_hour": rec.prices.gpu_hour,
+                   "currency": CURRENCY},
     }
+
+
+def _count(n: int, word: str) -> str:
+    """"1 configuration", "2 configurations"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _text(rec: Recommendation) -> str:
     def line(r: ProfileRow) -> str:
         q = "-" if r.quality is None else f"{r.quality:.3f}"
         return (f"  {r.label():<18} {r.energy_j_per_item:>12.6g} J/item {r.latency_ms:>9.4g} ms "
-                f"{cost_per_item(r, rec.prices):>11.4g} $/item  quality {q}")
+                f"{cost_per_item(r, rec.prices):>11.4g} {CURRENCY}/item  quality {q}")
 
-    out = [f"Pareto frontier ({len(rec.frontier)} configurations, {rec.constraints.describe()}):"]
+    out = [f"Pareto frontier ({_count(len(rec.frontier), 'configuration')}, {rec.constraints.describe()}; "
+           f"prices {rec.prices.energy_per_kwh:g} {CURRENCY}/kWh, {rec.prices.gpu_hour:g} {CURRENCY}/GPU-hour):"]
     out += [line(r) for r in rec.frontier]
     out.append("Recommended:")
     out.append(line(rec.row))
@@ -105,36 +118,110 @@ def _text(rec: Recommendation) -> str:
     out.append(line(rec.default))
     s = rec.saving
     out.append(f"Saving vs default: {s.energy_pct:.1f} % energy per item ({s.energy_j_per_item:.6g} J), "
-               f"{s.cost_pct:.1f} % cost per item, latency {-s.latency_ms:+.4g} ms")
+               f"{s.cost_pct:.1f} % cost per item ({s.cost_per_item:.4g} {CURRENCY}), "
+               f"latency {-s.latency_ms:+.4g} ms")
     if not rec.constraints.admits(rec.default):
         out.append(f"  (the default does not meet {rec.constraints.describe()}: the recommendation is what "
                    "meeting them costs)")
     return "\n".join(out)
 
 
-def plot(rec: Recommendation, rows: list[ProfileRow], path: Path) -> None:
+# Where a point's label may go, in points from the point (ha, va follow the side), nearest first; placement
+# tries each at growing distances and keeps the first spot that overlaps no label, marker or the axes' edge.
+_LABEL_OFFSETS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))
+_LABEL_RADII = (5.0, 12.0, 20.0, 30.0)
+_MARKER_PX = 4.0  # half the side of the square kept free around every marker
+
+
+def place_labels(ax: Any, points: list[tuple[float, float, str]], fontsize: float = 7) -> tuple[list[Any], list[str]]:
+    """Labels for `points` (x, y, text), in priority order, placed so that no two labels' boxes intersect, none
+    covers a marker and each stays inside the axes: each label takes the nearest free spot among a few offsets
+    (a thin leader line when it is not next to its point). Returns (the annotations placed, the texts that found
+    no free spot, for the caller to list elsewhere). The axes' limits must be final (the figure is drawn)."""
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    to_px = ax.transData.transform
+    obstacles = [Bbox.from_bounds(px - _MARKER_PX, py - _MARKER_PX, 2 * _MARKER_PX, 2 * _MARKER_PX)
+                 for px, py in (to_px((x, y)) for x, y, _ in points)]
+    placed, left_out = [], []
+    for x, y, text in points:
+        spot = None
+        for radius in _LABEL_RADII:
+            for sx, sy in _LABEL_OFFSETS:
+                ann = ax.annotate(
+                    text, (x, y), xytext=(sx * radius, sy * radius), textcoords="offset points", fontsize=fontsize,
+                    ha={1: "left", -1: "right", 0: "center"}[sx], va={1: "bottom", -1: "top", 0: "center"}[sy],
+                    arrowprops=None if radius <= _LABEL_RADII[0] else {"arrowstyle": "-", "lw": 0.5,
+                                                                      "color": "#777777", "shrinkB": 3})
+                box = Text.get_window_extent(ann, renderer)
+                inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
+                          and box.y1 <= frame.y1)
+                if inside and not any(box.overlaps(other) for other in obstacles):
+                    spot = ann
+                    obstacles.append(box)
+                    break
+                ann.remove()
+            if spot is not None:
+                break
+        if spot is None:
+            left_out.append(text)
+        else:
+            placed.append(spot)
+    return placed, left_out
+
+
+def frontier_figure(rec: Recommendation, rows: list[ProfileRow]) -> tuple[Any, list[Any], list[str]]:
+    """Energy per item against latency (log-log), the frontier, the recommendation and the SLO. Every label is
+    placed where it overlaps no other (place_labels): the frontier's, the recommendation's and the default's
+    first, then the other measured rows while room is left; a key label with no room is listed outside the axes
+    under the legend instead. Returns (figure, the label annotations placed, the key labels listed instead)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 5))
     ax.scatter([r.latency_ms for r in rows], [r.energy_j_per_item for r in rows], c="#bbbbbb", label="measured")
     front = sorted(rec.frontier, key=lambda r: r.latency_ms)
     ax.plot([r.latency_ms for r in front], [r.energy_j_per_item for r in front], "o-", c="#2a9d8f", label="frontier")
     ax.scatter([rec.row.latency_ms], [rec.row.energy_j_per_item], marker="*", s=250, c="#e76f51",
                label=f"recommended {rec.row.label()}", zorder=5)
-    for r in rows:
-        ax.annotate(r.label(), (r.latency_ms, r.energy_j_per_item), fontsize=7, alpha=0.7)
     if rec.constraints.latency_slo_ms is not None:
         ax.axvline(rec.constraints.latency_slo_ms, ls="--", c="#888888", label="latency SLO")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.margins(0.12)  # room for labels at the edges
     ax.set_xlabel("latency per batch call (ms)")
     ax.set_ylabel("energy per item (J)")
     ax.set_title(f"{rows[0].gpu} · {rows[0].workload}")
-    ax.legend(fontsize=8)
+    # The legend sits outside the axes, so it never hides a point or a label.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.tight_layout()
+
+    key = [*front, rec.row, rec.default]
+    key_labels = {r.label() for r in key}
+    points: list[tuple[float, float, str]] = []
+    for r in [*key, *rows]:
+        if r.label() not in {text for _, _, text in points}:
+            points.append((r.latency_ms, r.energy_j_per_item, r.label()))
+    placed, left_out = place_labels(ax, points)
+    key_left_out = [text for text in left_out if text in key_labels]
+    if key_left_out:  # never drop a frontier label silently
+        ax.annotate("not labelled on the chart:\n" + "\n".join(key_left_out), xy=(1.02, 0.0),
+                    xycoords="axes fraction", va="bottom", ha="left", fontsize=7)
+    return fig, placed, key_left_out
+
+
+def plot(rec: Recommendation, rows: list[ProfileRow], path: Path) -> None:
+    """Writes frontier_figure as a PNG."""
+    import matplotlib.pyplot as plt
+
+    fig, _, _ = frontier_figure(rec, rows)
     try:
         fig.savefig(path, dpi=120)
     except OSError as exc:

@@ -67,6 +67,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--vk", type=Path, default=None, metavar="FILE",
                         help="verification key (default: by public-signal count, circuits/keys/"
                              "verification_key.json for v1, circuits/keys/efficiency_verification_key.json for v2)")
+    onchain = verify.add_argument_group(
+        "on chain", "`ecoai verify --onchain NODE EPOCH`: re-verify an epoch GreenProof accepted, from the chain "
+                    "alone (no EcoAI server): finds its EpochProved event, decodes the submit/submitBatch "
+                    "transaction with the deployment's ABI, rebuilds the public inputs as the contract does "
+                    "([tier, work, epoch, node, methods, commitment]) and checks the proof with py_ecc against the "
+                    "efficiency key. Exit 0 valid, 1 invalid, 2 never accepted or bad input.")
+    onchain.add_argument("--onchain", nargs=2, metavar=("NODE", "EPOCH"), default=None,
+                         help="the node's 0x address and the epoch number")
+    onchain.add_argument("--config", type=Path, default=None, metavar="FILE",
+                         help="the node's config (oracle.toml): chain.rpc_url and chain.deployment "
+                              "(default: built-in defaults, http://127.0.0.1:8545 and <state>/deployments/local.json)")
+    onchain.add_argument("--rpc-url", default=None, metavar="URL", help="override chain.rpc_url")
+    onchain.add_argument("--deployment", type=Path, default=None, metavar="FILE",
+                         help="override chain.deployment (the deployment file with GreenProof's address and ABI)")
+    onchain.add_argument("--tamper-input", type=_integer, default=None, metavar="K",
+                         help="self-test switch: add 1 to rebuilt public input K (0-5) before verifying; the "
+                              "check must then say invalid (exit 1), showing it really depends on the inputs")
     verify.set_defaults(handler=verify_command)
 
 
@@ -217,6 +234,15 @@ def _batch_item(item: str) -> tuple[Path, Path]:
 
 
 def verify_command(args: argparse.Namespace) -> int:
+    if args.onchain is not None:
+        if args.proof is not None or args.batch is not None:
+            raise UsageError("give either --onchain NODE EPOCH, PROOF PUBLIC or --batch ITEM..., not several")
+        return _verify_onchain(args)
+    onchain_only = [flag for flag, value in (("--config", args.config), ("--rpc-url", args.rpc_url),
+                                              ("--deployment", args.deployment), ("--tamper-input", args.tamper_input))
+                    if value is not None]
+    if onchain_only:
+        raise UsageError(f"{', '.join(onchain_only)} only go with --onchain NODE EPOCH")
     if args.batch is not None:
         if args.proof is not None:
             raise UsageError("give either PROOF PUBLIC or --batch ITEM..., not both")
@@ -246,7 +272,76 @@ def _verify_batch(args: argparse.Namespace) -> int:
     vk = _key_for(pairs[0][1], args.vk)
     reason = batch_check(vk, pairs)
     if reason is None:
-        print(f"valid: {len(pairs)} proofs")
+        print(f"valid: {_count(len(pairs), 'proof')}")
+        return 0
+    print(f"invalid: {reason}")
+    return 1
+
+
+def _count(n: int, word: str) -> str:
+    """"1 proof", "2 proofs"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _verify_onchain(args: argparse.Namespace) -> int:
+    from web3 import Web3
+
+    from oracle.chain.deployment import load_deployment
+    from oracle.node.config import load_config, with_overrides
+    from oracle.zk.onchain import OnchainMismatch, fetch_onchain_epoch, tampered
+
+    node_text, epoch_text = args.onchain
+    if not Web3.is_address(node_text):
+        raise UsageError(f"--onchain NODE: not a 0x address: {node_text!r}")
+    node = Web3.to_checksum_address(node_text)
+    try:
+        epoch = int(epoch_text, 10)
+    except ValueError:
+        raise UsageError(f"--onchain EPOCH: not a decimal integer: {epoch_text!r}") from None
+    if not 0 <= epoch < 1 << 64:
+        raise UsageError(f"--onchain EPOCH: must be 0 to 2^64 - 1, got {epoch}")
+    config = with_overrides(load_config(args.config), chain__rpc_url=args.rpc_url, chain__deployment=args.deployment)
+    what = "--deployment" if args.deployment is not None else "config field chain.deployment"
+    deployment = load_deployment(config.chain.deployment_path(), what)
+    vk = load_verification_key(args.vk if args.vk is not None else EFFICIENCY.verification_key)
+
+    w3 = Web3(Web3.HTTPProvider(config.chain.rpc_url, request_kwargs={"timeout": 30}))
+    try:
+        chain_id = w3.eth.chain_id
+    except Exception as exc:  # noqa: BLE001 - connection refused, DNS, TLS, HTTP errors: one line, exit 2
+        raise UsageError(f"cannot reach the chain at {config.chain.rpc_url}: {exc}") from None
+    if chain_id != deployment.chain_id:
+        raise UsageError(f"the chain at {config.chain.rpc_url} has chain id {chain_id}, the deployment file "
+                         f"{config.chain.deployment_path()} is for chain {deployment.chain_id}")
+    green = deployment.green_proof(w3)
+    try:
+        record = fetch_onchain_epoch(w3, green, node, epoch, from_block=deployment.block)
+    except OnchainMismatch as exc:
+        print(f"invalid: {exc}")
+        return 1
+    inputs = record.public_inputs
+    if args.tamper_input is not None:
+        inputs = tampered(inputs, args.tamper_input)
+    sub, event = record.submission, record.event
+    where = ("submit by the node" if sub.function == "submit" else
+             f"submitBatch item {sub.batch_index + 1} of {sub.batch_size}, relayed by {sub.sender}")
+    print(f"node {node} epoch {epoch}: accepted in tx {event.tx_hash} (block {event.block_number}, {where})")
+    for name, value in zip((n for n, _ in record.named_inputs()), inputs, strict=True):
+        print(f"  {name:<24} {value}")
+    tier_note = f"tier {event.tier} = {event.efficiency_uj_per_unit} uJ per unit (from the EpochProved event)"
+    if record.class_tiers_at_block is not None:
+        tiers = record.class_tiers_at_block
+        if event.tier < len(tiers) and tiers[event.tier] == event.efficiency_uj_per_unit:
+            tier_note += f"; the class's tiers at block {event.block_number} agree"
+        else:
+            tier_note += f"; NOTE the class's tiers at block {event.block_number} are now {tiers} (changed since)"
+    print(f"  {tier_note}")
+    if args.tamper_input is not None:
+        print(f"  self-test: public input {args.tamper_input} increased by 1")
+    reason = check(vk, record.proof, [str(v) for v in inputs])
+    key_path = args.vk if args.vk is not None else EFFICIENCY.verification_key
+    if reason is None:
+        print(f"valid: the proof verifies against {key_path} (py_ecc)")
         return 0
     print(f"invalid: {reason}")
     return 1
