@@ -25,6 +25,8 @@ os.environ.setdefault("ECOAI_HOME", tempfile.mkdtemp(prefix="ecoai-gpu-"))
 
 from oracle.node.measuring import StoreMeter  # noqa: E402
 from oracle.conventions import epoch_bounds, epoch_of  # noqa: E402
+from oracle.measure.counters import interval_boundaries  # noqa: E402
+from oracle.measure.work import WorkCounter  # noqa: E402
 from oracle.node.tiers import pick_tier, unmeasured_intervals  # noqa: E402
 
 
@@ -33,8 +35,8 @@ def main() -> int:
 
     epoch_s = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     params = tomllib.loads((Path(__file__).resolve().parents[1] / "oracle/chain/default_params.toml").read_text())
-    h200 = params["hardware_classes"]["H200"]
-    tiers_mj = [int(w * epoch_s * 1000) for w in h200["tiers_w"]]
+    h200 = params["classes"]["H200/mlp8x4096/item"]
+    tiers = h200["tiers_uj_per_unit"]  # µJ per item (v2 efficiency tiers)
     phase = {"duty": 0.0}
     stop = threading.Event()
 
@@ -50,11 +52,13 @@ def main() -> int:
             for _ in range(4):
                 a @ b
             torch.cuda.synchronize()
+            counter.add(4 * 8192)  # rows served: the useful work, through the local work API
             busy = time.perf_counter() - started
             if duty < 1:
                 time.sleep(busy * (1 - duty) / duty)
 
-    meter = StoreMeter(["auto"], 10.0)
+    meter = StoreMeter(["auto"], 10.0, work_sources=["work:gpu@item"], boundaries=interval_boundaries(epoch_s))
+    counter = WorkCounter("gpu", "item", store=meter.store)
     worker = threading.Thread(target=load, daemon=True)
     worker.start()
     meter.start()
@@ -72,7 +76,8 @@ def main() -> int:
             energy = meter.epoch_energy(epoch, start, end)
             gaps = unmeasured_intervals(energy)
             total = sum(energy.intervals_mj)
-            tier = None if gaps else pick_tier(total, tiers_mj)
+            work = energy.work_total
+            tier = None if gaps or not energy.work_complete else pick_tier(total, work, tiers)
             row = {
                 "epoch": epoch,
                 "gpu_duty": duty,
@@ -82,9 +87,12 @@ def main() -> int:
                 "gap_intervals": len(gaps),
                 "energy_by_method_mj": energy.by_method,
                 "energy_by_kind_mj": energy.by_kind,
+                "work_items": work,
+                "energy_per_item_uj": None if not work else 1000 * total / work,
                 "tier": tier,
-                "threshold_mj": None if tier is None else tiers_mj[tier],
-                "outcome": "incomplete" if gaps else ("over_budget" if tier is None else "provable"),
+                "efficiency_uj_per_unit": None if tier is None else tiers[tier],
+                "outcome": "incomplete" if gaps or not energy.work_complete else (
+                    "zero_work" if work == 0 else "over_budget" if tier is None else "provable"),
             }
             results.append(row)
             print(json.dumps(row), flush=True)
@@ -97,7 +105,7 @@ def main() -> int:
             {
                 "device": torch.cuda.get_device_name(0),
                 "epoch_s": epoch_s,
-                "tiers_mj": tiers_mj,
+                "tiers_uj_per_item": tiers,
                 "sources": [s.name for s in meter.sources],
                 "devices": meter.devices,
                 "all_complete": all(r["gap_intervals"] == 0 for r in results),

@@ -44,12 +44,16 @@ def deployed(anvil: Anvil, ecoai_home: Path):
     return deploy_local(anvil.url)
 
 
+DEMO_CLASS = "H200/encoder-bf16/item"  # the replayed demo class (oracle/chain/default_params.toml)
+
+
 @pytest.fixture
 def admit(anvil: Anvil, deployed):
-    """`admit(node, beneficiary, hardware_class="H200", region="KR")` admits a node on the `deployed` stack."""
+    """`admit(node, beneficiary, class_id=DEMO_CLASS, region="KR", label="")` admits a node on the `deployed`
+    stack into an efficiency class (default: the replayed demo class of oracle/chain/default_params.toml)."""
     from oracle.chain.deploy import admit_node
 
-    def _admit(node: str, beneficiary: str, hardware_class: str = "H200", region: str = "KR") -> None:
-        admit_node(deployed, anvil.url, node, beneficiary, hardware_class, region)
+    def _admit(node: str, beneficiary: str, class_id: str = DEMO_CLASS, region: str = "KR", label: str = "") -> None:
+        admit_node(deployed, anvil.url, node, beneficiary, class_id, region, label)
 
     return _admit

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,7 +28,7 @@ from web.cache import DEFAULT_MAX_BYTES, PageCache, PageCacheMiddleware
 from web.chain import Chain
 from web.db.queries import Reader
 from web.db.engine import Database
-from web.routes import api, pages
+from web.routes import api, certificates, pages
 from web.routes.common import WebState, is_fragment_request
 from web.views import WEB_DIR
 
@@ -98,13 +98,17 @@ def create_app(db: Database | Path | str, deployment: Deployment | None = None, 
             reader.close()
 
     app = FastAPI(title="EcoAI", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None,
                   openapi_url="/api/openapi.json",
                   description="Eco Credits, leaderboards and Groth16 green proofs indexed from the chain. "
                               "Units: 1 ECO = 1 kWh saved below the node's hardware-class baseline; energy in "
                               "mJ (API) or kWh (pages); carbon bound in mg CO2 (API) or g/kg CO2 (pages).")
-    # Swagger UI loads from a CDN, which our CSP (rightly) forbids: the OpenAPI JSON is the API's documentation.
     app.state.web = state
+    app.state.certificates = certificates.certificate_chain(chain, deployment, rpc_url)
+    # First: its /claim (wallet config with network switch/add and retirement) takes precedence over pages'.
+    app.include_router(certificates.router)
     app.include_router(pages.router)
+    _add_api_docs(app)
     app.include_router(api.router)
     _add_error_handlers(app)
     app.add_middleware(SecurityHeaders)
@@ -116,7 +120,26 @@ def create_app(db: Database | Path | str, deployment: Deployment | None = None, 
     app.mount("/vendor/htmx", StaticFiles(directory=REPO_ROOT / "node_modules" / "htmx.org" / "dist"), name="htmx")
     app.mount("/vendor/chartjs", StaticFiles(directory=REPO_ROOT / "node_modules" / "chart.js" / "dist"),
               name="chartjs")
+    if SWAGGER_UI_DIR.is_dir():
+        app.mount("/vendor/swagger-ui", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")
     return app
+
+
+# Swagger UI from the npm package swagger-ui-dist (never a CDN); /api/docs says so when it is not installed.
+SWAGGER_UI_DIR = REPO_ROOT / "node_modules" / "swagger-ui-dist"
+
+
+def _add_api_docs(app: FastAPI) -> None:
+    """/api/docs: Swagger UI for /api/openapi.json under our CSP. FastAPI's own docs page starts Swagger UI with
+    an inline script and loads it from a CDN; ours loads the bundle from node_modules and starts it from
+    /static/api-docs.js."""
+
+    @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse)
+    async def api_docs(request: Request) -> Response:
+        if not (SWAGGER_UI_DIR / "swagger-ui-bundle.js").is_file():
+            return JSONResponse({"detail": "the interactive API docs need the npm package swagger-ui-dist (npm ci); "
+                                           "the OpenAPI document is at /api/openapi.json"}, status_code=503)
+        return pages.render(request, "api_docs.html", nav="")
 
 
 def _index_version(reader: Reader) -> int | None:

@@ -1,4 +1,4 @@
-"""Follows GreenProof and EcoCredit events into the web's index (web/db: SQLite or PostgreSQL).
+"""Follows GreenProof, EcoCredit and (where deployed) RetirementCertificate events into the web's index (web/db).
 
 - Resumes from the cursor (last fully indexed block and its hash) stored in the database.
 - Indexes only blocks with at least `confirmations` blocks on top of them.
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hexbytes import HexBytes
+from web3 import Web3
 from web3.exceptions import BlockNotFound
 
 from sqlalchemy import delete, select
@@ -28,17 +29,31 @@ from oracle.conventions import WEI_PER_ECO, bytes32_to_label
 from web.chain import Chain
 from web.db.engine import Database
 from web.db.lock import IndexerLock, LockBusy, LockLost
-from web.db.schema import (blocks, claims, cursor, get_meta, insert_ignore, node_events, param_events, proofs,
-                           set_cursor, set_meta, transaction, transfers)
+from web.db.queries import Parameters, Reader
+from web.db.schema import (PARAM_EVENTS, batches, blocks, claims, cursor, get_meta, insert_ignore, node_events,
+                           param_events, proofs, retirements, set_cursor, set_meta, transaction, transfers)
 from web.db.summaries import refresh, rollback_to
 
 log = logging.getLogger("ecoai.web.indexer")
 
-PARAM_EVENTS = ("HardwareClassSet", "RegionCarbonSet", "EpochLengthSet", "MaxEpochAgeSet")
-
 
 def _hex(value: bytes | str) -> str:
     return HexBytes(value).to_0x_hex()
+
+
+def _checksum(address: Any) -> str:
+    return Web3.to_checksum_address(address if isinstance(address, str) else HexBytes(address).to_0x_hex())
+
+
+def _epoch_bounds(schedule: list[dict[str, int]], epoch: int) -> tuple[int | None, int | None]:
+    """(start, end) unix seconds of `epoch` under the schedule's segments (as GreenProof.epochBounds)."""
+    for segment in reversed(schedule):
+        if segment["first_epoch"] <= epoch:
+            start = segment["origin"] + (epoch - segment["first_epoch"]) * segment["length"]
+            if start >= 2**63 or start + segment["length"] >= 2**63:
+                return None, None
+            return start, start + segment["length"]
+    return None, None
 
 
 def _jsonable(value: Any) -> Any:
@@ -73,7 +88,7 @@ class Indexer:
         self.batch_blocks = batch_blocks
         self.status = IndexerStatus()
         self._topics = chain.event_topics()
-        self._addresses = [chain.green_proof.address, chain.eco_credit.address]
+        self._addresses = [c.address for c in chain.indexed_contracts]
         if migrate:
             self.db.upgrade()
         # One dedicated connection for the indexer's life: it holds the lock (PostgreSQL: the session's
@@ -162,51 +177,88 @@ class Indexer:
         if end_hash is None or any(block_info[int(e["blockNumber"])][0] != _hex(e["blockHash"]) for e in logs):
             return 0  # the chain moved under us mid-step; the next step re-checks from the cursor
         events = sorted(logs, key=lambda e: (int(e["blockNumber"]), int(e["logIndex"])))
-        gas = self._gas_used({_hex(e["transactionHash"]) for e in events
-                              if e["topics"] and self._topics.get(bytes(e["topics"][0]), (None, ""))[1] == "EpochProved"})
+        receipts = self._receipts({_hex(e["transactionHash"]) for e in events if self._event_name(e) == "EpochProved"})
         with transaction(self.conn):
             self.lock.confirm()  # fencing: a lease lost while we read the chain rolls this batch back
-            rows, nodes, epochs = self._decode(events, block_info, gas)
+            governance = Reader(self.conn).parameters()
+            rows, nodes, epochs = self._decode(events, block_info, receipts, governance)
             for table, table_rows in rows.items():
                 insert_ignore(self.conn, table, table_rows)
             insert_ignore(self.conn, blocks, [{"number": n, "hash": h, "timestamp": t}
                                               for n, (h, t) in block_info.items()])
-            refresh(self.conn, nodes, epochs)
+            refresh(self.conn, None if "" in nodes else nodes, epochs)
             set_cursor(self.conn, end, end_hash)
         self.status.indexed_block = end
         self.status.updated_at = time.time()
         return end - cursor_block
 
-    def _gas_used(self, tx_hashes: Iterable[str]) -> dict[str, int]:
-        return {h: int(self.chain.w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in tx_hashes}
+    def _event_name(self, entry: Any) -> str | None:
+        if not entry["topics"]:
+            return None
+        found = self._topics.get((_checksum(entry["address"]), bytes(entry["topics"][0])))
+        return None if found is None else found[1]
+
+    def _receipts(self, tx_hashes: Iterable[str]) -> dict[str, tuple[int, str, dict[tuple[str, int], str]]]:
+        """tx hash → (gas used, sender, {(node, epoch): proof JSON}) of the transactions that settled epochs; the
+        proofs come from the calldata of `submit` / `submitBatch` (none for a call through another contract)."""
+        out: dict[str, tuple[int, str, dict[tuple[str, int], str]]] = {}
+        for h in tx_hashes:
+            receipt = self.chain.w3.eth.get_transaction_receipt(h)
+            tx = self.chain.w3.eth.get_transaction(h)
+            out[h] = (int(receipt["gasUsed"]), str(receipt["from"]), self.chain.proofs_in(tx))
+        return out
 
     def _decode(self, logs: list[Any], block_info: dict[int, tuple[str, int]],
-                gas: dict[str, int]) -> tuple[dict[Any, list[dict[str, Any]]], set[str], set[int]]:
-        """The rows each event adds (per table, in chain order) and the nodes and epochs they touch."""
-        rows: dict[Any, list[dict[str, Any]]] = {proofs: [], claims: [], transfers: [], node_events: [],
-                                                 param_events: []}
+                receipts: dict[str, tuple[int, str, dict[tuple[str, int], str]]],
+                governance: Parameters) -> tuple[dict[Any, list[dict[str, Any]]], set[str], set[int]]:
+        """The rows each event adds (per table, in chain order) and the nodes and epochs they touch.
+
+        `governance` holds the classes and the epoch schedule indexed before this batch; the batch's own
+        governance events update it in chain order, so each proof gets the class baseline and epoch bounds in
+        force when it was accepted."""
+        rows: dict[Any, list[dict[str, Any]]] = {proofs: [], batches: [], claims: [], transfers: [],
+                                                 retirements: [], node_events: [], param_events: []}
         nodes: set[str] = set()
         epochs: set[int] = set()
+        baselines = {cid: c["baseline_uj_per_unit"] for cid, c in governance.classes.items()}
+        schedule = list(governance.schedule)
+        per_tx: dict[str, int] = {}
+        decoded = []
         for entry in logs:
             topic = bytes(entry["topics"][0]) if entry["topics"] else b""
-            if topic not in self._topics:
+            found = self._topics.get((_checksum(entry["address"]), topic))
+            if found is None:
                 continue
-            contract, name = self._topics[topic]
-            event = getattr(contract.events, name)().process_log(entry)
-            args = event["args"]
+            contract, name = found
+            decoded.append((entry, contract, name, getattr(contract.events, name)().process_log(entry)["args"]))
+            if name == "EpochProved":
+                tx_hash = _hex(entry["transactionHash"])
+                per_tx[tx_hash] = per_tx.get(tx_hash, 0) + 1
+        for entry, contract, name, args in decoded:
             tx_hash, index, number = _hex(entry["transactionHash"]), int(entry["logIndex"]), int(entry["blockNumber"])
             key = {"tx_hash": tx_hash, "log_index": index}
             timestamp = block_info[number][1]
             if name == "EpochProved":
                 credits = int(args["credits"])
+                epoch = int(args["epoch"])
+                class_id = bytes32_to_label(args["classId"])
+                start, end = _epoch_bounds(schedule, epoch)
+                gas_used, sender, tx_proofs = receipts.get(tx_hash, (None, None, {}))
                 rows[proofs].append({
-                    "node": args["node"], "epoch": int(args["epoch"]), "beneficiary": args["beneficiary"],
-                    "tier": int(args["tier"]), "threshold_mj": int(args["thresholdMj"]),
-                    "commitment": str(int(args["commitment"])), "carbon_mg": int(args["carbonBoundMg"]),
-                    "credits_wei": str(credits), "credits_eco": credits / WEI_PER_ECO, "block": number,
-                    "timestamp": timestamp, **key, "gas_used": gas.get(tx_hash)})
+                    "node": args["node"], "epoch": epoch, "beneficiary": args["beneficiary"], "class_id": class_id,
+                    "tier": int(args["tier"]), "efficiency_uj_per_unit": int(args["efficiencyUjPerUnit"]),
+                    "work_units": int(args["workUnits"]), "methods": int(args["methods"]),
+                    "commitment": str(int(args["commitment"])), "energy_bound_mj": int(args["energyBoundMj"]),
+                    "carbon_bound_mg": int(args["carbonBoundMg"]), "credits_wei": str(credits),
+                    "credits_eco": credits / WEI_PER_ECO, "baseline_uj_per_unit": baselines.get(class_id),
+                    "epoch_start": start, "epoch_end": end, "block": number, "timestamp": timestamp, **key,
+                    "gas_used": gas_used, "batch_size": per_tx.get(tx_hash, 1), "settled_by": sender,
+                    "proof": tx_proofs.get((args["node"], epoch))})
                 nodes.add(args["node"])
-                epochs.add(int(args["epoch"]))
+                epochs.add(epoch)
+            elif name == "BatchSettled":
+                rows[batches].append({**key, "relayer": args["relayer"], "count": int(args["count"]),
+                                      "batch_hash": _hex(args["batchHash"]), "block": number})
             elif name == "CreditsClaimed":
                 amount = int(args["amount"])
                 rows[claims].append({**key, "beneficiary": args["beneficiary"], "recipient": args["to"],
@@ -215,19 +267,34 @@ class Indexer:
             elif name == "Transfer" and contract is self.chain.eco_credit:
                 rows[transfers].append({**key, "sender": args["from"], "recipient": args["to"],
                                         "amount_wei": str(int(args["value"])), "block": number})
+            elif name == "Retired" and contract is self.chain.certificate:
+                amount = int(args["amount"])
+                rows[retirements].append({
+                    "token_id": int(args["tokenId"]), "holder": args["holder"], "amount_wei": str(amount),
+                    "amount_eco": amount / WEI_PER_ECO, "beneficiary_name": str(args["beneficiaryName"]),
+                    "message": str(args["message"]), "block": number, "timestamp": timestamp, **key})
             elif name == "NodeAdmitted":
                 rows[node_events].append({**key, "node": args["node"], "kind": "admitted",
                                           "beneficiary": args["beneficiary"],
-                                          "hardware_class": bytes32_to_label(args["hardwareClass"]),
-                                          "region": bytes32_to_label(args["region"]), "block": number})
+                                          "class_id": bytes32_to_label(args["classId"]),
+                                          "region": bytes32_to_label(args["region"]), "label": str(args["label"]),
+                                          "admitted_at": int(args["admittedAt"]), "block": number})
                 nodes.add(args["node"])
             elif name == "NodeRetired":
                 rows[node_events].append({**key, "node": args["node"], "kind": "retired", "beneficiary": None,
-                                          "hardware_class": None, "region": None, "block": number})
+                                          "class_id": None, "region": None, "label": None, "admitted_at": None,
+                                          "block": number})
                 nodes.add(args["node"])
-            elif name in PARAM_EVENTS:
-                rows[param_events].append({**key, "name": name, "block": number,
-                                           "args": json.dumps({k: _jsonable(v) for k, v in args.items()})})
+            elif name in PARAM_EVENTS and contract is self.chain.green_proof:
+                values = {k: _jsonable(v) for k, v in args.items()}
+                rows[param_events].append({**key, "name": name, "block": number, "args": json.dumps(values)})
+                if name == "EfficiencyClassSet":
+                    baselines[str(values["classId"])] = int(args["baselineUjPerUnit"])
+                    nodes.add("")  # class labels (hardware, unit) of every node may change: refresh all below
+                elif name == "EpochScheduleChanged":
+                    segment = {"origin": int(args["origin"]), "first_epoch": int(args["firstEpoch"]),
+                               "length": int(args["length"])}
+                    schedule = [g for g in schedule if g["first_epoch"] < segment["first_epoch"]] + [segment]
         return rows, nodes, epochs
 
     def _rewind(self) -> None:

@@ -15,6 +15,7 @@ from oracle.chain.deployment import Deployment
 from oracle.chain.governance import Governor
 from oracle.chain.keys import dev_account
 from oracle.conventions import label_to_bytes32
+from oracle.errors import UsageError
 
 log = logging.getLogger("ecoai.up")
 
@@ -41,10 +42,20 @@ def _reusable(w3: Web3, deployment_file: Path) -> Deployment | None:
     return deployment
 
 
+def demo_class_id(params: chain_deploy.DeployParams, hardware_class: str) -> str:
+    """The local demo's efficiency class: the replayed trace's class of this hardware (require_measured off),
+    whose unit is what the replayed trace counts ("item")."""
+    for class_id, c in params.classes.items():
+        if c.hardware_class == hardware_class and not c.require_measured:
+            return class_id
+    raise UsageError(f"deploy params: no replayed demo class (require_measured = false) for {hardware_class}")
+
+
 def ensure_stack(
     rpc_url: str, deployment_file: Path, epoch_seconds: int | None, hardware_class: str, region: str
 ) -> Deployment:
-    """Deploy unless this chain already has our contracts; set the epoch length; admit this node."""
+    """Deploy unless this chain already has our contracts; set the epoch length; admit this node into the
+    hardware's replayed demo class."""
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     deployment = _reusable(w3, deployment_file)
     params = chain_deploy.load_params()
@@ -66,16 +77,16 @@ def ensure_stack(
         log.info("reusing contracts of %s (GreenProof %s)", deployment_file, deployment.address("GreenProof"))
     governor = Governor(w3, deployment)
     green_proof = governor.green_proof
-    if epoch_seconds and green_proof.functions.epochLength().call() != epoch_seconds:
-        # Thresholds are energy per epoch: a new length needs the classes rescaled with it.
+    if epoch_seconds and green_proof.functions.schedule().call()[-1][2] != epoch_seconds:
+        # Tiers are energy per unit of work: they do not depend on the length. The new length starts at the end
+        # of the current epoch (a new schedule segment): no stretch of time is numbered twice.
         governor.set_epoch_length(epoch_seconds)
-        for name in params.hardware_classes:
-            governor.set_hardware_class(name, *params.class_energy(name))
-        log.info("epoch length set to %d s; hardware class thresholds rescaled to it", epoch_seconds)
+        log.info("epoch length set to %d s (from the end of the current epoch)", epoch_seconds)
+    class_id = demo_class_id(params, hardware_class)
     node = dev_account(NODE_DEV_INDEX).address
     beneficiary = dev_account(BENEFICIARY_DEV_INDEX).address
     info = green_proof.functions.nodeInfo(node).call()
-    if not info[3] or bytes(info[1]) != label_to_bytes32(hardware_class) or bytes(info[2]) != label_to_bytes32(region):
-        governor.admit_node(node, beneficiary, hardware_class, region)
-        log.info("admitted node %s (beneficiary %s, class %s, region %s)", node, beneficiary, hardware_class, region)
+    if not info[3] or bytes(info[1]) != label_to_bytes32(class_id) or bytes(info[2]) != label_to_bytes32(region):
+        governor.admit_node(node, beneficiary, class_id, region, "ecoai up local node")
+        log.info("admitted node %s (beneficiary %s, class %s, region %s)", node, beneficiary, class_id, region)
     return deployment

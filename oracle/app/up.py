@@ -61,8 +61,9 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
     home = state_dir()
     home.mkdir(parents=True, exist_ok=True)
     setup_logging(home / "logs" / "oracle.log")
-    if args.source:
-        parse_config({"measure": {"sources": args.source}})
+    if args.source or args.work_source:
+        parse_config({"measure": {**({"sources": args.source} if args.source else {}),
+                                  **({"work_sources": args.work_source} if args.work_source else {})}})
     stop = threading.Event()
     install_stop_signals(stop)
 
@@ -89,7 +90,10 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
                 "chain": {"rpc_url": anvil.url, "deployment": str(deployment_file)},
                 "key": {"account": f"dev:{NODE_DEV_INDEX}"},
                 "exporter": {"port": metrics_port},
-                **({"measure": {"sources": args.source}} if args.source else {}),
+                # The local demo proves the replayed H200 trace: its energy and the items it served (labelled
+                # replayed on chain); this machine's CPU estimate is not the H200's energy.
+                "measure": {"sources": args.source or ["replay"],
+                            **({"work_sources": args.work_source} if args.work_source else {})},
             }
         )
         client = connect(config)
@@ -135,7 +139,7 @@ def _show_where(
 ) -> None:
     lines = [
         f"chain      {rpc_url} (anvil, state in {home / 'anvil'})",
-        f"node       {node}  class {view.hardware_class}, region {view.region}, epoch {view.epoch_seconds} s",
+        f"node       {node}  class {view.class_id}, region {view.region}, epoch {view.epoch_seconds} s",
         f"web        {web_url or 'not started (--no-web)'}",
         f"metrics    {f'http://127.0.0.1:{metrics_port}/metrics' if metrics_port else 'off'}",
         f"logs       {home / 'logs'}",

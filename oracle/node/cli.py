@@ -70,6 +70,14 @@ def add_loop_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SOURCE",
         help="energy source (auto, nvml, rapl, cpu, replay:FILE); repeat for several",
     )
+    parser.add_argument(
+        "--work-source",
+        action="append",
+        default=None,
+        metavar="SPEC",
+        help="work source (vllm:URL, tgi:URL, triton:URL, prometheus:URL#METRIC@UNIT, work:NAME[@UNIT], replay); "
+        "repeat for several",
+    )
     parser.add_argument("--json", action="store_true", help="print a one-line JSON summary at the end")
 
 
@@ -94,26 +102,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         from oracle.node.config import parse_config
 
         parse_config({"measure": {"sources": args.source}})  # same validation as the file
+    if args.work_source:
+        from oracle.node.config import parse_config
+
+        parse_config({"measure": {"work_sources": args.work_source}})
     sources = tuple(args.source) if args.source else config.measure.sources
+    if args.source or args.work_source:  # the flags get the same honesty check as the file
+        from oracle.node.config import check_honest_sources
+
+        check_honest_sources(config.chain, sources, tuple(args.work_source or config.measure.work_sources),
+                             config.measure.allow_unmeasured)
     setup_logging(state_dir() / "logs" / "oracle.log")
     client = connect(config)
     view = read_chain(client, config, args.epoch_seconds)
     log.info(
-        "oracle node %s (%s) on %s: class %s, region %s, epoch %d s, tiers %s mJ",
+        "oracle node %s (%s) on %s: class %s, region %s, epoch %d s, tiers %s µJ per %s, baseline %d",
         client.address,
         client.key.source,
         config.chain.rpc_url,
-        view.hardware_class,
+        view.class_id,
         view.region,
         view.epoch_seconds,
-        view.tiers_mj,
+        view.tiers_uj_per_unit,
+        view.efficiency.unit,
+        view.baseline_uj_per_unit,
     )
     stop = threading.Event()
     install_stop_signals(stop)
     from oracle.node.advice import log_recommendation
 
     log_recommendation(config, log)
-    loop = build_loop(config, client, view, sources)
+    loop = build_loop(config, client, view, sources, work_sources=tuple(args.work_source or ()) or None)
     loop.stop_event = stop
     exporter = start_exporter(loop, config.exporter.port, config.exporter.host)
     try:
@@ -145,14 +164,16 @@ def cmd_admit(args: argparse.Namespace) -> int:
                                           config.key.passphrase_file).address
     deployment = load_deployment(config.chain.deployment_path(), "config field chain.deployment")
     try:
+        if not config.node.class_id:
+            raise UsageError("config field node.class_id: needed to admit a node (e.g. \"H200/encoder-bf16/item\")")
         tx = Governor.at(config.chain.rpc_url, deployment, governor).admit_node(
-            node, addresses["beneficiary"], config.node.hardware_class, config.node.region
+            node, addresses["beneficiary"], config.node.class_id, config.node.region
         )
     except TransactionRejected as exc:
         print(f"ecoai oracle admit: GreenProof refused: {exc.reason}", file=sys.stderr)
         return 1
     print(
-        f"admitted {node} ({config.node.hardware_class}, {config.node.region}) crediting "
+        f"admitted {node} ({config.node.class_id}, {config.node.region}) crediting "
         f"{addresses['beneficiary']}: tx {tx}"
     )
     return 0
@@ -179,8 +200,14 @@ def cmd_status(args: argparse.Namespace) -> int:
                         "epoch": r.epoch,
                         "status": r.status,
                         "energy_mj": r.energy_mj,
+                        "work_units": r.work_total,
+                        "work_unit": r.work_unit,
+                        "energy_per_unit_uj": r.energy_per_unit_uj,
+                        "methods": r.methods,
                         "tier": r.tier,
-                        "threshold_mj": r.threshold_mj,
+                        "efficiency_uj_per_unit": r.efficiency_uj_per_unit,
+                        "footprint_mj": r.footprint_mj,
+                        "batch_size": r.batch_size,
                         "tx_hash": r.tx_hash,
                         "gas": r.gas_used,
                         "note": r.note,
@@ -189,7 +216,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
         else:
             print(
-                f"{r.epoch:>12}  {r.status:<11}  {r.energy_mj if r.energy_mj is not None else '-':>10} mJ  "
+                f"{r.epoch:>12}  {r.status:<13}  {r.energy_mj if r.energy_mj is not None else '-':>10} mJ  "
+                f"{r.work_total if r.work_total is not None else '-':>8} {r.work_unit or 'unit'}(s)  "
                 f"tier {r.tier if r.tier is not None else '-'}  {r.tx_hash or ''}  {r.note or ''}"
             )
     return 0

@@ -80,6 +80,9 @@ class MeasureConfig:
     # Off a local loopback chain the node refuses replayed and estimated sources (energy or work) unless this
     # says so explicitly; the methods are public on chain either way.
     allow_unmeasured: bool = False
+    # Where the replayed H200 trace starts playing (s into it): its first ~18 s are the warm-up before the
+    # recorded load began (energy, almost no work), so the demo starts where the trace serves.
+    replay_offset_s: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
         "chain": {"network", "rpc_url", "deployment", "confirmations"},
         "key": {"account", "passphrase_env", "passphrase_file"},
         "node": {"hardware_class", "region", "epoch_seconds", "class_id"},
-        "measure": {"sources", "sample_hz", "work_sources", "allow_unmeasured"},
+        "measure": {"sources", "sample_hz", "work_sources", "allow_unmeasured", "replay_offset_s"},
         "exporter": {"port", "host"},
         "submit": {"max_backoff_s", "max_defer_s", "carbon_zone", "carbon_trace", "max_fee_per_gas_gwei",
                    "max_priority_fee_gwei", "max_gas_per_submit", "batch_size", "batch_wait_s", "relay_url"},
@@ -254,6 +257,10 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
             raise UsageError(f"config field measure.work_sources: {exc}") from None
     allow_unmeasured = _expect(m, "measure", "allow_unmeasured", bool, MeasureConfig.allow_unmeasured)
     check_honest_sources(chain, sources, work_sources, allow_unmeasured)
+    replay_offset_s = float(_expect(m, "measure", "replay_offset_s", (int, float), MeasureConfig.replay_offset_s))
+    if not 0 <= replay_offset_s < 149:
+        raise UsageError(f"config field measure.replay_offset_s: expected 0..149 (the trace's length), got "
+                         f"{replay_offset_s}")
 
     port = _expect(e, "exporter", "port", int, ExporterConfig.port)
     if not 0 <= port <= 65535:
@@ -310,7 +317,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
         chain,
         KeyConfig(account, passphrase_env, passphrase_file),
         NodeSection(hardware_class, region, epoch_seconds, class_id),
-        MeasureConfig(sources, sample_hz, work_sources, allow_unmeasured),
+        MeasureConfig(sources, sample_hz, work_sources, allow_unmeasured, replay_offset_s),
         ExporterConfig(port, exporter_host),
         SubmitConfig(max_backoff_s, max_defer_s, carbon_zone, carbon_trace, max_fee, max_tip, max_gas, batch_size,
                      batch_wait_s, relay_url),

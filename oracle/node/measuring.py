@@ -69,10 +69,20 @@ class Footprint:
         return total
 
     def _safe_children(self) -> list[psutil.Process]:
+        """The node's prover worker(s) only: `ecoai up` also parents anvil and the web app, which are not the
+        node's footprint."""
+        out = []
         try:
-            return self._proc.children(recursive=True)
+            children = self._proc.children(recursive=True)
         except psutil.Error:
             return []
+        for child in children:
+            try:
+                if any("prover_worker" in part for part in child.cmdline()):
+                    out.append(child)
+            except psutil.Error:
+                continue
+        return out
 
     def take_mj(self) -> int:
         """mJ spent since the previous call (children that exited since are not counted: a lower bound)."""
@@ -86,14 +96,17 @@ class StoreMeter:
 
     def __init__(self, sources: Sequence[str], sample_hz: float, store: Store | None = None,
                  sinks: Sequence[Sink] = (), work_sources: Sequence[str] = ("replay",),
-                 boundaries: Callable[[float], float] | None = None, allow_unmeasured: bool = True) -> None:
+                 boundaries: Callable[[float], float] | None = None, allow_unmeasured: bool = True,
+                 replay_offset_s: float = 0.0) -> None:
         self.store = store or Store()
         try:
-            self.sources = open_sources(list(sources), replay_stand_in=allow_unmeasured)
+            self.sources = open_sources(list(sources), replay_stand_in=allow_unmeasured,
+                                        replay_offset_s=replay_offset_s)
         except SourceUnavailable as exc:
             raise UsageError(f"config field measure.sources: {exc}") from None
         try:
-            self.work = open_work_sources(list(work_sources), store=self.store, energy_sources=self.sources)
+            self.work = open_work_sources(list(work_sources), store=self.store, energy_sources=self.sources,
+                                          replay_offset_s=replay_offset_s)
             self.work_unit = check_same_unit(self.work)
         except (SourceUnavailable, WorkUnitMismatch) as exc:
             self.close_sources()

@@ -148,6 +148,7 @@ def build_loop(
         sources, config.measure.sample_hz, store=Store(store_path), sinks=[metrics.metrics.sink],
         work_sources=work_sources, boundaries=lambda t: schedule.next_boundary(t, N_INTERVALS),
         allow_unmeasured=config.chain.is_local or config.measure.allow_unmeasured,
+        replay_offset_s=config.measure.replay_offset_s,
     )
     unit = view.efficiency.unit
     if meter.work_unit != unit:

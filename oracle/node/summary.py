@@ -5,18 +5,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from oracle.conventions import credits_wei, eco_from_wei, mj_to_kwh
+from oracle.conventions import eco_from_wei, mj_to_kwh
 from oracle.node import state as st
 from oracle.node.chain import GreenProofClient, RpcUnavailable
 from oracle.node.loop import RunResult
 from oracle.node.service import ChainView
+from oracle.node.tiers import credits_wei
 
 
 def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> dict[str, Any]:
-    """The run's one-line summary: accepted proofs (tx, gas), credits earned, energy and carbon."""
+    """The run's one-line summary: accepted proofs (tx, gas), credits earned, energy, work and carbon."""
     accepted = [r for r in result.epochs if r.status == st.ACCEPTED]
-    earned = sum(credits_wei(view.baseline_mj, r.threshold_mj or 0) for r in accepted)
+    eff = view.efficiency
+    # Credited with the class parameters in force at submit time (GreenProof); the node's view of them.
+    earned = sum(
+        credits_wei(eff.baseline_uj_per_unit, r.efficiency_uj_per_unit or eff.baseline_uj_per_unit,
+                    r.work_total or 0, eff.max_units_per_second, r.epoch_seconds)
+        for r in accepted
+    )
     energy_mj = sum(r.energy_mj or 0 for r in result.epochs if r.energy_mj is not None)
+    work_units = sum(r.work_total or 0 for r in result.epochs)
+    footprint_mj = sum(r.footprint_mj or 0 for r in result.epochs)
     energy_kwh = mj_to_kwh(energy_mj)
     methods: set[str] = set()
     energy_by_kind_mj: dict[str, int] = {}
@@ -40,12 +49,19 @@ def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> d
                 "gas": r.gas_used,
                 "block": r.block,
                 "tier": r.tier,
-                "threshold_mj": r.threshold_mj,
+                "efficiency_uj_per_unit": r.efficiency_uj_per_unit,
+                "work_units": r.work_total,
+                "methods": r.methods,
+                "batch_size": r.batch_size or 1,
+                "gas_per_epoch": None if r.gas_used is None else r.gas_used // (r.batch_size or 1),
+                "prove_seconds": r.prove_seconds,
             }
             for r in accepted
         ],
         "over_budget": [r.epoch for r in result.epochs if r.status == st.OVER_BUDGET],
         "incomplete": [r.epoch for r in result.epochs if r.status == st.INCOMPLETE],
+        "zero_work": [r.epoch for r in result.epochs if r.status == st.ZERO_WORK],
+        "below_minimum": [r.epoch for r in result.epochs if r.status == st.BELOW_MINIMUM],
         "failed": [{"epoch": r.epoch, "reason": r.note} for r in result.epochs if r.status == st.FAILED],
         "pending": result.pending_left,
         "credits": eco_from_wei(earned),
@@ -56,13 +72,21 @@ def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> d
         "carbon_g_per_kwh": view.carbon_g_per_kwh,
         "region": view.region,
         "hardware_class": view.hardware_class,
+        "class_id": eff.class_id,
+        "work_unit": eff.unit,
+        "work_units": work_units,
+        "energy_per_unit_uj": None if not work_units else 1000 * energy_mj / work_units,
+        "work_by_kind": sorted({r.work_method for r in result.epochs if r.work_method}),
+        "node_footprint_mj": footprint_mj,
+        "node_footprint_method": next((r.footprint_method for r in result.epochs if r.footprint_method), None),
         "sources": sorted(methods),
         "energy_by_kind_mj": energy_by_kind_mj,
     }
 
 
 def exit_code(summary: dict[str, Any]) -> int:
-    """0 when every measured epoch reached an outcome (accepted, over budget, incomplete); 1 when a proof
+    """0 when every measured epoch reached an outcome (accepted, over budget, zero work, below the minimum,
+    incomplete); 1 when a proof
     failed or is still queued."""
     return 1 if summary["failed"] or summary["pending"] else 0
 
@@ -75,6 +99,7 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     print(
         f"{summary['epochs']} epoch(s): {len(summary['proofs_accepted'])} proof(s) accepted, "
         f"{len(summary['over_budget'])} over budget, {len(summary['incomplete'])} incomplete, "
-        f"{len(summary['failed'])} failed, {summary['pending']} pending; {summary['credits']:.6f} ECO earned; "
+        f"{len(summary['zero_work'])} zero work, {len(summary['failed'])} failed, {summary['pending']} pending; "
+        f"{summary['credits']:.6f} ECO earned; {summary['work_units']} {summary['work_unit']}(s), "
         f"{summary['energy_kwh']:.6f} kWh, {summary['carbon_kg']:.6f} kg CO2 ({summary['region']})"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +132,15 @@ def _text(rec: Recommendation) -> str:
 _LABEL_OFFSETS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))
 _LABEL_RADII = (5.0, 12.0, 20.0, 30.0)
 _MARKER_PX = 4.0  # half the side of the square kept free around every marker
+_LABEL_PAD_PX = 2.0  # least gap between two labels
 
 
-def place_labels(ax: Any, points: list[tuple[float, float, str]], fontsize: float = 7) -> tuple[list[Any], list[str]]:
+def place_labels(ax: Any, points: list[tuple[float, float, str]], fontsize: float = 7,
+                 big_markers: Sequence[tuple[float, float]] = ()) -> tuple[list[Any], list[str]]:
     """Labels for `points` (x, y, text), in priority order, placed so that no two labels' boxes intersect, none
     covers a marker and each stays inside the axes: each label takes the nearest free spot among a few offsets
-    (a thin leader line when it is not next to its point). Returns (the annotations placed, the texts that found
+    (a thin leader line when it is not next to its point); `big_markers` (data x, y) are kept free over a
+    larger square (the recommendation's star). Returns (the annotations placed, the texts that found
     no free spot, for the caller to list elsewhere). The axes' limits must be final (the figure is drawn)."""
     from matplotlib.text import Text
     from matplotlib.transforms import Bbox
@@ -148,6 +152,8 @@ def place_labels(ax: Any, points: list[tuple[float, float, str]], fontsize: floa
     to_px = ax.transData.transform
     obstacles = [Bbox.from_bounds(px - _MARKER_PX, py - _MARKER_PX, 2 * _MARKER_PX, 2 * _MARKER_PX)
                  for px, py in (to_px((x, y)) for x, y, _ in points)]
+    obstacles += [Bbox.from_bounds(px - 3 * _MARKER_PX, py - 3 * _MARKER_PX, 6 * _MARKER_PX, 6 * _MARKER_PX)
+                  for px, py in (to_px(xy) for xy in big_markers)]
     placed, left_out = [], []
     for x, y, text in points:
         spot = None
@@ -158,10 +164,11 @@ def place_labels(ax: Any, points: list[tuple[float, float, str]], fontsize: floa
                     ha={1: "left", -1: "right", 0: "center"}[sx], va={1: "bottom", -1: "top", 0: "center"}[sy],
                     arrowprops=None if radius <= _LABEL_RADII[0] else {"arrowstyle": "-", "lw": 0.5,
                                                                       "color": "#777777", "shrinkB": 3})
+                ann.update_positions(renderer)  # applies the offset (normally done at draw time)
                 box = Text.get_window_extent(ann, renderer)
                 inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
                           and box.y1 <= frame.y1)
-                if inside and not any(box.overlaps(other) for other in obstacles):
+                if inside and not any(box.padded(_LABEL_PAD_PX).overlaps(other) for other in obstacles):
                     spot = ann
                     obstacles.append(box)
                     break
@@ -184,6 +191,7 @@ def frontier_figure(rec: Recommendation, rows: list[ProfileRow]) -> tuple[Any, l
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     fig, ax = plt.subplots(figsize=(9, 5))
     ax.scatter([r.latency_ms for r in rows], [r.energy_j_per_item for r in rows], c="#bbbbbb", label="measured")
@@ -195,7 +203,15 @@ def frontier_figure(rec: Recommendation, rows: list[ProfileRow]) -> tuple[Any, l
         ax.axvline(rec.constraints.latency_slo_ms, ls="--", c="#888888", label="latency SLO")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers at 1-2-5 steps, no crowded minor-tick labels
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_formatter(NullFormatter())
     ax.margins(0.12)  # room for labels at the edges
+    for axis, (low, high) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if high / low < 5:  # under one 1-2-5 step: label every minor tick (1..9 × 10^k) instead
+            axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(2, 10))))
+            axis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.set_xlabel("latency per batch call (ms)")
     ax.set_ylabel("energy per item (J)")
     ax.set_title(f"{rows[0].gpu} · {rows[0].workload}")
@@ -209,7 +225,7 @@ def frontier_figure(rec: Recommendation, rows: list[ProfileRow]) -> tuple[Any, l
     for r in [*key, *rows]:
         if r.label() not in {text for _, _, text in points}:
             points.append((r.latency_ms, r.energy_j_per_item, r.label()))
-    placed, left_out = place_labels(ax, points)
+    placed, left_out = place_labels(ax, points, big_markers=[(rec.row.latency_ms, rec.row.energy_j_per_item)])
     key_left_out = [text for text in left_out if text in key_labels]
     if key_left_out:  # never drop a frontier label silently
         ax.annotate("not labelled on the chart:\n" + "\n".join(key_left_out), xy=(1.02, 0.0),

@@ -38,7 +38,7 @@ DEFAULT_PRECISION = "fp32"
 
 @dataclass(frozen=True, slots=True)
 class Prices:
-    """Energy price (per kWh) and accelerator rental price (per hour), same currency (USD by default)."""
+    """Energy price (per kWh) and accelerator rental price (per hour), in euros (EUR), as the CLI prints them."""
 
     energy_per_kwh: float = 0.15
     gpu_hour: float = 3.0

@@ -52,14 +52,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prove.set_defaults(handler=prove_command)
 
     verify = subparsers.add_parser(
-        "verify", help="verify Groth16 proofs with py_ecc (exit 0 valid, 1 invalid, 2 malformed)",
+        "verify", help="verify Groth16 proofs with py_ecc, from files or from the chain (exit 0 valid, 1 invalid, "
+                       "2 malformed)",
         description="Verify a snarkjs proof.json + public.json against a verification key, independently of "
                     "snarkjs: `ecoai verify PROOF PUBLIC`. Or verify several at once with one batched pairing "
                     "check: `ecoai verify --batch ITEM [ITEM ...]`, each ITEM either a folder holding "
                     "proof.json and public.json (as `ecoai prove --out` writes) or PROOF.json,PUBLIC.json "
                     "(two paths joined by a comma); the batch is valid only if every proof is. The key is "
                     "chosen by the number of public signals (4: v1 energy budget, 6: v2 efficiency) unless "
-                    "--vk is given. Exit 0 valid, 1 invalid, 2 malformed input; prints one line.")
+                    "--vk is given. Exit 0 valid, 1 invalid, 2 malformed input; prints one line. Or re-verify "
+                    "an accepted epoch from the chain: `ecoai verify --onchain NODE EPOCH` (below).")
     verify.add_argument("proof", type=Path, nargs="?", metavar="PROOF", help="proof.json")
     verify.add_argument("public", type=Path, nargs="?", metavar="PUBLIC", help="public.json")
     verify.add_argument("--batch", nargs="+", metavar="ITEM", default=None,
@@ -72,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "alone (no EcoAI server): finds its EpochProved event, decodes the submit/submitBatch "
                     "transaction with the deployment's ABI, rebuilds the public inputs as the contract does "
                     "([tier, work, epoch, node, methods, commitment]) and checks the proof with py_ecc against the "
-                    "efficiency key. Exit 0 valid, 1 invalid, 2 never accepted or bad input.")
+                    "efficiency key. Exit 0 valid, 1 invalid, 2 never accepted, not rebuildable (sent through "
+                    "another contract) or bad input.")
     onchain.add_argument("--onchain", nargs=2, metavar=("NODE", "EPOCH"), default=None,
                          help="the node's 0x address and the epoch number")
     onchain.add_argument("--config", type=Path, default=None, metavar="FILE",
@@ -288,7 +291,7 @@ def _verify_onchain(args: argparse.Namespace) -> int:
 
     from oracle.chain.deployment import load_deployment
     from oracle.node.config import load_config, with_overrides
-    from oracle.zk.onchain import OnchainMismatch, fetch_onchain_epoch, tampered
+    from oracle.zk.onchain import fetch_onchain_epoch, tampered
 
     node_text, epoch_text = args.onchain
     if not Web3.is_address(node_text):
@@ -314,11 +317,7 @@ def _verify_onchain(args: argparse.Namespace) -> int:
         raise UsageError(f"the chain at {config.chain.rpc_url} has chain id {chain_id}, the deployment file "
                          f"{config.chain.deployment_path()} is for chain {deployment.chain_id}")
     green = deployment.green_proof(w3)
-    try:
-        record = fetch_onchain_epoch(w3, green, node, epoch, from_block=deployment.block)
-    except OnchainMismatch as exc:
-        print(f"invalid: {exc}")
-        return 1
+    record = fetch_onchain_epoch(w3, green, node, epoch, from_block=deployment.block)  # UsageError: exit 2
     inputs = record.public_inputs
     if args.tamper_input is not None:
         inputs = tampered(inputs, args.tamper_input)
@@ -334,7 +333,8 @@ def _verify_onchain(args: argparse.Namespace) -> int:
         if event.tier < len(tiers) and tiers[event.tier] == event.efficiency_uj_per_unit:
             tier_note += f"; the class's tiers at block {event.block_number} agree"
         else:
-            tier_note += f"; NOTE the class's tiers at block {event.block_number} are now {tiers} (changed since)"
+            tier_note += (f"; note: the class's tiers read at block {event.block_number} are {tiers} (governance "
+                          "changed them in that block, after this submission)")
     print(f"  {tier_note}")
     if args.tamper_input is not None:
         print(f"  self-test: public input {args.tamper_input} increased by 1")

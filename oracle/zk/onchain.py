@@ -33,9 +33,10 @@ class EpochNotAccepted(UsageError):
     """GreenProof never accepted this (node, epoch): no EpochProved event (exit 2)."""
 
 
-class OnchainMismatch(Exception):
-    """The transaction's calldata and the event disagree, or no item of the batch matches: the record cannot be
-    rebuilt (the command reports it as not verified)."""
+class OnchainMismatch(UsageError):
+    """The record cannot be rebuilt from the transaction: it called GreenProof through another contract (a
+    multisig, a relayer contract), or its calldata and the event disagree. Nothing was shown invalid, nothing
+    was verified (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def class_tiers_at(green: Contract, class_id: bytes, block_number: int) -> list[
 
 def fetch_onchain_epoch(w3: Web3, green: Contract, node: str, epoch: int, from_block: int = 0) -> OnchainEpoch:
     """Everything `ecoai verify --onchain` checks, read from the chain. EpochNotAccepted when GreenProof never
-    accepted (node, epoch); OnchainMismatch when the record cannot be rebuilt."""
+    accepted (node, epoch); OnchainMismatch when the record cannot be rebuilt (both UsageErrors: exit 2)."""
     event = find_epoch_proved(green, node, epoch, from_block)
     if event is None:
         raise EpochNotAccepted(f"GreenProof {green.address} never accepted epoch {epoch} of node "

@@ -100,7 +100,7 @@ def test_measure_fast_replay_stores_and_plots(capsys, tmp_path: Path, ecoai_home
                            "--plot", str(png))
     summary = json.loads(out)
     assert code == 0 and summary["devices"][0]["kinds"] == ["replayed"]
-    assert 2_000 < summary["energy_j"] < 3_200 and summary["gaps"] == []
+    assert 2_000 < summary["energy_j_by_kind"]["replayed"] < 3_200 and summary["gaps"] == []
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert Path(summary["store"]).parent == ecoai_home
 

@@ -124,7 +124,7 @@ def test_one_bad_item_rejects_the_whole_batch_with_the_reason(stack, proofs):
     s.rejects("InputNotInField", g.submitBatch(with_item(1, aliased)), relayer, value=f[1].commitment + R)
     s.rejects("DuplicateInBatch", g.submitBatch(good + [good[4]]), relayer, node=f[4].node, epoch=f[4].epoch)
     # Relayed under another node's name: the proof binds its node, so it fails (and could only credit that node).
-    s.rejects("InvalidBatchProof", g.submitBatch(with_item(0, f[0].item(node=f[2].node))), relayer)
+    s.rejects("InvalidBatchProof", g.submitBatch(with_item(0, f[0].item(node=proofs.node))), relayer)
     s.rejects("UnknownTier", g.submitBatch(with_item(5, f[5].item(tier=9))), relayer, tier=9)
     s.rejects("NodeNotActive", g.submitBatch(with_item(0, f[0].item(node=relayer.address))), relayer,
               node=relayer.address)

@@ -13,7 +13,7 @@ import pytest
 from oracle.paths import KEYS_DIR, REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "gen_verifier.py"
-VKEY = KEYS_DIR / "verification_key.json"
+VKEY = KEYS_DIR / "efficiency_verification_key.json"  # v2: the deployed Groth16Verifier is the efficiency circuit's
 VERIFIER = REPO_ROOT / "contracts" / "Groth16Verifier.sol"
 
 
@@ -69,3 +69,17 @@ def test_a_bad_key_is_refused_with_one_clear_error(tmp_path: Path, corrupt: str)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_the_verifier_embeds_the_batch_constants_of_the_python_verifier():
+    from eth_utils import keccak
+
+    from oracle.zk.verifier import BATCH_DOMAIN, vk_hash
+
+    source = VERIFIER.read_text()
+    assert "contract Groth16Verifier {" in source
+    assert "function verifyBatch(uint256[8][] calldata proofs, uint256[6][] calldata inputs)" in source
+    assert f"VK_HASH = {vk_hash(json.loads(VKEY.read_text()))};" in source
+    assert f"BATCH_DOMAIN = {int.from_bytes(keccak(BATCH_DOMAIN), 'big')};" in source
+    assert "blockhash" not in source and "timestamp" not in source
+    assert not (REPO_ROOT / "contracts" / "EfficiencyVerifier.sol").exists()

@@ -48,10 +48,10 @@ def test_the_untampered_proof_is_accepted(contracts, proofs):
     green, verifier, node = contracts
     first = proofs.first
     assert _verifies(verifier, first)
-    green.submit(first.epoch, first.tier, first.commitment, first.proof).call({"from": node.address})
+    green.submit(*first.submit_args()).call({"from": node.address})
 
 
-@pytest.mark.parametrize("part", ["proof", "inputs"])  # the 8 proof words, the 4 public inputs
+@pytest.mark.parametrize("part", ["proof", "inputs"])  # the 8 proof words, the 6 public inputs
 @SETTINGS
 @given(index=st.integers(0, 7), word=words)
 def test_a_tampered_proof_word_or_public_input_never_verifies(contracts, proofs, part, index, word):
@@ -64,9 +64,10 @@ def test_a_tampered_proof_word_or_public_input_never_verifies(contracts, proofs,
 
 @SETTINGS
 @given(proof_index=st.one_of(st.none(), st.integers(0, 7)), proof_word=words,
-       commitment=st.one_of(st.none(), words), tier=st.integers(0, 255), epoch_shift=st.integers(-3, 3))
+       commitment=st.one_of(st.none(), words), tier=st.integers(0, 255), epoch_shift=st.integers(-3, 3),
+       work_shift=st.integers(-2, 2), methods=st.sampled_from([0, 1, 0x10, 0x22, 3, 255]))
 def test_no_tampered_submission_is_accepted(contracts, proofs, proof_index, proof_word, commitment, tier,
-                                            epoch_shift):
+                                            epoch_shift, work_shift, methods):
     from web3.exceptions import ContractLogicError
 
     green, verifier, node = contracts
@@ -74,7 +75,9 @@ def test_no_tampered_submission_is_accepted(contracts, proofs, proof_index, proo
     proof = first.proof if proof_index is None else _replace(first.proof, proof_index, proof_word)
     commit = first.commitment if commitment is None else _replace([first.commitment], 0, commitment)[0]
     epoch = first.epoch + epoch_shift
-    if (proof, commit, tier, epoch) == (first.proof, first.commitment, first.tier, first.epoch):
+    work = first.work + work_shift
+    args = first.submit_args(epoch=epoch, tier=tier, work=work, methods=methods, commitment=commit, proof=proof)
+    if args == first.submit_args():
         return
     with pytest.raises(ContractLogicError):  # ContractCustomError is one
-        green.submit(epoch, tier, commit, proof).call({"from": node.address})
+        green.submit(*args).call({"from": node.address})

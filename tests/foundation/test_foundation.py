@@ -97,7 +97,7 @@ def test_ape_compiles_openzeppelin_contract_and_deploys_on_fresh_anvil(tmp_path:
         assert node.url.startswith("http://127.0.0.1:")
         with networks.parse_network_choice("ethereum:local:foundry", provider_settings={"host": node.url}):
             deployer = accounts.test_accounts[0]
-            credit = project.EcoCredit.deploy(deployer, sender=deployer)
+            credit = project.EcoCredit.deploy(sender=deployer)
             assert credit.symbol() == "ECO"
             assert credit.decimals() == 18
             assert int(rpc_call(node.url, "eth_blockNumber"), 16) >= 1

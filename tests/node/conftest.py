@@ -20,6 +20,8 @@ from oracle.paths import REPO_ROOT
 
 NODE = dev_account(1)
 BENEFICIARY = dev_account(2)
+# The replayed demo class of oracle/chain/default_params.toml (unit "item", replayed submissions accepted).
+DEMO_CLASS = "H200/encoder-bf16/item"
 # anvil's documented dev keys (public test keys): they must never show up in our logs or outputs anyway.
 DEV_KEYS = (
     "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
@@ -33,6 +35,7 @@ def write_config(path: Path, rpc_url: str, deployment: Path, **extra: dict[str, 
         "key": {"account": "dev:1"},
         "exporter": {"port": 0},
         "submit": {"max_backoff_s": 2.0},
+        "measure": {"sources": ["replay"], "work_sources": ["replay"]},
     }
     for name, values in extra.items():
         sections.setdefault(name, {}).update(values)
@@ -47,8 +50,9 @@ def write_config(path: Path, rpc_url: str, deployment: Path, **extra: dict[str, 
 
 @pytest.fixture
 def node_config(tmp_path: Path, anvil, deployed: Deployment, admit, ecoai_home: Path) -> Path:
-    """This test's node (anvil dev account 1, credits to dev account 2) admitted as H200 in KR, and its config."""
-    admit(NODE.address, BENEFICIARY.address, "H200", "KR")
+    """This test's node (anvil dev account 1, credits to dev account 2) admitted into the replayed H200 demo
+    class in KR, and its config (energy and work: the replayed H200 trace)."""
+    admit(NODE.address, BENEFICIARY.address, DEMO_CLASS, "KR")
     return write_config(tmp_path / "oracle.toml", anvil.url, ecoai_home / "deployments" / "local.json")
 
 

@@ -11,7 +11,7 @@ import pytest
 from eth_account import Account
 
 from oracle.app.cli import main
-from oracle.conventions import credits_wei, epoch_of
+from oracle.conventions import epoch_of
 from oracle.errors import UsageError
 from oracle.node import state as st
 from oracle.node.config import DEFAULT_CONFIG_TEXT, load_config, parse_config
@@ -20,7 +20,7 @@ from oracle.node.retry import Backoff
 from oracle.node.state import NodeState
 from oracle.measure.epoch import EpochEnergy
 from oracle.measure.reading import Gap
-from oracle.node.tiers import pick_tier, unmeasured_intervals
+from oracle.node.tiers import credits_wei, pick_tier, unmeasured_intervals
 
 ANVIL_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil's documented account 1
 
@@ -97,16 +97,33 @@ def test_ape_keystore_account_decrypts_with_the_env_passphrase(tmp_path: Path, m
         load_key("ape:nobody", "NODE_PASS", local_chain=False)
 
 
-def test_tier_choice_is_the_lowest_satisfied_threshold() -> None:
-    tiers = [100, 200, 400]
-    assert pick_tier(50, tiers) == 0
-    assert pick_tier(100, tiers) == 0
-    assert pick_tier(101, tiers) == 1
-    assert pick_tier(400, tiers) == 2
-    assert pick_tier(401, tiers) is None
-    assert pick_tier(150, [400, 200]) == 1
+def test_tier_choice_is_the_lowest_efficiency_tier_met() -> None:
+    tiers = [100, 200, 400]  # µJ per unit; met when τ·W >= 1000·Σe
+    assert pick_tier(50, 1000, tiers) == 0  # 50 µJ/unit
+    assert pick_tier(100, 1000, tiers) == 0  # exactly on the boundary
+    assert pick_tier(101, 1000, tiers) == 1
+    assert pick_tier(400, 1000, tiers) == 2
+    assert pick_tier(401, 1000, tiers) is None  # over every tier
+    assert pick_tier(150, 1000, [400, 200]) == 1
+    assert pick_tier(0, 0, tiers) is None and pick_tier(5, 0, tiers) is None  # zero work meets nothing
     assert epoch_of(1_000_004.99, 5) == 200_000 and epoch_of(1_000_005, 5) == 200_001
-    assert credits_wei(3_600_000_000 + 1000, 1000) == 10**18
+    # (β − τ)·min(W, cap)·1e18 / 3.6e12: 3.6e12 µJ saved = 1 ECO; the cap bounds W.
+    assert credits_wei(3_600_000_000 + 1000, 1000, 1000, 10**9, 5) == 10**18
+    assert credits_wei(2_000, 1_000, 10**9, 10, 5) == 1_000 * 50 * 10**18 // 3_600_000_000_000
+
+
+def test_epoch_schedule_segments_never_number_time_twice() -> None:
+    from oracle.node.schedule import EpochSchedule
+
+    fixed = EpochSchedule.of([(0, 0, 5)])
+    assert fixed.epoch_at(1_000_004.99) == 200_000 and fixed.bounds(200_000) == (1_000_000, 1_000_005)
+    # setEpochLength(60) during epoch 200_000: a new segment from its end, numbered from 200_001.
+    changed = EpochSchedule.of([(0, 0, 5), (1_000_005, 200_001, 60)])
+    assert changed.bounds(200_000) == (1_000_000, 1_000_005) and changed.bounds(200_001) == (1_000_005, 1_000_065)
+    assert changed.epoch_at(1_000_064.9) == 200_001 and changed.epoch_at(1_000_065) == 200_002
+    assert changed.length_of(199_999) == 5 and changed.current_length == 60
+    assert changed.next_boundary(1_000_004.99, 64) == 1_000_005
+    assert changed.next_boundary(1_000_005, 64) == pytest.approx(1_000_005 + 60 / 64)
 
 
 def test_backoff_grows_to_the_cap_with_jitter() -> None:
@@ -121,7 +138,8 @@ def test_backoff_grows_to_the_cap_with_jitter() -> None:
 def _energy(epoch: int, per_interval: int, gaps: tuple[Gap, ...] = ()) -> EpochEnergy:
     total = per_interval * 64
     return EpochEnergy(epoch, epoch * 64.0, (epoch + 1) * 64.0, (per_interval,) * 64, total,
-                       {"replay/h200-trace": total}, {"replayed": total}, ("gpu0",), gaps)
+                       {"replay/h200-trace": total}, {"replayed": total}, ("gpu0",), gaps, (3,) * 64, 192, "item",
+                       "replayed", ("replay:h200",))
 
 
 def test_unmeasured_intervals_are_the_ones_a_gap_overlaps() -> None:
@@ -136,7 +154,8 @@ def test_state_machine_is_durable_and_refuses_wrong_transitions(tmp_path: Path) 
     node = "0xNode"
     state = NodeState(path)
     assert state.open_epoch(node, 7, 5) and not state.open_epoch(node, 7, 5)
-    assert state.record_closed(node, 7, _energy(7, 1), [], 0, 100, 12345, "tier 0") == st.PROVING
+    assert state.record_closed(node, 7, _energy(7, 1), st.PROVING, [], [], 0, 100, 12345, "tier 0",
+                               42, "estimated: test") == st.PROVING
     with pytest.raises(st.StateError):
         state.record_signed(node, 7, 0, "0x00", "0xhash")  # not proved yet
     with pytest.raises(st.StateError):
@@ -149,15 +168,34 @@ def test_state_machine_is_durable_and_refuses_wrong_transitions(tmp_path: Path) 
     assert rec is not None and rec.status == st.PROVED and rec.salt == 12345 and rec.proof == list(range(8))
     assert rec.energy_mj == 64 and rec.intervals_mj == [1] * 64
     assert rec.energy_by_method == {"replay/h200-trace": 64} and rec.energy_by_kind == {"replayed": 64}
+    assert rec.work_units == [3] * 64 and rec.work_total == 192 and rec.work_unit == "item"
+    assert rec.methods == 0x22 and rec.efficiency_uj_per_unit == 100 and rec.footprint_mj == 42
+    assert rec.energy_per_unit_uj == pytest.approx(1000 * 64 / 192)
     again.record_signed(node, 7, 3, "0xraw", "0xhash")
     assert again.get(node, 7).status == st.SENDING  # type: ignore[union-attr]
     again.unsign(node, 7, "nonce taken")
     assert again.get(node, 7).nonce is None  # type: ignore[union-attr]
     assert again.open_epoch(node, 8, 5)
-    assert again.record_closed(node, 8, _energy(8, 5), [3, 4], None, None, None, "gaps") == st.INCOMPLETE
+    assert again.record_closed(node, 8, _energy(8, 5), st.INCOMPLETE, [3, 4], [], None, None, None,
+                               "gaps") == st.INCOMPLETE
     assert again.open_epoch(node, 9, 5)
-    assert again.record_closed(node, 9, _energy(9, 5), [], None, None, None, "over") == st.OVER_BUDGET
-    assert [r.epoch for r in again.with_status(node, st.PENDING)] == [7]
+    assert again.record_closed(node, 9, _energy(9, 5), st.OVER_BUDGET, [], [], None, None, None,
+                               "over") == st.OVER_BUDGET
+    assert again.open_epoch(node, 10, 5)
+    assert again.record_closed(node, 10, _energy(10, 5), st.ZERO_WORK, [], [], None, None, None,
+                               "zero work: nothing to prove") == st.ZERO_WORK
+    assert again.open_epoch(node, 11, 5)
+    again.record_signed(node, [], 0, "0x", "0x")  # an empty batch records nothing
+    assert again.record_closed(node, 11, _energy(11, 5), st.PROVING, [], [], 0, 100, 1, "t") == st.PROVING
+    again.record_proof(node, 11, 1, [0] * 8, {})
+    again.record_signed(node, 7, 4, "0xraw2", "0xhash2")
+    again.unsign(node, 7, "x")
+    again.record_signed(node, [7, 11], 5, "0xbatch", "0xbatchhash")  # one signed batch, both rows at once
+    assert {again.get(node, e).tx_hash for e in (7, 11)} == {"0xbatchhash"}  # type: ignore[union-attr]
+    assert again.get(node, 11).batch_size == 2  # type: ignore[union-attr]
+    with pytest.raises(st.StateError):  # all or nothing: 7 is no longer proved
+        again.record_signed(node, [7], 6, "0xr", "0xh")
+    assert [r.epoch for r in again.with_status(node, st.PENDING)] == [7, 11]
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
@@ -165,7 +203,9 @@ def test_state_machine_is_durable_and_refuses_wrong_transitions(tmp_path: Path) 
 def test_a_node_db_of_the_flat_method_list_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "node.db"
     old = sqlite3.connect(path)
-    old.executescript(st.SCHEMA.replace("intervals_mj  TEXT", "readings TEXT").replace(
+    v1_schema = "\n".join(line for line in st.SCHEMA.splitlines()  # as written before v2's columns
+                          if line.split()[:1] not in [[name] for name, _ in st.V2_COLUMNS])
+    old.executescript(v1_schema.replace("intervals_mj  TEXT", "readings TEXT").replace(
         "energy_by_method TEXT,", "methods TEXT,").replace("energy_by_kind   TEXT,", ""))
     old.execute("INSERT INTO node_epochs (node, epoch, epoch_seconds, status, readings, energy_mj, methods, "
                 "created_at, updated_at) VALUES ('0xN', 1, 5, 'accepted', '[2, 3]', 5, ?, 0, 0)",
@@ -175,6 +215,7 @@ def test_a_node_db_of_the_flat_method_list_is_migrated(tmp_path: Path) -> None:
     rec = NodeState(path).get("0xN", 1)
     assert rec is not None and rec.intervals_mj == [2, 3] and rec.energy_by_kind == {"replayed": 5}
     assert rec.energy_by_method == {"replay/h200-trace": 0}
+    assert rec.work_total is None and rec.methods is None  # v1 rows: the v2 columns were added, empty
 
 
 def test_network_defaults_for_confirmations_and_fee_caps_and_k8s_keys() -> None:
@@ -184,8 +225,9 @@ def test_network_defaults_for_confirmations_and_fee_caps_and_k8s_keys() -> None:
     assert local.chain.confirmations == 1
     assert (local.submit.max_fee_per_gas_gwei, local.submit.max_priority_fee_gwei) == (50, 5)
     assert local.submit.max_gas_per_submit == 1_500_000
+    measured = {"sources": ["nvml"], "work_sources": ["vllm:http://127.0.0.1:8000/metrics"]}
     remote = parse_config({"chain": {"network": "ethereum:sepolia", "rpc_url": "https://rpc.example"},
-                           "key": {"account": "ape:node"}})
+                           "key": {"account": "ape:node"}, "measure": measured})
     assert remote.chain.confirmations == 12 and remote.submit.max_fee_per_gas_gwei == 100
     # The generated file parses, and leaves the network-dependent values to the network.
     import tomllib
@@ -193,6 +235,7 @@ def test_network_defaults_for_confirmations_and_fee_caps_and_k8s_keys() -> None:
     generated = tomllib.loads(DEFAULT_CONFIG_TEXT)
     generated["chain"].update(network="ethereum:sepolia", rpc_url="https://rpc.example")
     generated["key"]["account"] = "ape:node"
+    generated["measure"].update(measured)
     assert parse_config(generated).chain.confirmations == 12
     assert parse_config({"exporter": {"host": "0.0.0.0"}}).exporter.host == "0.0.0.0"
     with pytest.raises(UsageError, match="exporter.host"):

@@ -14,7 +14,7 @@ from web3 import Web3
 
 from oracle.chain.deployment import Deployment
 from oracle.node.keys import dev_account
-from oracle.zk import commitment
+from oracle.zk import efficiency_commitment
 
 from .conftest import DEV_KEYS, NODE, ecoai, node_rows, proved_events, reading_ids, wait_for
 
@@ -77,8 +77,11 @@ def test_sigkill_at_each_step_then_restart_loses_nothing_and_never_double_submit
     assert [e["args"]["epoch"] for e in events] == [second, third]
     assert not green.functions.isAccepted(NODE.address, first).call()
     intervals_mj = json.loads(rows[second]["intervals_mj"])
+    work_units = json.loads(rows[second]["work_units"])
     by_epoch = {e["args"]["epoch"]: e for e in events}
-    assert by_epoch[second]["args"]["commitment"] == commitment(intervals_mj, salt, NODE.address, second)
+    assert by_epoch[second]["args"]["commitment"] == efficiency_commitment(intervals_mj, work_units, salt,
+                                                                           NODE.address, second)
+    assert by_epoch[second]["args"]["workUnits"] == rows[second]["work_total"] == sum(work_units) > 0
     assert by_epoch[second]["transactionHash"].to_0x_hex() == rows[second]["tx_hash"]
     # Nonces: one transaction per accepted epoch, none wasted or reused across the restarts.
     assert nonce_after_send == 1 and w3.eth.get_transaction_count(NODE.address) == 2

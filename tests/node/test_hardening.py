@@ -36,20 +36,21 @@ from .lying_rpc import LyingRpc
 pytestmark = [pytest.mark.chain]
 
 
-def _proved_epoch(state: NodeState, epoch: int, L: int, threshold: int, proof: list[int] | None = None) -> None:
-    """Put one epoch in the queue as `proved` (small real-looking energy, tier 0)."""
+def _proved_epoch(state: NodeState, epoch: int, L: int, tau: int, proof: list[int] | None = None) -> None:
+    """Put one epoch in the queue as `proved` (small real-looking energy and work, tier 0)."""
     t0, t1 = epoch_bounds(epoch, L)
     energy = EpochEnergy(epoch, t0, t1, tuple([1000] * N_INTERVALS), 1000 * N_INTERVALS, {"replay/x": 64000},
-                         {"replayed": 64000}, ("replay:h200",))
+                         {"replayed": 64000}, ("replay:h200",), (), tuple([10] * N_INTERVALS), 10 * N_INTERVALS,
+                         "item", "replayed", ("replay:h200",))
     state.open_epoch(NODE.address, epoch, L)
-    state.record_closed(NODE.address, epoch, energy, [], 0, threshold, random_salt(), "test")
+    state.record_closed(NODE.address, epoch, energy, st.PROVING, [], [], 0, tau, random_salt(), "test")
     if proof is not None:
         state.record_proof(NODE.address, epoch, 1, proof, {})
 
 
 def _loop(state: NodeState, client, view, confirmations: int = 1, metrics=None) -> OracleLoop:
     return OracleLoop(state=state, client=client, meter=None, prover_factory=ZkEpochProver,  # type: ignore[arg-type]
-                      hardware_class=view.hardware_class, epoch_seconds=view.epoch_seconds, tiers_mj=view.tiers_mj,
+                      efficiency=view.efficiency, schedule=view.schedule,
                       random_salt=random_salt, confirmations=confirmations, metrics=metrics)
 
 
@@ -63,10 +64,10 @@ def test_fees_above_the_caps_from_a_lying_rpc_are_never_signed(
         client = connect(config)
         view = read_chain(client, config, None)
         state = NodeState(ecoai_home / "node.db")
-        metrics = NodeMetrics(Metrics(), view.region, view.carbon_g_per_kwh, max(view.tiers_mj), view.epoch_seconds)
+        metrics = NodeMetrics(Metrics(), view.region, view.carbon_g_per_kwh, max(view.tiers_uj_per_unit), view.epoch_seconds)
         loop = _loop(state, client, view, metrics=metrics)
         epoch = epoch_of(time.time(), view.epoch_seconds) - 2
-        _proved_epoch(state, epoch, view.epoch_seconds, view.tiers_mj[0], proof=[1] * 8)
+        _proved_epoch(state, epoch, view.epoch_seconds, view.tiers_uj_per_unit[0], proof=[1] * 8)
         logging.getLogger("ecoai").propagate = True
 
         # Absurd fees (the 3,760 ETH case): 20,000 gwei tip and gas price; the dry run "passes" (a lie too).
@@ -104,7 +105,7 @@ def test_acceptance_waits_for_confirmations_and_a_reorg_sends_the_epoch_back(
     state = NodeState(ecoai_home / "node.db")
     loop = _loop(state, client, view, confirmations=3)
     epoch = epoch_of(time.time(), view.epoch_seconds) - 2
-    _proved_epoch(state, epoch, view.epoch_seconds, view.tiers_mj[0])
+    _proved_epoch(state, epoch, view.epoch_seconds, view.tiers_uj_per_unit[0])
     try:
         loop.prove_step(state.get(NODE.address, epoch))  # a real proof
     finally:
@@ -154,8 +155,8 @@ def test_a_second_writer_to_the_measure_store_cannot_change_the_proved_energy(
     view = read_chain(client, config, None)
     state = NodeState(ecoai_home / "node.db")
     loop = build_loop(config, client, view, ("replay",), state)
-    taken: list[Reading | Gap] = []  # exactly what the node's own sampler read
-    loop.meter.sampler.sinks.append(lambda items, now: taken.extend(items))  # type: ignore[attr-defined]
+    taken: list[Reading | Gap] = []  # exactly what the node's own counter reader read
+    loop.meter.reader.sinks.append(lambda items, now: taken.extend(items))  # type: ignore[attr-defined]
     loop.stop_event = threading.Event()
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(run=loop.run(epochs=1)), daemon=True)

@@ -14,7 +14,7 @@ from oracle.net import free_port
 from oracle.chain.deploy import admit_node, deploy_local
 from oracle.chain.deployment import default_path
 
-from .conftest import BENEFICIARY, DEV_KEYS, NODE, ecoai, node_rows, proved_events, wait_for, write_config
+from .conftest import BENEFICIARY, DEMO_CLASS, DEV_KEYS, NODE, ecoai, node_rows, proved_events, wait_for, write_config
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -25,7 +25,7 @@ def test_rpc_outage_queues_proofs_and_drains_them_when_the_chain_returns(tmp_pat
     proc = None
     try:
         deployment = deploy_local(chain.url)
-        admit_node(deployment, chain.url, NODE.address, BENEFICIARY.address, "H200", "KR")
+        admit_node(deployment, chain.url, NODE.address, BENEFICIARY.address, DEMO_CLASS, "KR")
         config = write_config(tmp_path / "oracle.toml", chain.url, default_path())
         log = tmp_path / "oracle.err"
         proc = ecoai("oracle", "run", "--config", str(config), "--epochs", "2", log=log)

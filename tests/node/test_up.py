@@ -16,7 +16,6 @@ from web3 import Web3
 from oracle.chain.anvil import Anvil
 from oracle.net import free_port
 from oracle.chain.deployment import Deployment
-from oracle.conventions import credits_wei
 from oracle.paths import REPO_ROOT
 
 from .conftest import BENEFICIARY, DEV_KEYS, NODE, proved_events, wait_for
@@ -40,6 +39,12 @@ def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -
     accepted = summary["proofs_accepted"]
     assert len(accepted) == 3 and all(p["tx_hash"].startswith("0x") and p["gas"] > 100_000 for p in accepted)
     assert summary["energy_kwh"] > 0 and summary["carbon_kg"] > 0
+    # v2: energy per unit of useful work; the replayed trace served items, so the credits are positive.
+    assert summary["work_units"] > 0 and summary["work_unit"] == "item" and summary["credits"] > 0
+    assert summary["energy_per_unit_uj"] == pytest.approx(1000 * summary["energy_by_kind_mj"]["replayed"]
+                                                          / summary["work_units"])
+    assert all(p["work_units"] > 0 and p["methods"] == 0x22 for p in accepted)  # replayed energy and work
+    assert summary["node_footprint_mj"] > 0 and summary["node_footprint_method"].startswith("estimated")
     assert summary["carbon_kg"] == pytest.approx(summary["energy_kwh"] * 431 / 1000)  # KR factor on chain
     assert "Traceback" not in proc.stderr
 
@@ -60,7 +65,8 @@ def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as reply:
             exposition = reply.read().decode()
         assert 'ecoai_energy_joules_total{device="replay:' in exposition and 'kind="replayed"' in exposition
-        assert "ecoai_energy_budget_watts 700.0" in exposition  # the highest H200 tier as mean power
+        assert "ecoai_work_units_total{" in exposition and 'unit="item"' in exposition
+        assert "ecoai_oracle_footprint_joules_total" in exposition
         again.send_signal(signal.SIGTERM)
         _, err = again.communicate(timeout=30)
     finally:
@@ -85,14 +91,17 @@ def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -
     with Anvil(port=free_port(), state_file=ecoai_home / "anvil" / "state.json") as chain:
         w3 = Web3(Web3.HTTPProvider(chain.url))
         green = deployment.green_proof(w3)
-        baseline = green.functions.baselineOf(b"H200".ljust(32, b"\0")).call()
-        expected = 0
         for proof in accepted:
             assert green.functions.isAccepted(NODE.address, proof["epoch"]).call()
             receipt = w3.eth.get_transaction_receipt(proof["tx_hash"])
             assert receipt["status"] == 1 and receipt["gasUsed"] == proof["gas"]
-            expected += credits_wei(baseline, proof["threshold_mj"])
-        assert green.functions.accrued(BENEFICIARY.address).call() == expected > 0
-        assert summary["credits"] == pytest.approx(expected / 10**18)
         events = proved_events(w3, deployment, NODE.address)
         assert sorted(e["args"]["epoch"] for e in events) == sorted(p["epoch"] for p in accepted)
+        expected = sum(e["args"]["credits"] for e in events)
+        by_epoch = {p["epoch"]: p for p in accepted}
+        for e in events:
+            assert e["args"]["workUnits"] == by_epoch[e["args"]["epoch"]]["work_units"]
+            assert e["args"]["efficiencyUjPerUnit"] == by_epoch[e["args"]["epoch"]]["efficiency_uj_per_unit"]
+        assert green.functions.accrued(BENEFICIARY.address).call() == expected > 0
+        assert summary["credits"] == pytest.approx(expected / 10**18)
+        assert int(summary["credits_wei"]) == expected

@@ -228,3 +228,80 @@ def test_committed_gpu_profile_is_nvml_measured() -> None:
     assert "# energy method: measured: NVML" in path.read_text()
     rec = recommend(rows, Constraints(latency_slo_ms=0.1))
     assert rec.row.energy_j_per_item == min(r.energy_j_per_item for r in rows if r.latency_ms <= 0.1)
+
+
+# --- currency and the frontier chart --------------------------------------------------------------------------------
+def test_cli_text_shows_the_documented_currency(capsys: pytest.CaptureFixture[str]) -> None:
+    # README: --energy-price EUR_PER_KWH, --gpu-hour-price EUR; every cost figure carries the unit.
+    assert main(["optimize", "--profile", str(H200_PROFILE), "--energy-price", "0.2", "--gpu-hour-price", "2.5"]) == 0
+    out = capsys.readouterr().out
+    assert "$" not in out
+    assert "prices 0.2 EUR/kWh, 2.5 EUR/GPU-hour" in out.splitlines()[0]
+    cost_lines = [line for line in out.splitlines() if "J/item" in line]
+    assert cost_lines and all(" EUR/item " in line for line in cost_lines)
+    assert " EUR)" in next(line for line in out.splitlines() if line.startswith("Saving vs default"))
+    assert main(["optimize", "--profile", str(H200_PROFILE), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["prices"]["currency"] == "EUR"
+
+
+def test_help_names_the_currency(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["optimize", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--energy-price EUR_PER_KWH" in text and "EUR per kWh" in text and "EUR per GPU-hour" in text
+
+
+def test_one_configuration_is_singular(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile = tmp_path / "one.csv"
+    profile.write_text(format_profile([ProfileRow("G", "w", "fp32", 8, None, 100.0, 1.0, 0.5, 50.0, None),
+                                       ProfileRow("G", "w", "bf16", 8, None, 50.0, 2.0, 0.9, 50.0, None)]))
+    assert main(["optimize", "--profile", str(profile)]) == 0
+    assert capsys.readouterr().out.startswith("Pareto frontier (1 configuration, ")
+
+
+@pytest.mark.parametrize("profile", [H200_PROFILE, H200_DIGITS_PROFILE, CPU_DIGITS_PROFILE],
+                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("slo", [None, 0.25])
+def test_frontier_chart_labels_never_overlap(profile: Path, slo: float | None) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from oracle.optimize.cli import frontier_figure
+
+    rows = load_profile(profile)
+    rec = recommend(rows, Constraints(latency_slo_ms=slo))
+    fig, placed, listed = frontier_figure(rec, rows)
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        frame = ax.get_window_extent(renderer)
+        boxes = [(a.get_text(), Text.get_window_extent(a, renderer)) for a in placed]
+        assert len(boxes) >= len(rec.frontier) // 2  # the chart is labelled, not emptied to avoid overlaps
+        for i, (text_a, a) in enumerate(boxes):
+            assert frame.x0 <= a.x0 and a.x1 <= frame.x1 and frame.y0 <= a.y0 and a.y1 <= frame.y1, text_a
+            for text_b, b in boxes[i + 1:]:
+                assert not a.overlaps(b), f"labels {text_a!r} and {text_b!r} overlap"
+        # Every label on the axes (tick labels included) is clear of the point labels' boxes too.
+        for tick in [*ax.get_xticklabels(which="both"), *ax.get_yticklabels(which="both")]:
+            if tick.get_text() and tick.get_visible():
+                tick_box = tick.get_window_extent(renderer)
+                assert not any(tick_box.overlaps(box) for _, box in boxes), tick.get_text()
+        # Every frontier configuration, the recommendation and the default are named: on the chart or listed.
+        key = {r.label() for r in (*rec.frontier, rec.row, rec.default)}
+        assert key <= {text for text, _ in boxes} | set(listed)
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert legend.x0 >= frame.x1  # the legend is outside the axes, over no point or label
+    finally:
+        plt.close(fig)
+
+
+def test_cli_writes_the_frontier_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "frontier.png"
+    assert main(["optimize", "--profile", str(CPU_DIGITS_PROFILE), "--plot", str(png)]) == 0
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1080, 600)  # 9 x 5 in at 120 dpi
+    assert main(["optimize", "--profile", str(CPU_DIGITS_PROFILE), "--plot", str(tmp_path / "no" / "x.png")]) == 2
+    assert "cannot write plot" in capsys.readouterr().err

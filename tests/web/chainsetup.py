@@ -21,6 +21,12 @@ from oracle.paths import REPO_ROOT
 SCREENSHOTS = REPO_ROOT / "test-results" / "web"  # gitignored; look at them after a run
 
 
+ENCODER = "H200/encoder-bf16/item"  # accepts replayed readings (the demo class)
+MLP = "H200/mlp8x4096/item"  # requires measured readings
+WORK_PER_INTERVAL = 100  # W = 6,400 units per epoch
+REPLAYED = 2 | (2 << 4)  # energy replayed, work replayed
+
+
 @dataclass
 class WebChain:
     anvil: Anvil
@@ -29,6 +35,7 @@ class WebChain:
     w3: Web3
     accounts: list[str]
     proofs: list[dict[str, Any]] = field(default_factory=list)
+    retirement: dict[str, Any] = field(default_factory=dict)
 
     @property
     def green_proof(self) -> Any:
@@ -38,30 +45,54 @@ class WebChain:
     def eco_credit(self) -> Any:
         return self.deployment.eco_credit(self.w3)
 
+    @property
+    def certificate(self) -> Any:
+        return self.deployment.contract(self.w3, "RetirementCertificate")
+
     def transact(self, fn: Any, sender: str) -> Any:
         tx = fn.transact({"from": sender})
         receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=30)
         assert receipt["status"] == 1, receipt
         return receipt
 
-    def submit_proofs(self, node: str, hardware_class: str, plan: list[tuple[int, int]]) -> None:
-        """Prove and submit (epoch, tier) pairs for `node` with readings at 90 % of the tier's threshold."""
-        from oracle.zk import Prover, random_salt
+    def advance(self, seconds: int) -> None:
+        """Move the chain's clock forward and mine a block at the new time."""
+        self.w3.provider.make_request("evm_increaseTime", [seconds])
+        self.w3.provider.make_request("evm_mine", [])
 
-        tiers = self.deployment.params["hardware_classes"][hardware_class]["tiers_mj"]
-        with Prover() as prover:
-            for epoch, tier in plan:
-                threshold = tiers[tier]
-                readings = [threshold * 9 // 10 // 64] * 64
-                bundle = prover.prove(readings, random_salt(), threshold, epoch, node)
-                receipt = self.transact(self.green_proof.functions.submit(
-                    epoch, tier, bundle.commitment, bundle.calldata()["proof"]), node)
-                self.proofs.append({"node": node, "epoch": epoch, "tier": tier, "threshold_mj": threshold,
-                                    "tx_hash": receipt["transactionHash"].to_0x_hex(),
-                                    "commitment": bundle.commitment})
+    def prove(self, prover: Any, node: str, class_id: str, epoch: int, tier: int, methods: int = 0) -> dict[str, Any]:
+        """A real v2 proof for (node, epoch) at `tier` of `class_id`: energy at 90 % of what the tier allows."""
+        from oracle.zk import random_salt
+
+        tau = self.deployment.params["classes"][class_id]["tiers_uj_per_unit"][tier]
+        work = [WORK_PER_INTERVAL] * 64
+        energy = [tau * sum(work) * 9 // 10 // 1000 // 64] * 64
+        bundle = prover.prove_efficiency(energy, work, random_salt(), tau, epoch, node, methods)
+        data = bundle.calldata()
+        return {"node": node, "epoch": epoch, "tier": tier, "class_id": class_id, "efficiency_uj_per_unit": tau,
+                "work": sum(work), "methods": methods, "commitment": bundle.commitment, "proof": data["proof"],
+                "public_signals": bundle.public_signals, "snarkjs_proof": bundle.proof}
+
+    def submit(self, p: dict[str, Any]) -> None:
+        receipt = self.transact(self.green_proof.functions.submit(
+            p["epoch"], p["tier"], p["work"], p["methods"], p["commitment"], p["proof"]), p["node"])
+        self.proofs.append({**p, "tx_hash": receipt["transactionHash"].to_0x_hex(), "batch_size": 1})
+
+    def submit_batch(self, items: list[dict[str, Any]], relayer: str) -> None:
+        receipt = self.transact(self.green_proof.functions.submitBatch(
+            [(p["node"], p["epoch"], p["tier"], p["work"], p["methods"], p["commitment"], p["proof"])
+             for p in items]), relayer)
+        for p in items:
+            self.proofs.append({**p, "tx_hash": receipt["transactionHash"].to_0x_hex(), "batch_size": len(items),
+                                "relayer": relayer})
 
 
 def build_chain(tmp: Path) -> WebChain:
+    """Two labelled nodes in two classes; three real v2 proofs: node A's first epoch by a single submit
+    (replayed readings), node A's and node B's next epoch in one batch relayed by a third account; then A's
+    beneficiary claims and retires a quarter of its credits (one certificate)."""
+    from oracle.zk import EFFICIENCY, Prover
+
     anvil = Anvil(log_file=tmp / "anvil.log").start()
     try:
         deployment_file = tmp / "deployments" / "local.json"
@@ -69,15 +100,26 @@ def build_chain(tmp: Path) -> WebChain:
         w3 = Web3(Web3.HTTPProvider(anvil.url))
         accounts = list(w3.eth.accounts)
         chain = WebChain(anvil, deployment, deployment_file, w3, accounts)
-        node_a, node_b, ben_a, ben_b = accounts[1], accounts[2], accounts[3], accounts[4]
-        admit_node(deployment, anvil.url, node_a, ben_a, "H200", "KR")
-        admit_node(deployment, anvil.url, node_b, ben_b, "H100", "FR")
-        epoch_length = int(chain.green_proof.functions.epochLength().call())
-        current = int(chain.green_proof.functions.currentEpoch().call())
-        assert epoch_length == deployment.params["epoch_length_s"]
-        # Ended epochs (the contract refuses the current one), well inside maxEpochAge.
-        chain.submit_proofs(node_a, "H200", [(current - 3, 0), (current - 2, 1)])
-        chain.submit_proofs(node_b, "H100", [(current - 2, 2)])
+        node_a, node_b, ben_a, ben_b, relayer = accounts[1], accounts[2], accounts[3], accounts[4], accounts[5]
+        admit_node(deployment, anvil.url, node_a, ben_a, ENCODER, "KR", "seoul-encoder-1")
+        admit_node(deployment, anvil.url, node_b, ben_b, MLP, "FR", "paris-mlp-1")
+        epoch_length = int(deployment.params["epoch_length_s"])
+        # Epochs that start after the admissions, then let them end (well inside maxEpochAge).
+        first = int(chain.green_proof.functions.currentEpoch().call()) + 1
+        chain.advance(3 * epoch_length + 1)
+        with Prover(circuit=EFFICIENCY) as prover:
+            single = chain.prove(prover, node_a, ENCODER, first, 0, REPLAYED)
+            batch = [chain.prove(prover, node_a, ENCODER, first + 1, 1, REPLAYED),
+                     chain.prove(prover, node_b, MLP, first + 1, 1, 0)]
+        chain.submit(single)
+        chain.submit_batch(batch, relayer)
+        claimed = int(chain.green_proof.functions.accrued(ben_a).call())
+        chain.transact(chain.green_proof.functions.claim(), ben_a)
+        amount = claimed // 4
+        chain.transact(chain.eco_credit.functions.approve(chain.certificate.address, amount), ben_a)
+        receipt = chain.transact(chain.certificate.functions.retire(amount, "Acme <Research>", "for 2026 <b>"), ben_a)
+        chain.retirement = {"holder": ben_a, "amount_wei": amount, "tx_hash": receipt["transactionHash"].to_0x_hex(),
+                            "beneficiary_name": "Acme <Research>", "message": "for 2026 <b>"}
         return chain
     except BaseException:
         anvil.stop()

@@ -117,3 +117,17 @@ def test_prove_never_overwrites_an_earlier_proof(proved: tuple[Path, list[int]],
                  "--node", NODE, "--out", str(out)]) == 2
     assert "already holds" in capsys.readouterr().err
     assert (out / "opening.json").read_text() == before
+
+
+def test_a_batch_of_one_is_singular(proved: tuple[Path, list[int]], capsys: pytest.CaptureFixture[str]) -> None:
+    out, _ = proved
+    assert main(["verify", "--batch", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == "valid: 1 proof"
+
+
+def test_verify_help_shows_onchain_and_the_self_test_switch(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["verify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--onchain NODE EPOCH" in text and "--rpc-url URL" in text and "--deployment FILE" in text
+    assert "--config FILE" in text and "--tamper-input K" in text and "self-test switch" in text

@@ -169,3 +169,38 @@ def test_the_deployment_file_must_match_the_chain(chain: Chain, tmp_path: Path,
     assert main(["verify", "--onchain", chain.node, str(chain.single_epoch), "--rpc-url", chain.url,
                  "--deployment", str(other)]) == 2
     assert "chain id 31337" in capsys.readouterr().err
+
+
+# --- oracle.zk.onchain's pure functions on hand-made transactions (the chain fixture's ABI, no RPC) -------------
+def _green(chain: Chain):  # type: ignore[no-untyped-def]
+    from web3 import Web3
+
+    return Deployment.load(chain.deployment_file).green_proof(Web3())
+
+
+def test_decode_rejects_what_cannot_be_rebuilt(chain: Chain) -> None:
+    from oracle.zk.onchain import OnchainMismatch, decode_submission, rebuild_public_inputs
+
+    green = _green(chain)
+    proof = list(range(1, 9))
+    submit = green.encode_abi("submit", args=[7, 1, 500, 0x21, 99, proof])
+    tx = {"hash": b"\x01" * 32, "to": green.address, "from": chain.node, "input": submit}
+    sub = decode_submission(green, tx, chain.node, 7)
+    assert (sub.function, sub.tier, sub.work, sub.methods, sub.commitment, sub.proof) == ("submit", 1, 500, 0x21,
+                                                                                          99, proof)
+    assert rebuild_public_inputs(sub, 186_824) == [186_824, 500, 7, int(chain.node, 16), 0x21, 99]
+    other = dev_account(RELAYER).address
+    with pytest.raises(OnchainMismatch, match="not from node"):
+        decode_submission(green, {**tx, "from": other}, chain.node, 7)
+    with pytest.raises(OnchainMismatch, match="not GreenProof"):
+        decode_submission(green, {**tx, "to": other}, chain.node, 7)
+    with pytest.raises(OnchainMismatch, match="submits epoch 7, not 8"):
+        decode_submission(green, tx, chain.node, 8)
+    batch = green.encode_abi("submitBatch", args=[[(other, 7, 0, 5, 0, 1, proof), (chain.node, 9, 0, 5, 0, 1, proof)]])
+    found = decode_submission(green, {**tx, "from": other, "input": batch}, chain.node, 9)
+    assert (found.batch_index, found.batch_size, found.sender) == (1, 2, other)
+    with pytest.raises(OnchainMismatch, match="no item of its batch of 2"):
+        decode_submission(green, {**tx, "input": batch}, chain.node, 7)
+    claim = green.encode_abi("claim", args=[])
+    with pytest.raises(OnchainMismatch, match="GreenProof.claim, not submit"):
+        decode_submission(green, {**tx, "input": claim}, chain.node, 7)

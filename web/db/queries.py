@@ -11,17 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError
 
-from web.db.schema import INDEX_VERSION, LEADERBOARD_COLUMNS, blocks, claims, cursor, epoch_stats, nodes, \
-    param_events, proofs, totals
-from web.db.summaries import RANK_COLUMNS
+from web.db.schema import (INDEX_VERSION, LEADERBOARD_COLUMNS, batches, blocks, claims, classes, cursor,
+                           epoch_stats, nodes, param_events, proofs, retirements, totals, verifications)
+from web.db.summaries import CLASS_RANK_COLUMNS, RANK_COLUMNS, exact_sum_text, parse_exact_sum
 
 NODE_PAGE_SIZE = 20  # proofs per page on a node page
 NODE_CHART_EPOCHS = 100  # newest epochs in a node's chart
-PROOF_ROW_COLUMNS = ("epoch", "tier", "threshold_mj", "carbon_mg", "credits_wei", "block", "timestamp", "tx_hash")
+RETIREMENTS_PAGE_SIZE = 20
+PROOF_ROW_COLUMNS = ("epoch", "class_id", "tier", "efficiency_uj_per_unit", "work_units", "methods",
+                     "energy_bound_mj", "carbon_bound_mg", "credits_wei", "baseline_uj_per_unit", "epoch_start",
+                     "epoch_end", "block", "timestamp", "tx_hash", "batch_size")
 
 _TOTALS = select(totals).where(totals.c.id == 1)
 _CURSOR = select(cursor.c.block, cursor.c.hash).where(cursor.c.id == 1)
@@ -32,16 +35,46 @@ _LEADERBOARD = {
     key: select(nodes.c[column].label("position"), *(nodes.c[c] for c in LEADERBOARD_COLUMNS))
     .where(nodes.c[column] > bindparam("after")).order_by(nodes.c[column]).limit(bindparam("size"))
     for key, column in RANK_COLUMNS.items()}
+_CLASS_LEADERBOARD = {
+    key: select(nodes.c[column].label("position"), *(nodes.c[c] for c in LEADERBOARD_COLUMNS))
+    .where(nodes.c.class_id == bindparam("class_id"), nodes.c[column] > bindparam("after"))
+    .order_by(nodes.c[column]).limit(bindparam("size"))
+    for key, column in CLASS_RANK_COLUMNS.items()}
+_CLASSES = select(classes).order_by(classes.c.nodes.desc(), classes.c.class_id)
+_CLASS = select(classes).where(classes.c.class_id == bindparam("class_id"))
 _NODE = select(nodes).where(nodes.c.node == bindparam("node"))
 _NODE_PROOFS = (select(*(proofs.c[c] for c in PROOF_ROW_COLUMNS)).where(proofs.c.node == bindparam("node"))
                 .order_by(proofs.c.epoch.desc()).limit(bindparam("size")).offset(bindparam("offset")))
 _PROOF = select(proofs).where(proofs.c.node == bindparam("node"), proofs.c.epoch == bindparam("epoch"))
+_SETTLED_WITH = (select(proofs.c.node, proofs.c.epoch, proofs.c.log_index).where(proofs.c.tx_hash == bindparam("tx"))
+                 .order_by(proofs.c.log_index).limit(bindparam("limit")))
+_BATCH = select(batches).where(batches.c.tx_hash == bindparam("tx")).limit(1)
 _CLAIMS_OF = (select(claims).where(claims.c.beneficiary == bindparam("beneficiary"))
               .order_by(claims.c.block.desc(), claims.c.log_index.desc()).limit(bindparam("limit")))
+_RETIREMENT_ROW = select(retirements, retirements.c.timestamp.label("retired_at"))
+_CERTIFICATE = _RETIREMENT_ROW.where(retirements.c.token_id == bindparam("token_id"))
+_RETIREMENTS = (_RETIREMENT_ROW.order_by(retirements.c.token_id.desc()).limit(bindparam("size"))
+                .offset(bindparam("offset")))
+_RETIREMENTS_OF = (_RETIREMENT_ROW.where(retirements.c.holder == bindparam("holder"))
+                   .order_by(retirements.c.token_id.desc()).limit(bindparam("limit")))
+_RETIREMENT_HOLDERS = (select(retirements.c.holder, exact_sum_text(retirements.c.amount_wei).label("amounts"),
+                              func.count().label("certificates"))
+                       .group_by(retirements.c.holder))
+_VERIFICATION = select(verifications.c.result, verifications.c.verified_at).where(
+    verifications.c.node == bindparam("node"), verifications.c.epoch == bindparam("epoch"),
+    verifications.c.tx_hash == bindparam("tx"))
 _PARAMS = (select(param_events.c.name, param_events.c.args, param_events.c.block, param_events.c.tx_hash,
                   blocks.c.timestamp)
            .select_from(param_events.outerjoin(blocks, blocks.c.number == param_events.c.block))
            .order_by(param_events.c.block, param_events.c.log_index))
+
+METHOD_LABELS = {0: "measured", 1: "estimated", 2: "replayed"}
+
+
+def method_labels(methods: int) -> tuple[str, str]:
+    """(energy method, work method) of a proof's `methods` code (energy | work << 4)."""
+    return (METHOD_LABELS.get(methods & 0xF, f"unknown ({methods & 0xF})"),
+            METHOD_LABELS.get(methods >> 4, f"unknown ({methods >> 4})"))
 
 
 @dataclass(frozen=True)
@@ -60,11 +93,16 @@ class Page:
 class Parameters:
     """The governance parameters as the indexed events set them: current values and every change, in order."""
 
-    hardware_classes: dict[str, dict[str, Any]] = field(default_factory=dict)  # class → baseline_mj, tiers_mj
+    classes: dict[str, dict[str, Any]] = field(default_factory=dict)  # class id → EfficiencyClassSet values
     regions: dict[str, dict[str, Any]] = field(default_factory=dict)  # region → grams_per_kwh
-    epoch_length_s: int | None = None
+    schedule: list[dict[str, int]] = field(default_factory=list)  # segments: origin, first_epoch, length
     max_epoch_age_s: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # name, args, block, timestamp, tx_hash
+
+    @property
+    def epoch_length_s(self) -> int | None:
+        """The length of the newest segment of the schedule (None before any EpochScheduleChanged)."""
+        return self.schedule[-1]["length"] if self.schedule else None
 
 
 class Reader:
@@ -121,11 +159,27 @@ class Reader:
         rows.reverse()
         return rows
 
-    def leaderboard(self, sort: str, page: int, size: int) -> Page:
-        """One page of nodes by precomputed rank: an index range scan, however deep the page."""
-        total = int(self.totals()["nodes"])
-        rows = self._rows(_LEADERBOARD[sort], {"after": (page - 1) * size, "size": size})
+    def leaderboard(self, sort: str, page: int, size: int, class_id: str | None = None) -> Page:
+        """One page of nodes by precomputed rank (an index range scan, however deep the page): over all nodes,
+        or within `class_id`. Efficiency ranks only within a class (ValueError without one)."""
+        if class_id is None:
+            if sort not in _LEADERBOARD:
+                raise ValueError(f"{sort} ranks only within an efficiency class")
+            total = int(self.totals()["nodes"])
+            rows = self._rows(_LEADERBOARD[sort], {"after": (page - 1) * size, "size": size})
+        else:
+            cls = self.efficiency_class(class_id)
+            total = 0 if cls is None else int(cls["nodes"])
+            rows = self._rows(_CLASS_LEADERBOARD[sort], {"class_id": class_id, "after": (page - 1) * size,
+                                                         "size": size})
         return Page(rows, page, size, total)
+
+    def classes(self) -> list[RowMapping]:
+        """Every efficiency class (current EfficiencyClassSet values, tiers as JSON text), most nodes first."""
+        return self._rows(_CLASSES)
+
+    def efficiency_class(self, class_id: str) -> RowMapping | None:
+        return self._one(_CLASS, {"class_id": class_id})
 
     def node(self, node: str) -> RowMapping | None:
         return self._one(_NODE, {"node": node})
@@ -148,28 +202,76 @@ class Reader:
     def proof(self, node: str, epoch: int) -> RowMapping | None:
         return self._one(_PROOF, {"node": node, "epoch": epoch})
 
+    def settled_with(self, tx_hash: str, limit: int = 50) -> list[RowMapping]:
+        """The epochs (node, epoch, log_index) one transaction settled, in log order, at most `limit`."""
+        return self._rows(_SETTLED_WITH, {"tx": tx_hash, "limit": limit})
+
+    def batch(self, tx_hash: str) -> RowMapping | None:
+        """The BatchSettled event of a transaction (relayer, count, batch_hash), or None for a single submit."""
+        return self._one(_BATCH, {"tx": tx_hash})
+
     def claims_of(self, beneficiary: str, limit: int = 20) -> list[RowMapping]:
         return self._rows(_CLAIMS_OF, {"beneficiary": beneficiary, "limit": limit})
+
+    def certificate(self, token_id: int) -> RowMapping | None:
+        """A retirement certificate (RetirementCertificate.Retired): token_id, holder, amount_wei (decimal text),
+        amount_eco, beneficiary_name, message, block, timestamp (= retired_at, the block's time), tx_hash,
+        log_index; None if not indexed."""
+        if not 0 <= token_id < 2**63:
+            return None
+        return self._one(_CERTIFICATE, {"token_id": token_id})
+
+    def retirements(self, page: int, size: int = RETIREMENTS_PAGE_SIZE) -> Page:
+        """Retirement certificates, newest first (rows as `certificate`); total from the totals row."""
+        total = int(self.totals()["retirements"])
+        return Page(self._rows(_RETIREMENTS, {"size": size, "offset": (page - 1) * size}), page, size, total)
+
+    def retirements_of(self, holder: str, limit: int = 20) -> list[RowMapping]:
+        """A holder's certificates, newest first (holder: checksummed address)."""
+        return self._rows(_RETIREMENTS_OF, {"holder": holder, "limit": limit})
+
+    def retirement_holders(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Holders by ECO retired, most first: holder, amount_wei (int, exact), certificates."""
+        holders = [{"holder": r["holder"], "amount_wei": parse_exact_sum(r["amounts"]),
+                    "certificates": int(r["certificates"])} for r in self._rows(_RETIREMENT_HOLDERS)]
+        holders.sort(key=lambda h: (-h["amount_wei"], h["holder"]))
+        return holders[:limit]
+
+    def verification(self, node: str, epoch: int, tx_hash: str) -> dict[str, Any] | None:
+        """The stored "verify again" result of a proof settled by `tx_hash`, or None if never verified."""
+        row = self._one(_VERIFICATION, {"node": node, "epoch": epoch, "tx": tx_hash})
+        if row is None:
+            return None
+        return {**json.loads(row["result"]), "verified_at": float(row["verified_at"])}
 
     def params(self) -> list[RowMapping]:
         """Governance events in chain order (args as JSON text)."""
         return self._rows(_PARAMS)
 
     def parameters(self) -> Parameters:
-        """The current governance values (the last event of each wins) and their history."""
+        """The current governance values (the last event of each wins), the epoch schedule and the history."""
         result = Parameters()
         for row in self.params():
             args = json.loads(row["args"])
             result.history.append({"name": row["name"], "args": args, "block": row["block"],
                                    "timestamp": row["timestamp"], "tx_hash": row["tx_hash"]})
-            if row["name"] == "HardwareClassSet":
-                result.hardware_classes[args["hardwareClass"]] = {
-                    "baseline_mj": int(args["baselineMj"]), "tiers_mj": [int(t) for t in args["tiersMj"]],
-                    "block": row["block"]}
+            if row["name"] == "EfficiencyClassSet":
+                result.classes[str(args["classId"])] = {
+                    "hardware_class": str(args["hardwareClass"]), "workload": str(args["workload"]),
+                    "unit": str(args["unit"]), "quality_floor": str(args["qualityFloor"]),
+                    "baseline_uj_per_unit": int(args["baselineUjPerUnit"]),
+                    "tiers_uj_per_unit": [int(t) for t in args["tiersUjPerUnit"]],
+                    "min_work_per_epoch": int(args["minWorkPerEpoch"]),
+                    "max_units_per_second": int(args["maxUnitsPerSecond"]),
+                    "require_measured": bool(args["requireMeasured"]), "block": row["block"]}
             elif row["name"] == "RegionCarbonSet":
                 result.regions[args["region"]] = {"grams_per_kwh": int(args["gramsPerKwh"]), "block": row["block"]}
-            elif row["name"] == "EpochLengthSet":
-                result.epoch_length_s = int(args["epochLength"])
+            elif row["name"] == "EpochScheduleChanged":
+                segment = {"origin": int(args["origin"]), "first_epoch": int(args["firstEpoch"]),
+                           "length": int(args["length"])}
+                # A change replaces a still-pending last segment that starts at the same epoch.
+                result.schedule = [s for s in result.schedule if s["first_epoch"] < segment["first_epoch"]]
+                result.schedule.append(segment)
             elif row["name"] == "MaxEpochAgeSet":
                 result.max_epoch_age_s = int(args["maxEpochAge"])
         return result

@@ -1,4 +1,4 @@
-"""The web index's summary tables (`nodes`, `totals`, `epoch_stats`), derived from the raw event tables.
+"""The web index's summary tables (`nodes`, `classes`, `totals`, `epoch_stats`), derived from the raw event tables.
 
 `refresh` runs inside the transaction that changed the raw rows, so readers see both or neither; every
 refresh and every reorg roll-back bumps the index version, which retires the page cache's pages. SQLAlchemy
@@ -7,17 +7,20 @@ Core throughout: the same statements run on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Text, delete, func, insert, or_, select, update
+from sqlalchemy import Double, Text, cast, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-from oracle.conventions import MJ_PER_KWH, WEI_PER_ECO
-from web.db.schema import (RANK_KEYS, RAW_TABLES, blocks, bump_index_version, claims, epoch_stats, node_events,
-                           nodes, proofs, set_cursor, totals, transfers)
+from oracle.carbon.ecoscore import epochs_eco_score
+from oracle.conventions import WEI_PER_ECO
+from web.db.schema import (CLASS_RANK_KEYS, RANK_KEYS, RAW_TABLES, blocks, bump_index_version, claims, classes,
+                           epoch_stats, node_events, nodes, param_events, proofs, retirements, set_cursor, totals,
+                           transfers)
 
 ZERO_ADDRESS = "0x" + "0" * 40
 
@@ -66,32 +69,28 @@ def _binary_order_default(element: binary_order, compiler: Any, **kw: Any) -> st
     return compiler.process(element.column, **kw)
 
 
-# Leaderboard orderings: sort key → ORDER BY over `nodes`; each has a rank column `rank_<key>` (indexed).
+# Leaderboard orderings: sort key → ORDER BY over `nodes`; each has a rank column `rank_<key>` (indexed), and
+# within a class `class_rank_<key>` (efficiency compares only within a class: units of work differ).
 SORTS: dict[str, tuple[Any, ...]] = {
     "credits": (nodes.c.credits_eco.desc(), binary_order(nodes.c.node)),
-    "saved_share": (nodes.c.saved_share_pct.desc(), binary_order(nodes.c.node)),
+    "eco_score": (nodes.c.eco_score.desc().nulls_last(), binary_order(nodes.c.node)),
     "proofs": (nodes.c.proofs.desc(), binary_order(nodes.c.node)),
-    "threshold_total": (nodes.c.threshold_mj_total.desc(), binary_order(nodes.c.node)),
 }
-assert tuple(SORTS) == RANK_KEYS
+CLASS_SORTS: dict[str, tuple[Any, ...]] = {
+    "efficiency": (nodes.c.efficiency_uj_per_unit.asc().nulls_last(), binary_order(nodes.c.node)),
+    **SORTS,
+}
+assert tuple(SORTS) == RANK_KEYS and tuple(CLASS_SORTS) == CLASS_RANK_KEYS
 RANK_COLUMNS = {key: f"rank_{key}" for key in SORTS}
-
-
-def saved_share_pct(saved_mj: float, threshold_mj_total: float) -> float:
-    """Share of the class baseline saved, 0–100: 100·Σ(B−T)/ΣB over a node's accepted epochs.
-
-    Not the Eco Score of oracle/carbon/ecoscore.py (which needs measurements the chain does not have): this one
-    uses only public values. T is each proof's threshold, and B−T follows from its credits
-    (credits = (B−T)·10^18/3.6·10^9), so anyone can recompute it from the events.
-    """
-    baseline = saved_mj + threshold_mj_total
-    return 0.0 if baseline <= 0 else round(100.0 * saved_mj / baseline, 2)
+CLASS_RANK_COLUMNS = {key: f"class_rank_{key}" for key in CLASS_SORTS}
 
 
 def refresh(conn: Connection, nodes_: set[str] | None = None, epochs: set[int] | None = None) -> None:
     """Recompute summary rows from the raw tables: for the given nodes/epochs, or everything when None."""
+    _refresh_classes(conn)
     _refresh_nodes(conn, nodes_)
     _refresh_ranks(conn)
+    _refresh_class_counts(conn)
     _refresh_epochs(conn, epochs)
     _refresh_totals(conn)
     bump_index_version(conn)
@@ -106,27 +105,62 @@ def rollback_to(conn: Connection, block: int, block_hash: str) -> None:
     refresh(conn)
 
 
+def _refresh_classes(conn: Connection) -> None:
+    """`classes` from the EfficiencyClassSet events (the last one of each class wins); a handful of rows."""
+    current: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(select(param_events.c.args, param_events.c.block)
+                            .where(param_events.c.name == "EfficiencyClassSet")
+                            .order_by(param_events.c.block, param_events.c.log_index)).mappings():
+        current.update(class_row(json.loads(row["args"]), int(row["block"])))
+    conn.execute(delete(classes))
+    if current:
+        conn.execute(insert(classes), list(current.values()))
+
+
+def class_row(args: dict[str, Any], block: int) -> dict[str, dict[str, Any]]:
+    """A `classes` row from EfficiencyClassSet's args (as the indexer stores them: labels decoded, big ints as
+    text), keyed by class id."""
+    class_id = str(args["classId"])
+    return {class_id: {
+        "class_id": class_id, "hardware_class": str(args["hardwareClass"]), "workload": str(args["workload"]),
+        "unit": str(args["unit"]), "quality_floor": str(args["qualityFloor"]),
+        "baseline_uj_per_unit": int(args["baselineUjPerUnit"]),
+        "tiers_uj_per_unit": json.dumps([int(t) for t in args["tiersUjPerUnit"]]),
+        "min_work_per_epoch": int(args["minWorkPerEpoch"]), "max_units_per_second": int(args["maxUnitsPerSecond"]),
+        "require_measured": int(bool(args["requireMeasured"])), "block": block, "nodes": 0}}
+
+
 def _refresh_nodes(conn: Connection, targets: set[str] | None) -> None:
     if targets is not None and not targets:
         return
-    registry: dict[str, tuple[str | None, str | None, str | None, int]] = {}
+    registry: dict[str, dict[str, Any]] = {}
     events = select(node_events).order_by(node_events.c.node, node_events.c.block, node_events.c.log_index)
     if targets is not None:
         events = events.where(node_events.c.node.in_(sorted(targets)))
     for row in conn.execute(events).mappings():
         if row["kind"] == "admitted":
-            registry[row["node"]] = (row["beneficiary"], row["hardware_class"], row["region"], 1)
+            registry[row["node"]] = {"beneficiary": row["beneficiary"], "class_id": row["class_id"],
+                                     "region": row["region"], "label": row["label"],
+                                     "admitted_at": row["admitted_at"], "active": 1}
         else:
-            old = registry.get(row["node"], (None, None, None, 0))
-            registry[row["node"]] = (old[0], old[1], old[2], 0)
+            registry.setdefault(row["node"], {})["active"] = 0
+    class_info = {r["class_id"]: r for r in conn.execute(
+        select(classes.c.class_id, classes.c.hardware_class, classes.c.unit)).mappings()}
     latest = proofs.alias("latest")
-    newest_beneficiary = (select(latest.c.beneficiary).where(latest.c.node == proofs.c.node)
-                          .order_by(latest.c.epoch.desc()).limit(1).scalar_subquery())
+    newest = (select(latest.c.beneficiary).where(latest.c.node == proofs.c.node)
+              .order_by(latest.c.epoch.desc()).limit(1))
+    newest_class = (select(latest.c.class_id).where(latest.c.node == proofs.c.node)
+                    .order_by(latest.c.epoch.desc()).limit(1))
+    work = cast(proofs.c.work_units, Double)
     stats_query = select(
-        proofs.c.node, func.count().label("proofs"), func.sum(proofs.c.threshold_mj).label("threshold_mj_total"),
-        func.sum(proofs.c.carbon_mg).label("carbon_mg"), exact_sum_text(proofs.c.credits_wei).label("credits"),
+        proofs.c.node, func.count().label("proofs"), func.sum(proofs.c.work_units).label("work"),
+        func.sum(proofs.c.energy_bound_mj).label("energy_bound"), func.sum(proofs.c.carbon_bound_mg).label("carbon"),
+        exact_sum_text(proofs.c.credits_wei).label("credits"),
+        func.sum(cast(proofs.c.efficiency_uj_per_unit, Double) * work).label("used_uj"),
+        func.sum(cast(func.coalesce(proofs.c.baseline_uj_per_unit, proofs.c.efficiency_uj_per_unit), Double)
+                 * work).label("baseline_uj"),
         func.min(proofs.c.epoch).label("first_epoch"), func.max(proofs.c.epoch).label("last_epoch"),
-        newest_beneficiary.label("ben"),
+        newest.scalar_subquery().label("ben"), newest_class.scalar_subquery().label("cls"),
     ).group_by(proofs.c.node)
     if targets is not None:
         stats_query = stats_query.where(proofs.c.node.in_(sorted(targets)))
@@ -139,19 +173,29 @@ def _refresh_nodes(conn: Connection, targets: set[str] | None) -> None:
         wanted = (set(registry) | set(stats)) & targets
     rows = []
     for node in sorted(wanted):
-        beneficiary, hw_class, region, active = registry.get(node, (None, None, None, 0))
-        row: dict[str, Any] = {"node": node, "beneficiary": beneficiary, "hardware_class": hw_class,
-                               "region": region, "active": active, "proofs": 0, "threshold_mj_total": 0,
-                               "carbon_mg": 0, "credits_wei": "0", "credits_eco": 0.0, "saved_share_pct": 0.0,
-                               "first_epoch": None, "last_epoch": None}
+        reg = registry.get(node, {})
+        row: dict[str, Any] = {"node": node, "label": reg.get("label"), "beneficiary": reg.get("beneficiary"),
+                               "class_id": reg.get("class_id"), "region": reg.get("region"),
+                               "admitted_at": reg.get("admitted_at"), "active": reg.get("active", 0), "proofs": 0,
+                               "work_units_total": 0, "energy_bound_mj_total": 0, "carbon_bound_mg": 0,
+                               "credits_wei": "0", "credits_eco": 0.0, "efficiency_uj_per_unit": None,
+                               "eco_score": None, "first_epoch": None, "last_epoch": None}
         s = stats.get(node)
         if s is not None:
             credits = parse_exact_sum(s["credits"])
-            bound = int(s["threshold_mj_total"])
-            row.update(beneficiary=beneficiary or s["ben"], proofs=int(s["proofs"]), threshold_mj_total=bound,
-                       carbon_mg=int(s["carbon_mg"]), credits_wei=str(credits), credits_eco=credits / WEI_PER_ECO,
-                       saved_share_pct=saved_share_pct(credits * MJ_PER_KWH / WEI_PER_ECO, bound),
+            work_total = int(s["work"] or 0)
+            row.update(beneficiary=row["beneficiary"] or s["ben"], class_id=row["class_id"] or s["cls"],
+                       proofs=int(s["proofs"]), work_units_total=work_total,
+                       energy_bound_mj_total=int(s["energy_bound"] or 0), carbon_bound_mg=int(s["carbon"] or 0),
+                       credits_wei=str(credits), credits_eco=credits / WEI_PER_ECO,
                        first_epoch=s["first_epoch"], last_epoch=s["last_epoch"])
+            if work_total > 0:
+                efficiency = float(s["used_uj"]) / work_total
+                row["efficiency_uj_per_unit"] = round(efficiency, 3)
+                row["eco_score"] = epochs_eco_score([(efficiency, work_total, float(s["baseline_uj"]) / work_total)])
+        info = class_info.get(row["class_id"])
+        row["hardware_class"] = info["hardware_class"] if info is not None else None
+        row["unit"] = info["unit"] if info is not None else None
         rows.append(row)
     if rows:
         conn.execute(insert(nodes), rows)
@@ -160,25 +204,34 @@ def _refresh_nodes(conn: Connection, targets: set[str] | None) -> None:
 def _refresh_ranks(conn: Connection) -> None:
     """Every node's position under each ordering (ranks shift for all nodes when one node's figures change);
     only rows whose position moved are written."""
-    ranked = select(nodes.c.node, *(func.row_number().over(order_by=SORTS[key]).label(column)
-                                    for key, column in RANK_COLUMNS.items())).subquery("r")
+    columns = [func.row_number().over(order_by=SORTS[key]).label(column) for key, column in RANK_COLUMNS.items()]
+    columns += [func.row_number().over(partition_by=nodes.c.class_id, order_by=CLASS_SORTS[key]).label(column)
+                for key, column in CLASS_RANK_COLUMNS.items()]
+    ranked = select(nodes.c.node, *columns).subquery("r")
+    all_columns = [*RANK_COLUMNS.values(), *CLASS_RANK_COLUMNS.values()]
     conn.execute(update(nodes).where(nodes.c.node == ranked.c.node)
-                 .where(or_(*(nodes.c[c].is_distinct_from(ranked.c[c]) for c in RANK_COLUMNS.values())))
-                 .values({c: ranked.c[c] for c in RANK_COLUMNS.values()}))
+                 .where(or_(*(nodes.c[c].is_distinct_from(ranked.c[c]) for c in all_columns)))
+                 .values({c: ranked.c[c] for c in all_columns}))
+
+
+def _refresh_class_counts(conn: Connection) -> None:
+    counts = (select(func.count()).where(nodes.c.class_id == classes.c.class_id).scalar_subquery())
+    conn.execute(update(classes).values(nodes=counts))
 
 
 def _refresh_epochs(conn: Connection, epochs: set[int] | None) -> None:
     if epochs is not None and not epochs:
         return
-    source = select(proofs.c.epoch, func.count(), func.sum(proofs.c.threshold_mj), func.sum(proofs.c.carbon_mg),
-                    func.sum(proofs.c.credits_eco)).group_by(proofs.c.epoch)
+    source = select(proofs.c.epoch, func.count(), func.sum(proofs.c.energy_bound_mj),
+                    func.sum(proofs.c.carbon_bound_mg), func.sum(proofs.c.credits_eco),
+                    func.min(proofs.c.epoch_start)).group_by(proofs.c.epoch)
     if epochs is None:
         conn.execute(delete(epoch_stats))
     else:
         conn.execute(delete(epoch_stats).where(epoch_stats.c.epoch.in_(sorted(epochs))))
         source = source.where(proofs.c.epoch.in_(sorted(epochs)))
     conn.execute(insert(epoch_stats).from_select(
-        ["epoch", "proofs", "threshold_mj_total", "carbon_mg", "credits_eco"], source))
+        ["epoch", "proofs", "energy_bound_mj_total", "carbon_bound_mg", "credits_eco", "epoch_start"], source))
 
 
 def _exact_total(conn: Connection, column: Any, *where: Any) -> int:
@@ -187,14 +240,17 @@ def _exact_total(conn: Connection, column: Any, *where: Any) -> int:
 
 def _refresh_totals(conn: Connection) -> None:
     n = conn.execute(select(func.count(), func.coalesce(func.sum(nodes.c.proofs), 0),
-                            func.coalesce(func.sum(nodes.c.threshold_mj_total), 0),
-                            func.coalesce(func.sum(nodes.c.carbon_mg), 0))).one()
+                            func.coalesce(func.sum(nodes.c.energy_bound_mj_total), 0),
+                            func.coalesce(func.sum(nodes.c.carbon_bound_mg), 0))).one()
     conn.execute(update(totals).where(totals.c.id == 1).values(
-        nodes=int(n[0]), proofs=int(n[1]), threshold_mj_total=int(n[2]), carbon_mg=int(n[3]),
+        nodes=int(n[0]), proofs=int(n[1]), energy_bound_mj_total=int(n[2]), carbon_bound_mg=int(n[3]),
         credits_wei=str(_exact_total(conn, nodes.c.credits_wei, nodes.c.credits_wei != "0")),
         claimed_wei=str(_exact_total(conn, claims.c.amount_wei)),
         minted_wei=str(_exact_total(conn, transfers.c.amount_wei, transfers.c.sender == ZERO_ADDRESS)),
-        claims=int(conn.execute(select(func.count()).select_from(claims)).scalar())))
+        claims=int(conn.execute(select(func.count()).select_from(claims)).scalar()),
+        retired_wei=str(_exact_total(conn, retirements.c.amount_wei)),
+        retirements=int(conn.execute(select(func.count()).select_from(retirements)).scalar()),
+        settlements=int(conn.execute(select(func.count(func.distinct(proofs.c.tx_hash)))).scalar())))
 
 
 def exact_sum(values: Iterable[str]) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Annotated, Any
 
@@ -17,7 +19,7 @@ from sqlalchemy.engine import RowMapping
 from web.cache import is_fragment
 from web.chain import Chain
 from web.db.queries import Page, Reader
-from web.db.summaries import SORTS
+from web.db.summaries import CLASS_SORTS
 
 MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 100
@@ -27,25 +29,65 @@ ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 class SortKey(str, Enum):
-    """Leaderboard orderings: the keys of web.db.summaries.SORTS."""
+    """Leaderboard orderings: the keys of web.db.summaries.CLASS_SORTS (efficiency only within a class)."""
 
+    efficiency = "efficiency"
     credits = "credits"
-    saved_share = "saved_share"
+    eco_score = "eco_score"
     proofs = "proofs"
-    threshold_total = "threshold_total"
 
 
-assert {k.value for k in SortKey} == set(SORTS), "SortKey must list exactly the orderings the index ranks"
+assert {k.value for k in SortKey} == set(CLASS_SORTS), "SortKey must list exactly the orderings the index ranks"
+
+VERIFY_CONCURRENCY_ENV = "ECOAI_WEB_VERIFY_CONCURRENCY"
+DEFAULT_VERIFY_CONCURRENCY = 2
+VERIFY_RETRY_AFTER_S = 5
+
+
+class VerifyGate:
+    """"Verify again" costs ~0.7 s of CPU (the Python pairing check): at most `slots` run at once, a request
+    beyond that is answered 429 with Retry-After, a second request for a proof being verified waits for that
+    run, and a proof verified once is answered from the index (web.db.verifications). `runs` counts the
+    verifications actually run. Used from the event loop only, so plain counters suffice."""
+
+    def __init__(self, slots: int | None = None, retry_after_s: int = VERIFY_RETRY_AFTER_S) -> None:
+        if slots is None:
+            slots = int(os.environ.get(VERIFY_CONCURRENCY_ENV) or DEFAULT_VERIFY_CONCURRENCY)
+        if slots < 1:
+            raise ValueError("at least one concurrent verification")
+        self.slots = slots
+        self.retry_after_s = retry_after_s
+        self.busy = 0
+        self.runs = 0
+        self.refused = 0
+        self.inflight: dict[tuple[str, int, str], asyncio.Future[dict[str, Any]]] = {}
+
+
+class Busy(Exception):
+    """Every verification slot is taken: answer 429 with Retry-After."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("too many verifications are running; try again shortly")
+        self.retry_after_s = retry_after_s
 
 
 @dataclass
 class WebState:
-    """One app's handles: the index reader, the chain (None: no live reads), the running indexer, a notice."""
+    """One app's handles: the index reader, the chain (None: no live reads), the running indexer, a notice, the
+    index database (for the stored verifications; derived from the reader when not given) and the gate of
+    "verify again"."""
 
     reader: Reader
     chain: Chain | None
     notice: str | None
     indexer: Any = None  # web.indexer.IndexerThread while `follow` runs it
+    database: Any = None  # web.db.engine.Database
+    verify_gate: VerifyGate = field(default_factory=VerifyGate)
+
+    def index_database(self) -> Any:
+        if self.database is None:  # Reader(database.reader): the bound method knows its Database
+            self.database = getattr(getattr(self.reader, "_factory", None), "__self__", None)
+        return self.database
 
 
 def web_state(request: Request) -> WebState:
@@ -69,6 +111,27 @@ PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page nu
 SizeQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="rows per page")]
 
 
+ClassQuery = Annotated[str | None, Query(alias="class", max_length=64,
+                                        description="efficiency class id, e.g. H200/llm-8b/token")]
+
+
+def leaderboard_page(reader: Reader, sort: SortKey, class_id: str | None, page: int,
+                     size: int) -> tuple[Page, str | None]:
+    """One leaderboard page and the class it ranks within: efficiency always within a class (the one with the
+    most nodes unless named), the other orderings within the named class or over all nodes. 404: unknown class
+    or page beyond the last."""
+    if class_id is not None and reader.efficiency_class(class_id) is None:
+        raise HTTPException(404, f"no efficiency class {class_id[:64]!r} in the index")
+    if class_id is None and sort is SortKey.efficiency:
+        classes = reader.classes()
+        if not classes:
+            return Page([], page, size, 0), None
+        class_id = str(classes[0]["class_id"])
+    board = reader.leaderboard(sort.value, page, size, class_id)
+    check_page(board)
+    return board, class_id
+
+
 def check_page(page: Page) -> None:
     if page.page > page.pages:
         raise HTTPException(404, f"page {page.page} is beyond the last page ({page.pages})")
@@ -79,10 +142,19 @@ def is_fragment_request(request: Request) -> bool:
     return is_fragment(request.scope["headers"])
 
 
+PUBLIC_SIGNAL_NAMES = ("efficiency_uj_per_unit", "work_units_total", "epoch", "node", "methods", "commitment")
+
+
+def public_signal_values(proof: RowMapping) -> list[int]:
+    """An indexed proof's public inputs in the efficiency circuit's (snarkjs) order, as GreenProof builds them:
+    [τ, W, epoch, uint160(node), methods, commitment]."""
+    return [int(proof["efficiency_uj_per_unit"]), int(proof["work_units"]), int(proof["epoch"]),
+            int(proof["node"], 16), int(proof["methods"]), int(proof["commitment"])]
+
+
 def public_signals(proof: RowMapping) -> list[str]:
-    """An indexed proof's public inputs in snarkjs order (oracle.conventions.PUBLIC_SIGNALS), as GreenProof
-    builds them."""
-    return [str(proof["threshold_mj"]), str(proof["epoch"]), str(int(proof["node"], 16)), str(proof["commitment"])]
+    """`public_signal_values` as decimal strings: snarkjs's public.json."""
+    return [str(v) for v in public_signal_values(proof)]
 
 
 def node_or_404(reader: Reader, address: str) -> RowMapping:
@@ -107,12 +179,47 @@ def proof_or_404(reader: Reader, address: str, epoch: int) -> RowMapping:
 
 
 async def verify_again(state: WebState, address: str, epoch: int) -> dict[str, Any]:
-    """Re-verify an indexed proof from the chain (Chain.verify_again); 503 without a chain, 502 if it fails."""
+    """Re-verify an indexed proof from the chain (Chain.verify_again), once: a stored result is answered from the
+    index. 503 without a chain, 502 if it fails, Busy when every slot is taken."""
     p = proof_or_404(state.reader, address, epoch)
+    node, tx_hash = p["node"], p["tx_hash"]
+    stored = state.reader.verification(node, int(p["epoch"]), tx_hash)
+    if stored is not None:
+        return {**stored, "stored": True}
     if state.chain is None:
         raise HTTPException(503, "no chain configured for this server: cannot re-verify")
+    gate = state.verify_gate
+    key = (node, int(p["epoch"]), tx_hash)
+    running = gate.inflight.get(key)
+    if running is not None:  # the same proof is being verified: share that run's answer
+        return await asyncio.shield(running)
+    if gate.busy >= gate.slots:
+        gate.refused += 1
+        raise Busy(gate.retry_after_s)
+    gate.busy += 1
+    gate.runs += 1
+    future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    gate.inflight[key] = future
     try:
-        return await run_in_threadpool(state.chain.verify_again, p["node"], int(p["epoch"]), int(p["threshold_mj"]),
-                                       int(p["commitment"]), p["tx_hash"])
+        result = await run_in_threadpool(state.chain.verify_again, node, int(p["epoch"]), public_signal_values(p),
+                                         tx_hash)
+        if "error" not in result and result.get("python") is not None:
+            database = state.index_database()
+            if database is not None:
+                from web.db.verifications import store_verification
+
+                await run_in_threadpool(store_verification, database, node, int(p["epoch"]), tx_hash,
+                                        int(p["block"]), result)
+        future.set_result({**result, "stored": False})
+        return {**result, "stored": False}
     except (OSError, ValueError) as exc:
-        raise HTTPException(502, f"the chain did not answer: {type(exc).__name__}") from None
+        error = HTTPException(502, f"the chain did not answer: {type(exc).__name__}")
+        future.set_exception(error)
+        future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+        raise error from None
+    except BaseException:
+        future.cancel()  # waiters for the same proof see the cancellation and may ask again
+        raise
+    finally:
+        gate.busy -= 1
+        gate.inflight.pop(key, None)
