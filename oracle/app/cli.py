@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "oracle.schedule.cli",
     "oracle.zk.cli",
     "oracle.node.cli",
+    "oracle.relay.cli",
     "web.cli",
     "oracle.app.up",
 )

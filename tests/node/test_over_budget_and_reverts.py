@@ -70,13 +70,15 @@ def test_over_budget_epoch_is_alerted_and_not_proved_and_refusals_are_named(
     current = deployed.green_proof(client.w3).functions.currentEpoch().call()
     with pytest.raises(SubmitRejected, match="EpochNotEnded"):
         client.sign_submit(current + 10, 0, 100, 0x22, 1, [1] * 8)
+    with pytest.raises(SubmitRejected, match="EpochBeforeAdmission"):  # v2: never before the admission
+        client.sign_submit(current - 100, 0, 100, 0x22, 1, [1] * 8)
     with pytest.raises(SubmitRejected, match="InvalidProof|gas"):
-        client.sign_submit(current - 1, 0, 100, 0x22, 1, [1] * 8)
+        client.sign_submit(record.epoch, 0, 100, 0x22, 1, [1] * 8)
     with pytest.raises(SubmitRejected, match="WorkBelowMinimum"):
-        client.sign_submit(current - 1, 0, 0, 0x22, 1, [1] * 8)
+        client.sign_submit(record.epoch, 0, 0, 0x22, 1, [1] * 8)
     stranger = GreenProofClient(client.url, deployed, dev_account(5))
     with pytest.raises(SubmitRejected, match="NodeNotActive"):
-        stranger.sign_submit(current - 1, 0, 100, 0x22, 1, [1] * 8)
+        stranger.sign_submit(record.epoch, 0, 100, 0x22, 1, [1] * 8)
     assert client.w3.eth.get_transaction_count(NODE.address) == 0
 
 
