@@ -104,7 +104,9 @@ def test_acceptance_waits_for_confirmations_and_a_reorg_sends_the_epoch_back(
     view = read_chain(client, config, None)
     state = NodeState(ecoai_home / "node.db")
     loop = _loop(state, client, view, confirmations=3)
-    epoch = epoch_of(time.time(), view.epoch_seconds) - 2
+    # v2: an epoch that started after the node's admission (GreenProof never credits one before it), ended.
+    epoch = view.schedule.epoch_at(view.admitted_at) + 1
+    time.sleep(max(0.0, view.schedule.bounds(epoch)[1] + 1 - time.time()))
     _proved_epoch(state, epoch, view.epoch_seconds, view.tiers_uj_per_unit[0])
     try:
         loop.prove_step(state.get(NODE.address, epoch))  # a real proof

@@ -3,18 +3,20 @@ governance parameters, and the one-indexer lock."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, insert, select
+from sqlalchemy import func, inspect, insert, select, text
 
-from seed import BASELINE, HOSTILE, NODE_A, NODE_B, credits
+from oracle.carbon.ecoscore import epochs_eco_score
+from seed import BASELINE, BATCH_TX, BEN, CLASS_A, CLASS_B, HOLDER, HOSTILE, NODE_A, NODE_B, PROOFS, credits
 from web.db.engine import Database
 from web.db.lock import IndexerLock
-from web.db.queries import Reader
-from web.db.schema import claims, epoch_stats, get_meta, nodes, transaction
+from web.db.queries import Reader, method_labels
+from web.db.schema import claims, epoch_stats, get_meta, nodes, transaction, verifications
 from web.db.summaries import rollback_to
 
 
@@ -25,19 +27,47 @@ def reader_of(location: str) -> Reader:
 def test_summaries_are_exact_and_ranked(seeded: str) -> None:
     reader = reader_of(seeded)
     a = reader.node(NODE_A)
-    assert a["proofs"] == 2 and a["threshold_mj_total"] == 2_500_000
-    assert int(a["credits_wei"]) == credits(1_000_000) + credits(1_500_000)  # exact, beyond 2^63 safe
-    assert a["saved_share_pct"] == pytest.approx(100 * 4_500_000 / 7_000_000, abs=0.01)
+    assert (a["proofs"], a["work_units_total"], a["label"], a["class_id"], a["unit"]) == \
+        (2, 4000, HOSTILE, CLASS_A, "token")
+    assert a["energy_bound_mj_total"] == 400 + 1800  # ceil(τ·W/1000) per epoch
+    assert int(a["credits_wei"]) == credits(0, 1000) + credits(1, 3000)  # exact, beyond 2^63 safe
+    assert a["efficiency_uj_per_unit"] == pytest.approx((400 * 1000 + 600 * 3000) / 4000)  # work-weighted: 550
+    assert a["eco_score"] == epochs_eco_score([(400, 1000, BASELINE), (600, 3000, BASELINE)]) == 45.0
     totals = reader.totals()
-    assert totals["proofs"] == 3 and totals["nodes"] == 2 and totals["threshold_mj_total"] == 4_750_000
-    assert int(totals["credits_wei"]) == sum(credits(t) for t in (1_000_000, 1_500_000, 2_250_000))
+    assert totals["proofs"] == 3 and totals["nodes"] == 2 and totals["energy_bound_mj_total"] == 3800
+    assert int(totals["credits_wei"]) == credits(0, 1000) + credits(1, 3000) + credits(2, 2000)
+    assert (totals["retirements"], int(totals["retired_wei"])) == (1, 10**18 // 4)
+    assert totals["settlements"] == 2  # three epochs in two transactions (one a batch of two)
+    by_efficiency = reader.leaderboard("efficiency", 1, 10, CLASS_A).rows
+    assert [(r["node"], r["position"]) for r in by_efficiency] == [(NODE_A, 1), (NODE_B, 2)]  # 550 < 800 µJ
     by_credits = reader.leaderboard("credits", 1, 10).rows
     assert [r["node"] for r in by_credits] == [NODE_A, NODE_B] and [r["position"] for r in by_credits] == [1, 2]
-    by_bound = reader.leaderboard("threshold_total", 1, 10).rows
-    assert [r["node"] for r in by_bound] == [NODE_A, NODE_B]  # 2.5e6 mJ > 2.25e6 mJ
-    by_saved = reader.leaderboard("saved_share", 1, 10).rows
-    assert [r["node"] for r in by_saved] == [NODE_A, NODE_B]  # 64 % > 100·1.25/3.5 = 36 %
+    assert [r["node"] for r in reader.leaderboard("eco_score", 1, 10).rows] == [NODE_A, NODE_B]  # 45 > 20
+    assert reader.leaderboard("efficiency", 1, 10, CLASS_B).rows == []  # a class without nodes
+    with pytest.raises(ValueError):
+        reader.leaderboard("efficiency", 1, 10)  # efficiency compares only within a class
+    assert [(c["class_id"], c["nodes"]) for c in reader.classes()] == [(CLASS_A, 2), (CLASS_B, 0)]
     assert [r[0] for r in reader.conn.execute(select(epoch_stats.c.epoch).order_by(epoch_stats.c.epoch))] == [10, 11]
+    reader.close()
+
+
+def test_settlement_and_retirement_queries(seeded: str) -> None:
+    reader = reader_of(seeded)
+    proof = reader.proof(NODE_B, 11)
+    assert (proof["batch_size"], proof["tx_hash"]) == (2, BATCH_TX)
+    assert [(r["node"], r["epoch"]) for r in reader.settled_with(BATCH_TX)] == [(NODE_A, 11), (NODE_B, 11)]
+    assert reader.batch(BATCH_TX)["count"] == 2 and reader.batch(PROOFS[0][5]) is None
+    assert method_labels(proof["methods"]) == ("replayed", "estimated")
+    assert method_labels(reader.proof(NODE_A, 10)["methods"]) == ("measured", "measured")
+    cert = reader.certificate(1)
+    assert (cert["holder"], cert["amount_wei"], cert["beneficiary_name"], cert["message"]) == \
+        (HOLDER, str(10**18 // 4), "Acme", HOSTILE)
+    assert cert["retired_at"] == cert["timestamp"] == 1_700_000_007
+    assert reader.certificate(2) is None and reader.certificate(2**70) is None
+    page = reader.retirements(1)
+    assert (page.total, [r["token_id"] for r in page.rows]) == (1, [1])
+    assert [r["token_id"] for r in reader.retirements_of(HOLDER)] == [1] and reader.retirements_of(BEN) == []
+    assert reader.retirement_holders() == [{"holder": HOLDER, "amount_wei": 10**18 // 4, "certificates": 1}]
     reader.close()
 
 
@@ -48,7 +78,7 @@ def test_the_index_stores_no_html(seeded: str) -> None:
                    for c in inspect(conn).get_columns(table)}
         assert not any("html" in c for c in columns), columns
         assert "node_pages" not in inspect(conn).get_table_names()
-        hostile = conn.execute(select(nodes.c.hardware_class).where(nodes.c.node == NODE_A)).scalar()
+        hostile = conn.execute(select(nodes.c.label).where(nodes.c.node == NODE_A)).scalar()
     assert hostile == HOSTILE  # stored as the chain said it; escaping is the templates' job
     db.dispose()
 
@@ -57,11 +87,15 @@ def test_rollback_forgets_events_above_the_fork_and_rebuilds(seeded: str) -> Non
     db = Database(seeded)
     with db.engine.connect() as conn:
         with transaction(conn):
+            store = {"node": NODE_B, "epoch": 11, "tx_hash": BATCH_TX, "block": 6, "result": "{}", "verified_at": 1.0}
+            conn.execute(insert(verifications).values(**store))
+        with transaction(conn):
             rollback_to(conn, 5, "0xa")
     reader = reader_of(seeded)
-    assert reader.totals()["proofs"] == 1
-    assert reader.node(NODE_B)["proofs"] == 0  # admitted at block 1, its proof (block 7) is gone
+    assert reader.totals()["proofs"] == 1 and reader.totals()["retirements"] == 0
+    assert reader.node(NODE_B)["proofs"] == 0  # admitted at block 1, its proof (block 6) is gone
     assert reader.node(NODE_A)["proofs"] == 1
+    assert reader.verification(NODE_B, 11, BATCH_TX) is None  # its stored verification went with it
     cursor = reader.cursor()
     assert (cursor["block"], cursor["hash"]) == (5, "0xa")
     reader.close()
@@ -71,36 +105,65 @@ def test_rollback_forgets_events_above_the_fork_and_rebuilds(seeded: str) -> Non
 def test_parameters_are_the_last_event_of_each_and_keep_history(seeded: str) -> None:
     params = reader_of(seeded).parameters()
     assert params.epoch_length_s == 3600 and params.max_epoch_age_s == 86_400
-    assert params.hardware_classes[HOSTILE]["baseline_mj"] == BASELINE
-    assert params.hardware_classes[HOSTILE]["tiers_mj"] == [1_000_000, 1_500_000]
+    assert params.schedule == [{"origin": 0, "first_epoch": 0, "length": 3600}]
+    assert params.classes[CLASS_A]["baseline_uj_per_unit"] == BASELINE
+    assert params.classes[CLASS_A]["tiers_uj_per_unit"] == [400, 600, 800]
+    assert params.classes[CLASS_A]["quality_floor"] == HOSTILE
     assert params.regions == {"KR": {"grams_per_kwh": 431, "block": 2}}  # the later event (block 2) wins
-    assert [c["name"] for c in params.history] == ["HardwareClassSet", "RegionCarbonSet", "EpochLengthSet",
-                                                   "MaxEpochAgeSet", "RegionCarbonSet"]
+    assert [c["name"] for c in params.history] == ["EfficiencyClassSet", "RegionCarbonSet", "EpochScheduleChanged",
+                                                   "MaxEpochAgeSet", "EfficiencyClassSet", "RegionCarbonSet"]
     assert params.history[-1]["timestamp"] == 2  # from the block it was indexed in
 
 
-def test_an_upgrade_keeps_the_index(index_url: str) -> None:
-    """Created at revision 0001, a row added, upgraded to head: the row is still there."""
+def test_a_schedule_change_keeps_epoch_numbers_growing() -> None:
+    from web.db.queries import Parameters, Reader as R
+
+    class Rows(R):
+        def __init__(self, events):
+            self.events = events
+
+        def params(self):
+            return [{"name": "EpochScheduleChanged", "args": json.dumps(a), "block": i, "timestamp": i,
+                     "tx_hash": "0x"} for i, a in enumerate(self.events)]
+
+    result: Parameters = Rows([{"origin": 0, "firstEpoch": 0, "length": 5},
+                               {"origin": 100, "firstEpoch": 20, "length": 60},
+                               {"origin": 100, "firstEpoch": 20, "length": 30}]).parameters()
+    # The pending segment was changed again before it started: it is replaced, not appended.
+    assert result.schedule == [{"origin": 0, "first_epoch": 0, "length": 5},
+                               {"origin": 100, "first_epoch": 20, "length": 30}]
+    assert result.epoch_length_s == 30
+
+
+def test_an_upgrade_never_fails_on_an_existing_index(index_url: str) -> None:
+    """An index at revision 0002 with rows and a cursor upgrades to head: v1 rows cannot become v2 ones, so the
+    cache is emptied and the cursor forgotten (the indexer re-reads the chain), never an error."""
     db = Database(index_url)
-    db.upgrade("0001")
-    assert db.current_revision() == "0001"
-    with db.engine.connect() as conn, transaction(conn):
-        conn.execute(insert(claims).values(tx_hash="0xfeed", log_index=3, beneficiary="0xB", recipient="0xC",
-                                           amount_wei=str(10**30), amount_eco=1e12, block=9, timestamp=9))
-    db.upgrade()
+    db.upgrade("0002")
     assert db.current_revision() == "0002"
+    with db.engine.connect() as conn, transaction(conn):
+        conn.execute(text("INSERT INTO claims (tx_hash, log_index, beneficiary, recipient, amount_wei, amount_eco, "
+                          "block, timestamp) VALUES ('0xfeed', 3, '0xB', '0xC', :w, 1e12, 9, 9)"), {"w": str(10**30)})
+        conn.execute(text("INSERT INTO cursor (id, block, hash) VALUES (1, 9, '0x9')"))
+        conn.execute(text("INSERT INTO meta (key, value) VALUES ('deployment', '1:0x1:1'), ('index_version', '7')"))
+    db.upgrade()
+    assert db.current_revision() == "0003"
     with db.engine.connect() as conn:
-        row = conn.execute(select(claims.c.amount_wei).where(claims.c.tx_hash == "0xfeed")).scalar()
-        assert row == str(10**30)
-        assert "indexer_lock" in inspect(conn).get_table_names()
-    db.upgrade()  # at head: nothing to do, nothing lost
-    with db.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(claims)).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(claims)).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM cursor")).scalar() == 0
+        assert get_meta(conn, "deployment") is None
+        assert get_meta(conn, "index_version") == "8"  # pages cached before the upgrade are retired
+        assert {"retirements", "classes", "batches", "verifications"} <= set(inspect(conn).get_table_names())
+        assert "efficiency_uj_per_unit" in {c["name"] for c in inspect(conn).get_columns("proofs")}
+    db.upgrade()  # at head: nothing to do
+    reader = Reader(db.reader())
+    assert reader.totals()["proofs"] == 0 and reader.retirements(1).total == 0
+    reader.close()
     db.dispose()
 
 
 def test_a_pre_alembic_index_is_adopted_and_an_older_one_rebuilt(tmp_path: Path) -> None:
-    # Today's schema as the pre-Alembic open_store made it (schema_version 2): adopted, rows kept.
+    # The pre-Alembic open_store schema (schema_version 2): adopted as 0001, then upgraded to head.
     current = tmp_path / "v2.sqlite"
     Database(current).upgrade("0001")
     conn = sqlite3.connect(current)
@@ -110,8 +173,8 @@ def test_a_pre_alembic_index_is_adopted_and_an_older_one_rebuilt(tmp_path: Path)
     conn.close()
     db = Database(current)
     db.upgrade()
-    assert db.current_revision() == "0002"
-    assert Reader(db.reader()).claims_of("0xB")[0]["amount_wei"] == "5"
+    assert db.current_revision() == "0003"
+    assert Reader(db.reader()).totals()["claims"] == 0
     # An older schema is a cache of chain data: emptied and rebuilt.
     old_path = tmp_path / "old.sqlite"
     old = sqlite3.connect(old_path)
@@ -122,10 +185,10 @@ def test_a_pre_alembic_index_is_adopted_and_an_older_one_rebuilt(tmp_path: Path)
     old.close()
     db = Database(old_path)
     db.upgrade()
+    assert db.current_revision() == "0003"
     with db.engine.connect() as conn:
-        assert get_meta(conn, "schema_version") == "2"
         assert conn.execute(select(func.count()).select_from(nodes)).scalar() == 0
-        assert "threshold_mj_total" in {c["name"] for c in inspect(conn).get_columns("nodes")}
+        assert "energy_bound_mj_total" in {c["name"] for c in inspect(conn).get_columns("nodes")}
 
 
 def test_one_indexer_holds_the_lock_and_the_other_waits(index_url: str) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from seed import BEN, HOSTILE, NODE_A
+from seed import BATCH_TX, BEN, CLASS_A, CLASS_B, HOSTILE, NODE_A, NODE_B
+from web.views import CREDIT_MEANS, PROOF_LIMITS
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -58,6 +59,10 @@ def test_security_headers(client: TestClient) -> None:
     ("/leaderboard?page=999999", 404, "beyond the last page"),
     ("/leaderboard?size=100000", 422, "size"),
     ("/leaderboard?sort=%3Cscript%3E", 422, "sort"),
+    ("/leaderboard?class=%3Cscript%3Ealert(1)%3C/script%3E", 404, "no efficiency class"),
+    ("/leaderboard?class=" + "x" * 65, 422, "class"),
+    ("/api/leaderboard?class=nope", 404, "no efficiency class"),
+    ("/proofs/0x70997970C51812dc3A010C7d01b50e0d17dc79C8/99/public.json", 404, "no accepted proof"),
     ("/api/nodes/0x123", 400, "not an Ethereum address"),
     ("/api/leaderboard?page=99999999999", 422, "page"),
 ])
@@ -91,18 +96,88 @@ def test_node_paging_matches_precomputed_first_page(client: TestClient) -> None:
 
 def test_api_and_openapi(client: TestClient) -> None:
     totals = client.get("/api/totals").json()
-    assert totals["proofs"] == 3 and totals["threshold_mj_total"] == 4_750_000
-    board = client.get("/api/leaderboard?sort=saved_share").json()
-    assert board["nodes"][0]["node"] == NODE_A and board["total"] == 2
+    assert totals["proofs"] == 3 and totals["energy_bound_mj_total"] == 3800
+    assert totals["retirements"] == 1 and totals["credits_retired_wei"] == str(10**18 // 4)
+    board = client.get("/api/leaderboard").json()  # default: efficiency within the class with the most nodes
+    assert (board["sort"], board["class_id"], board["total"]) == ("efficiency", CLASS_A, 2)
+    assert [(n["node"], n["position"]) for n in board["nodes"]] == [(NODE_A, 1), (NODE_B, 2)]
+    assert board["nodes"][0]["efficiency_uj_per_unit"] == 550 and board["nodes"][0]["eco_score"] == 45
+    assert client.get(f"/api/leaderboard?sort=efficiency&class={CLASS_B}").json()["nodes"] == []
+    assert client.get("/api/leaderboard?sort=credits").json()["class_id"] is None
     proof = client.get(f"/api/proofs/{NODE_A}/10").json()
-    assert proof["public_signals"] == ["1000000", "10", str(int(NODE_A, 16)), "123"]
+    assert proof["public_signals"] == ["400", "1000", "10", str(int(NODE_A, 16)), "0", "123"]
+    assert (proof["energy_method"], proof["work_method"], proof["batch_size"]) == ("measured", "measured", 1)
+    batched = client.get(f"/api/proofs/{NODE_B}/11").json()
+    assert batched["batch_size"] == 2 and batched["tx_hash"] == BATCH_TX
+    assert batched["settled_with"] == [{"node": NODE_A, "epoch": 11}, {"node": NODE_B, "epoch": 11}]
+    assert (batched["energy_method"], batched["work_method"]) == ("replayed", "estimated")
     paths = client.get("/api/openapi.json").json()["paths"]
-    assert {"/api/totals", "/api/leaderboard", "/api/nodes/{address}", "/api/proofs/{address}/{epoch}",
-            "/api/proofs/{address}/{epoch}/verify", "/api/accounts/{address}", "/healthz"} <= set(paths)
+    assert {"/api/totals", "/api/leaderboard", "/api/classes", "/api/nodes/{address}", "/api/retirements",
+            "/api/proofs/{address}/{epoch}", "/api/proofs/{address}/{epoch}/verify", "/api/accounts/{address}",
+            "/healthz"} <= set(paths)
     assert client.get("/healthz").json()["indexed_block"] == 7
     # Without a chain the live endpoints say so instead of guessing.
     assert client.get(f"/api/accounts/{BEN}").status_code == 503
     assert client.get(f"/api/proofs/{NODE_A}/10/verify").status_code == 503
+
+
+def test_every_page_says_what_a_credit_means_and_what_a_proof_cannot_show(client: TestClient) -> None:
+    for path in ("/", "/leaderboard", f"/nodes/{NODE_A}", f"/proofs/{NODE_A}/10", "/parameters"):
+        page = client.get(path).text
+        assert CREDIT_MEANS in page and PROOF_LIMITS.replace("'", "&#39;") in page, path
+        assert "Verified AI energy" not in page, path  # the readings are self-measured: no such claim
+
+
+def test_plurals(client: TestClient) -> None:
+    overview = client.get("/").text
+    assert "by 2 nodes in 2 transactions" in overview and "1 certificate<" in overview and "0 claims" in overview
+    assert "1 nodes" not in overview
+    board = client.get("/leaderboard").text
+    assert "· 2 nodes</span>" in board and "(0 nodes)" in board
+    assert client.get(f"/nodes/{NODE_B}").text.count("1 proof<") == 1
+
+
+def test_leaderboard_says_whose_node_is_whose(client: TestClient) -> None:
+    board = client.get("/leaderboard").text
+    table = board.split('<table class="data">')[1]
+    assert "paris-1" in table and "&lt;script&gt;alert(1)&lt;/script&gt;" in table  # labels (escaped)
+    assert BEN[:6] in table and f'title="{BEN}"' in table  # the beneficiary, without opening the node
+    assert table.index("&lt;script&gt;") < table.index("paris-1")  # 550 µJ/token ranks above 800
+    assert "550 µJ/token" in table and "45.0" in table
+    selector = board.split('id="class-selector"')[1].split("</div>")[0]
+    assert CLASS_A in selector and CLASS_B in selector and 'aria-current="true"' in selector
+    credits = client.get("/leaderboard?sort=credits").text
+    assert "All classes" in credits
+
+
+def test_node_page_names_the_node_and_never_invents_a_footprint(client: TestClient) -> None:
+    page = client.get(f"/nodes/{NODE_B}").text
+    assert "<h1>paris-1</h1>" in page
+    assert NODE_B in page.split('id="node-address"')[1].split("</details>")[0]  # the address, one click away
+    assert BEN in page.split('id="node-beneficiary"')[1].split("</dd>")[0]
+    assert 'id="node-footprint">not reported<' in page
+    assert "800 µJ/token" in page and "Eco Score" in page
+    chart = page.split('data-series="')[1].split('"')[0].replace("&#34;", '"')
+    assert '"labels":["01-01 11:00"]' in chart and '"efficiency_uj_per_unit":[800]' in chart  # by time, not epoch
+
+
+def test_proof_page_shows_the_settlement_methods_and_downloads(client: TestClient) -> None:
+    page = client.get(f"/proofs/{NODE_B}/11").text
+    settlement = page.split('id="settlement"')[1].split("</section>")[0]
+    assert BATCH_TX in settlement and "a batch of 2 epochs" in settlement
+    assert f"/proofs/{NODE_A}/11" in settlement  # the other epoch settled with it
+    assert "energy: <strong>replayed</strong> · work: <strong>estimated</strong>" in page
+    assert 'href="/proofs/' + NODE_B + '/11/public.json"' in page and 'href="/verification_key.json"' in page
+    single = client.get(f"/proofs/{NODE_A}/10").text
+    assert "this epoch alone (a single submit)" in single
+    public = client.get(f"/proofs/{NODE_A}/10/public.json")
+    assert public.json() == ["400", "1000", "10", str(int(NODE_A, 16)), "0", "123"]
+    assert 'filename="public.json"' in public.headers["content-disposition"]
+    vk = client.get("/verification_key.json").json()
+    assert vk["protocol"] == "groth16" and vk["nPublic"] == 6
+    # The seeded rows carry no calldata proof: the page says so instead of offering a broken link.
+    assert client.get(f"/proofs/{NODE_A}/10/proof.json").status_code == 404
+    assert "could not be read from the transaction" in single
 
 
 def test_vendored_assets_are_served_locally(client: TestClient) -> None:
@@ -116,16 +191,20 @@ def test_parameters_page_shows_current_values_and_history(client: TestClient) ->
     nav = client.get("/").text.split("</nav>")[0]
     assert 'href="/parameters"' in nav
     page = client.get("/parameters").text
-    current = page.split('id="current-parameters"')[1].split("</section>")[0]
+    current = page.split('id="current-parameters"')[1].split('<section class="card">')[0]
     assert "3,600 s (1 h)" in current and "86,400 s (24 h)" in current
     assert "431 g CO₂/kWh" in current and "500 g CO₂/kWh" not in current  # the later RegionCarbonSet wins
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in current  # a hostile class name, escaped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in current  # a hostile quality floor, escaped
+    classes = current.split('id="efficiency-classes"')[1].split("</table>")[0]
+    assert "1,000 µJ/token" in classes and "0: 400 µJ/token · 1: 600 µJ/token · 2: 800 µJ/token" in classes
+    assert 'id="epoch-schedule"' in current
     history = page.split('id="parameter-history"')[1]
-    assert history.count("<tr>") == 1 + 5  # header + every governance event
-    assert "gramsPerKwh = 500" in history and "tiersMj = 1000000, 1500000" in history
+    assert history.count("<tr>") == 1 + 6  # header + every governance event
+    assert "gramsPerKwh = 500" in history and "tiersUjPerUnit = 400, 600, 800" in history
     api = client.get("/api/parameters").json()
     assert api["epoch_length_s"] == 3600 and api["regions"] == [{"region": "KR", "grams_per_kwh": 431, "block": 2}]
-    assert len(api["history"]) == 5
+    assert api["schedule"] == [{"origin": 0, "first_epoch": 0, "length": 3600}]
+    assert [c["class_id"] for c in api["classes"]] == [CLASS_A, CLASS_B] and len(api["history"]) == 6
 
 
 def test_api_answers_follow_their_typed_schemas(client: TestClient) -> None:
@@ -137,8 +216,10 @@ def test_api_answers_follow_their_typed_schemas(client: TestClient) -> None:
         assert model.get("additionalProperties") is not True, name
     node = client.get(f"/api/nodes/{NODE_A}").json()
     assert set(node) == set(schema["components"]["schemas"]["NodeDetail"]["properties"])
-    assert node["threshold_mj_total"] == 2_500_000 and 0 < node["saved_share_pct"] < 100
-    assert "eco_score" not in node and "energy_mj" not in str(schema)  # one name per value
+    assert node["energy_bound_mj_total"] == 2200 and node["eco_score"] == 45.0 and node["footprint_mj"] is None
+    assert node["label"] == HOSTILE  # JSON carries the chain's text as is
+    for gone in ("saved_share", "threshold_mj", "energy_mj\""):  # one name per value
+        assert gone not in str(schema), gone
 
 
 def test_notice_is_shown_on_every_page_only_when_given(db: Path) -> None:
