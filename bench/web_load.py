@@ -41,25 +41,42 @@ sys.path.insert(1, str(ROOT / "tests" / "web"))  # postgres.py: the throw-away s
 
 from eth_utils import to_checksum_address  # noqa: E402
 
-from oracle.conventions import WEI_PER_ECO, carbon_bound_mg, credits_wei  # noqa: E402
+from oracle.conventions import (WEI_PER_ECO, efficiency_carbon_bound_mg, efficiency_credits_wei,  # noqa: E402
+                                energy_bound_mj)
 from oracle.net import free_port  # noqa: E402
 from postgres import TempPostgres  # noqa: E402
 from web.db.engine import DATABASE_URL_ENV, Database  # noqa: E402
 from web.db.queries import Reader  # noqa: E402
-from web.db.schema import set_cursor, transaction  # noqa: E402
+from web.db.schema import param_events, set_cursor, transaction  # noqa: E402
 from web.db.summaries import SORTS, refresh  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
 SYNTHETIC_NOTICE = "Synthetic data: this database was seeded by bench/web_load.py, not indexed from a chain."
 
-CLASSES = [("H200", 200_000_000_000, [120_000_000_000, 150_000_000_000, 180_000_000_000]),
-           ("A100", 150_000_000_000, [90_000_000_000, 110_000_000_000, 130_000_000_000])]
+# (class id, hardware, unit, baseline β µJ/unit, tiers τ µJ/unit, max units per second)
+CLASSES = [("H200/llm-8b/token", "H200", "token", 200_000, [90_000, 120_000, 150_000], 20_000),
+           ("A100/sdxl/image", "A100", "image", 4_000_000_000, [2_000_000_000, 2_500_000_000, 3_000_000_000], 4)]
 REGIONS = [("KR", 436), ("FR", 56), ("US-CAL", 210)]
+EPOCH_S = 3600
 
 
-PROOF_COLUMNS = ("node", "epoch", "beneficiary", "tier", "threshold_mj", "commitment", "carbon_mg", "credits_wei",
-                 "credits_eco", "block", "timestamp", "tx_hash", "log_index", "gas_used")
-NODE_EVENT_COLUMNS = ("tx_hash", "log_index", "node", "kind", "beneficiary", "hardware_class", "region", "block")
-SECONDARY_INDEXES = {"proofs_by_block": "proofs (block)", "proofs_by_epoch": "proofs (epoch)"}
+PROOF_COLUMNS = ("node", "epoch", "beneficiary", "class_id", "tier", "efficiency_uj_per_unit", "work_units", "methods",
+                 "commitment", "energy_bound_mj", "carbon_bound_mg", "credits_wei", "credits_eco",
+                 "baseline_uj_per_unit", "epoch_start", "epoch_end", "block", "timestamp", "tx_hash", "log_index",
+                 "gas_used", "batch_size")
+NODE_EVENT_COLUMNS = ("tx_hash", "log_index", "node", "kind", "beneficiary", "class_id", "region", "label",
+                      "admitted_at", "block")
+SECONDARY_INDEXES = {"proofs_by_block": "proofs (block)", "proofs_by_epoch": "proofs (epoch)",
+                     "proofs_by_tx": "proofs (tx_hash)"}
+
+
+def class_events() -> list[dict]:
+    """EfficiencyClassSet rows (param_events) for CLASSES, as the indexer stores them."""
+    return [{"tx_hash": f"0x{i + 1:064x}", "log_index": 0, "name": "EfficiencyClassSet", "block": 1,
+             "args": json.dumps({"classId": cid, "hardwareClass": hw, "workload": cid.split("/")[1], "unit": unit,
+                                 "qualityFloor": "synthetic", "baselineUjPerUnit": beta, "tiersUjPerUnit": tiers,
+                                 "minWorkPerEpoch": 1, "maxUnitsPerSecond": rate, "requireMeasured": False})}
+            for i, (cid, hw, unit, beta, tiers, rate) in enumerate(CLASSES)]
 
 
 def synthetic_rows(nodes: int, epochs: int, rng_seed: int = 7):  # -> (node_event rows, lazy proof rows)
@@ -69,28 +86,41 @@ def synthetic_rows(nodes: int, epochs: int, rng_seed: int = 7):  # -> (node_even
     first_epoch = 490_000
     node_rows = []
     for i, node in enumerate(addresses):
-        hw, _, _ = CLASSES[i % len(CLASSES)]
+        class_id = CLASSES[i % len(CLASSES)][0]
         region, _ = REGIONS[i % len(REGIONS)]
-        node_rows.append((f"0x{i:064x}", 0, node, "admitted", addresses[(i + 1) % nodes], hw, region, 1))
+        node_rows.append((f"0x{i:064x}", 0, node, "admitted", addresses[(i + 1) % nodes], class_id, region,
+                          f"node-{i}", 0, 1))
 
     def proof_rows():  # generated lazily: millions of tuples never sit in memory at once
         log_index = 0
         for i, node in enumerate(addresses):
-            _, baseline, tiers = CLASSES[i % len(CLASSES)]
+            class_id, _, _, beta, tiers, rate = CLASSES[i % len(CLASSES)]
             _, grams = REGIONS[i % len(REGIONS)]
-            per_tier = [(t, str(credits_wei(baseline, t)), credits_wei(baseline, t) / WEI_PER_ECO,
-                         carbon_bound_mg(t, grams)) for t in tiers]
+            work = min(rate * EPOCH_S, 10_000_000)
+            per_tier = [(t, str(efficiency_credits_wei(beta, t, work, rate, EPOCH_S)),
+                         efficiency_credits_wei(beta, t, work, rate, EPOCH_S) / WEI_PER_ECO,
+                         energy_bound_mj(t, work), efficiency_carbon_bound_mg(t, work, grams)) for t in tiers]
             beneficiary = addresses[(i + 1) % nodes]
             skill = rng.random()
             for e in range(epochs):
                 tier = 0 if rng.random() < skill else rng.randrange(1, len(tiers))
-                threshold, credits, eco, carbon = per_tier[tier]
+                tau, credits, eco, bound, carbon = per_tier[tier]
                 log_index += 1
-                yield (node, first_epoch + e, beneficiary, tier, threshold, str(rng.getrandbits(253)), carbon,
-                       credits, eco, 10 + e * 100 + (i % 100), 1_764_000_000 + e * 3600 + i % 3600,
-                       f"0x{log_index:064x}", 0, 205_000 + (i % 1000))
+                epoch = first_epoch + e
+                yield (node, epoch, beneficiary, class_id, tier, tau, work, 0, str(rng.getrandbits(253)), bound,
+                       carbon, credits, eco, beta, epoch * EPOCH_S, (epoch + 1) * EPOCH_S, 10 + e * 100 + (i % 100),
+                       1_764_000_000 + e * 3600 + i % 3600, f"0x{log_index:064x}", 0, 205_000 + (i % 1000), 1)
 
     return node_rows, proof_rows()
+
+
+def leaderboard_path(rng: random.Random, pages: int) -> str:
+    """A random leaderboard page: by credits, Eco Score or proofs over all nodes, or by efficiency in a class."""
+    sort = rng.choice([*SORTS, "efficiency"])
+    if sort == "efficiency":
+        class_id = rng.choice(CLASSES)[0]
+        return f"/leaderboard?sort=efficiency&class={class_id}&page={rng.randint(1, max(1, pages // len(CLASSES)))}"
+    return f"/leaderboard?sort={sort}&page={rng.randint(1, pages)}"
 
 
 def seed(db: Database, nodes: int, epochs: int) -> dict[str, float]:
@@ -106,6 +136,7 @@ def seed(db: Database, nodes: int, epochs: int) -> dict[str, float]:
         _bulk_load_sqlite(db, node_rows, proof_rows)
     t1 = time.perf_counter()
     with db.engine.connect() as conn, transaction(conn):
+        conn.execute(insert(param_events), class_events())
         refresh(conn)
         set_cursor(conn, 10 + epochs * 100, "0x" + "00" * 32)
     t2 = time.perf_counter()
@@ -135,7 +166,8 @@ def _bulk_load_sqlite(db: Database, node_rows, proof_rows) -> None:
     conn.execute("BEGIN")
     for name in SECONDARY_INDEXES:  # build the secondary indexes once at the end instead of row by row
         conn.execute(f"DROP INDEX {name}")
-    conn.executemany(f"INSERT INTO node_events VALUES ({','.join('?' * len(NODE_EVENT_COLUMNS))})", node_rows)
+    conn.executemany(f"INSERT INTO node_events ({','.join(NODE_EVENT_COLUMNS)}) "
+                     f"VALUES ({','.join('?' * len(NODE_EVENT_COLUMNS))})", node_rows)
     conn.executemany(f"INSERT INTO proofs ({','.join(PROOF_COLUMNS)}) VALUES ({','.join('?' * len(PROOF_COLUMNS))})",
                      proof_rows)
     for name, target in SECONDARY_INDEXES.items():
@@ -276,11 +308,11 @@ def run(args: argparse.Namespace, workers: int, server: TempPostgres | None) -> 
         db.dispose()
         rng = random.Random(3)
         pages = max(1, -(-len(nodes) // 25))
-        # 2,000 random requests of each kind, drawn from 1,600 leaderboard pages (4 sorts x 400) and 10,000
+        # 2,000 random requests of each kind, drawn from 1,600 leaderboard pages (3 sorts x 400 over all nodes,
+        # efficiency x 200 in each of the 2 classes) and 10,000
         # node pages: most are distinct, so the cached runs also pay for their first render.
         workloads = {
-            "leaderboard": [f"/leaderboard?sort={rng.choice(list(SORTS))}&page={rng.randint(1, pages)}"
-                            for _ in range(2000)],
+            "leaderboard": [leaderboard_path(rng, pages) for _ in range(2000)],
             "node": [f"/nodes/{rng.choice(nodes)}" for _ in range(2000)],
         }
         runs: list[tuple[str, list[str], bool]] = [

@@ -167,11 +167,17 @@ contract Groth16Verifier {
     ///         n + 3 pairs (random linear combination): with weights rho_i (batchWeights),
     ///         prod_i e(-rho_i A_i, B_i) * e((sum rho_i) alpha, beta) * e(sum_i rho_i vk_x_i, gamma)
     ///         * e(sum_i rho_i C_i, delta) == 1, where sum_i rho_i vk_x_i = (sum rho_i) IC0
-    ///         + sum_j (sum_i rho_i input_i[j]) IC[j+1]. Per proof: two ecMul, one ecAdd, one pairing pair.
-    /// @dev Returns false (never reverts) for an empty batch, different lengths, an input >= r, a coordinate
-    ///      >= q, A or C off the curve, a failed precompile or a failed pairing. A batch holding any invalid
-    ///      proof passes only with negligible probability: the weights hash the key and every word of every
-    ///      proof and input (Fiat–Shamir), never block data, so they are fixed only after the whole batch is.
+    ///         + sum_j (sum_i rho_i input_i[j]) IC[j+1].
+    /// @dev Computed as that product raised to s = (sum rho_i)^-1 mod r, i.e. with the weights rho_i * s, which
+    ///      sum to 1: e(alpha, beta) and IC0 then need no scalar multiplication. GT has prime order r and s != 0,
+    ///      so X^s == 1 exactly when X == 1: the check is the one above (oracle.zk.verifier.batch_check), only
+    ///      cheaper. Per proof: two ecMul (-(rho_i s) A_i, (rho_i s) C_i), one ecAdd, one pairing pair; per batch:
+    ///      one modexp (the inverse), one ecMul + ecAdd per input column whose weighted sum is not zero, and the
+    ///      3 fixed pairs. Returns false (never reverts) for an empty batch, different lengths, an input >= r, a
+    ///      coordinate >= q, A or C off the curve, a failed precompile, a failed pairing, or sum rho_i == 0 mod r
+    ///      (probability 2^-254). A batch holding any invalid proof passes only with negligible probability: the
+    ///      weights hash the key and every word of every proof and input (Fiat–Shamir), never block data, so
+    ///      they are fixed only after the whole batch is.
     /// @param proofs Per proof [a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y].
     /// @param inputs Per proof its 6 public inputs in the circuit's order.
     /// @return True when every proof is valid for its inputs.
@@ -182,28 +188,54 @@ contract Groth16Verifier {
     {
         uint256 n = proofs.length;
         if (n == 0 || inputs.length != n) return false;
-        (uint256 t, uint256 tlen) = _transcript(proofs, inputs);
+        uint256 seed = _seed(proofs, inputs);
         assembly {
-            // Memory after the transcript t (tlen bytes + the index word): p, the n + 3 pairs of the pairing;
-            // s, scratch: s[0..64) the sum of rho_i C_i, s[64..160) an ecMul input/output, s[160..) the
-            // scalar sums (sum rho_i, then sum rho_i input_i[j]).
-            let p := add(add(t, tlen), 32)
+            // Memory from the free pointer on (the transcript there is no longer needed): p, the n + 3 pairs of
+            // the pairing (pair i at p + 192 i; its third word holds rho_i until the pass that uses it); s,
+            // scratch: s[0..64) the sum of rho_i C_i, s[64..160) an ecMul input/output, s[160..) the column
+            // sums (sum rho_i input_i[j]), then the modexp input.
+            let p := mload(0x40)
             let s := add(p, mul(add(n, 3), 192))
             let sums := add(s, 160)
-            mstore(s, 0)
-            mstore(add(s, 32), 0)
+
+            // Pass 1: rho_i = keccak256(seed || i) mod r (0 -> 1), and their sum.
+            let total := 0
+            mstore(0, seed)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                mstore(32, i)
+                let rho := mod(keccak256(0, 64), R)
+                if iszero(rho) { rho := 1 }
+                mstore(add(add(p, mul(i, 192)), 64), rho)
+                total := addmod(total, rho, R)
+            }
+            if iszero(total) {
+                mstore(0, 0)
+                return(0, 32)
+            }
+            // s = total^(r - 2) mod r = total^-1 (modexp, EIP-198).
+            let e := add(sums, 192)
+            mstore(e, 32)
+            mstore(add(e, 32), 32)
+            mstore(add(e, 64), 32)
+            mstore(add(e, 96), total)
+            mstore(add(e, 128), sub(R, 2))
+            mstore(add(e, 160), R)
+            let ok := staticcall(gas(), 0x05, e, 192, e, 32)
+            let inv := mload(e)
             mstore(add(sums, 0), 0)
             mstore(add(sums, 32), 0)
             mstore(add(sums, 64), 0)
             mstore(add(sums, 96), 0)
             mstore(add(sums, 128), 0)
             mstore(add(sums, 160), 0)
-            mstore(add(sums, 192), 0)
+
+            // Pass 2, per proof i with w = rho_i * s: checks, column sums, pair i = (-(w A_i), B_i), s += w C_i.
             let valid := 1
-            let ok := 1
             for { let i := 0 } lt(i, n) { i := add(i, 1) } {
                 let pr := add(proofs.offset, mul(i, 256))
                 let inp := add(inputs.offset, mul(i, 192))
+                let q := add(p, mul(i, 192))
+                let w := mulmod(mload(add(q, 64)), inv, R)
                 let ax := calldataload(pr)
                 let ay := calldataload(add(pr, 32))
                 let cx := calldataload(add(pr, 192))
@@ -214,57 +246,57 @@ contract Groth16Verifier {
                 valid := and(valid, and(lt(cx, Q), lt(cy, Q)))
                 valid := and(valid, eq(mulmod(ay, ay, Q), addmod(mulmod(ax, mulmod(ax, ax, Q), Q), 3, Q)))
                 valid := and(valid, eq(mulmod(cy, cy, Q), addmod(mulmod(cx, mulmod(cx, cx, Q), Q), 3, Q)))
-
-                // rho_i = keccak256(transcript || i) mod r, 0 -> 1.
-                mstore(add(t, tlen), i)
-                let rho := mod(keccak256(t, add(tlen, 32)), R)
-                if iszero(rho) { rho := 1 }
-                mstore(sums, addmod(mload(sums), rho, R))
+                if iszero(valid) {
+                    mstore(0, 0)
+                    return(0, 32)
+                }
                 {
                     let x := calldataload(add(inp, 0))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 32), addmod(mload(add(sums, 32)), mulmod(rho, x, R), R))
+                    mstore(add(sums, 0), addmod(mload(add(sums, 0)), mulmod(w, x, R), R))
                 }
                 {
                     let x := calldataload(add(inp, 32))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 64), addmod(mload(add(sums, 64)), mulmod(rho, x, R), R))
+                    mstore(add(sums, 32), addmod(mload(add(sums, 32)), mulmod(w, x, R), R))
                 }
                 {
                     let x := calldataload(add(inp, 64))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 96), addmod(mload(add(sums, 96)), mulmod(rho, x, R), R))
+                    mstore(add(sums, 64), addmod(mload(add(sums, 64)), mulmod(w, x, R), R))
                 }
                 {
                     let x := calldataload(add(inp, 96))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 128), addmod(mload(add(sums, 128)), mulmod(rho, x, R), R))
+                    mstore(add(sums, 96), addmod(mload(add(sums, 96)), mulmod(w, x, R), R))
                 }
                 {
                     let x := calldataload(add(inp, 128))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 160), addmod(mload(add(sums, 160)), mulmod(rho, x, R), R))
+                    mstore(add(sums, 128), addmod(mload(add(sums, 128)), mulmod(w, x, R), R))
                 }
                 {
                     let x := calldataload(add(inp, 160))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 192), addmod(mload(add(sums, 192)), mulmod(rho, x, R), R))
+                    mstore(add(sums, 160), addmod(mload(add(sums, 160)), mulmod(w, x, R), R))
                 }
 
-                // Pair i: (-(rho_i A_i), B_i).
-                let q := add(p, mul(i, 192))
+                // Pair i: ((r - w) A_i, B_i) = (-(w A_i), B_i): A_i is in G1, of order r.
                 mstore(q, ax)
                 mstore(add(q, 32), ay)
-                mstore(add(q, 64), rho)
+                mstore(add(q, 64), sub(R, w))
                 ok := and(ok, staticcall(gas(), 0x07, q, 96, q, 64))
-                mstore(add(q, 32), mod(sub(Q, mload(add(q, 32))), Q))
                 calldatacopy(add(q, 64), add(pr, 64), 128)
-                // s += rho_i C_i.
+                // s += w C_i (the first product is written straight into s).
                 mstore(add(s, 64), cx)
                 mstore(add(s, 96), cy)
-                mstore(add(s, 128), rho)
-                ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
-                ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
+                mstore(add(s, 128), w)
+                switch i
+                case 0 { ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, s, 64)) }
+                default {
+                    ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+                    ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
+                }
             }
             if iszero(valid) {
                 mstore(0, 0)
@@ -272,57 +304,66 @@ contract Groth16Verifier {
             }
 
             let q := add(p, mul(n, 192))
-            // Pair n + 2: (sum rho_i C_i, delta).
+            // Pair n: (alpha, beta): its weight, sum_i rho_i s, is 1.
+            mstore(q, ALPHA_X)
+            mstore(add(q, 32), ALPHA_Y)
+            mstore(add(q, 64), BETA_X1)
+            mstore(add(q, 96), BETA_X0)
+            mstore(add(q, 128), BETA_Y1)
+            mstore(add(q, 160), BETA_Y0)
+            // Pair n + 2: (sum rho_i s C_i, delta).
             mstore(add(q, 384), mload(s))
             mstore(add(q, 416), mload(add(s, 32)))
             mstore(add(q, 448), DELTA_X1)
             mstore(add(q, 480), DELTA_X0)
             mstore(add(q, 512), DELTA_Y1)
             mstore(add(q, 544), DELTA_Y0)
-            // Pair n: ((sum rho_i) alpha, beta).
-            mstore(q, ALPHA_X)
-            mstore(add(q, 32), ALPHA_Y)
-            mstore(add(q, 64), mload(sums))
-            ok := and(ok, staticcall(gas(), 0x07, q, 96, q, 64))
-            mstore(add(q, 64), BETA_X1)
-            mstore(add(q, 96), BETA_X0)
-            mstore(add(q, 128), BETA_Y1)
-            mstore(add(q, 160), BETA_Y0)
-            // Pair n + 1: ((sum rho_i) IC0 + sum_j (sum_i rho_i input_i[j]) IC[j+1], gamma), accumulated in s.
-            mstore(add(s, 64), IC0_X)
-            mstore(add(s, 96), IC0_Y)
-            mstore(add(s, 128), mload(sums))
-            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, s, 64))
-            mstore(add(s, 64), IC1_X)
-            mstore(add(s, 96), IC1_Y)
-            mstore(add(s, 128), mload(add(sums, 32)))
-            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
-            ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
-            mstore(add(s, 64), IC2_X)
-            mstore(add(s, 96), IC2_Y)
-            mstore(add(s, 128), mload(add(sums, 64)))
-            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
-            ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
-            mstore(add(s, 64), IC3_X)
-            mstore(add(s, 96), IC3_Y)
-            mstore(add(s, 128), mload(add(sums, 96)))
-            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
-            ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
-            mstore(add(s, 64), IC4_X)
-            mstore(add(s, 96), IC4_Y)
-            mstore(add(s, 128), mload(add(sums, 128)))
-            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
-            ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
-            mstore(add(s, 64), IC5_X)
-            mstore(add(s, 96), IC5_Y)
-            mstore(add(s, 128), mload(add(sums, 160)))
-            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
-            ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
-            mstore(add(s, 64), IC6_X)
-            mstore(add(s, 96), IC6_Y)
-            mstore(add(s, 128), mload(add(sums, 192)))
-            ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
-            ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
+            // Pair n + 1: (IC0 + sum_j (sum_i rho_i s input_i[j]) IC[j+1], gamma), accumulated in s; a column
+            // whose sum is 0 (e.g. every methods code 0) adds nothing and is skipped.
+            mstore(s, IC0_X)
+            mstore(add(s, 32), IC0_Y)
+            if mload(add(sums, 0)) {
+                mstore(add(s, 64), IC1_X)
+                mstore(add(s, 96), IC1_Y)
+                mstore(add(s, 128), mload(add(sums, 0)))
+                ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+                ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
+            }
+            if mload(add(sums, 32)) {
+                mstore(add(s, 64), IC2_X)
+                mstore(add(s, 96), IC2_Y)
+                mstore(add(s, 128), mload(add(sums, 32)))
+                ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+                ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
+            }
+            if mload(add(sums, 64)) {
+                mstore(add(s, 64), IC3_X)
+                mstore(add(s, 96), IC3_Y)
+                mstore(add(s, 128), mload(add(sums, 64)))
+                ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+                ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
+            }
+            if mload(add(sums, 96)) {
+                mstore(add(s, 64), IC4_X)
+                mstore(add(s, 96), IC4_Y)
+                mstore(add(s, 128), mload(add(sums, 96)))
+                ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+                ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
+            }
+            if mload(add(sums, 128)) {
+                mstore(add(s, 64), IC5_X)
+                mstore(add(s, 96), IC5_Y)
+                mstore(add(s, 128), mload(add(sums, 128)))
+                ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+                ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
+            }
+            if mload(add(sums, 160)) {
+                mstore(add(s, 64), IC6_X)
+                mstore(add(s, 96), IC6_Y)
+                mstore(add(s, 128), mload(add(sums, 160)))
+                ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
+                ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
+            }
             mstore(add(q, 192), mload(s))
             mstore(add(q, 224), mload(add(s, 32)))
             mstore(add(q, 256), GAMMA_X1)
@@ -336,10 +377,11 @@ contract Groth16Verifier {
         }
     }
 
-    /// @notice The Fiat–Shamir weights verifyBatch uses for this batch (for relays and tests):
-    ///         weight_i = uint256(keccak256(abi.encodePacked(preimage, uint256(i)))) % r (0 -> 1), where the
-    ///         preimage is BATCH_DOMAIN, VK_HASH, then per proof its 8 words and its public inputs, all as
-    ///         32-byte words (oracle.zk.verifier.batch_weights).
+    /// @notice The Fiat–Shamir weights verifyBatch uses for this batch (for relays and tests), as
+    ///         oracle.zk.verifier.batch_weights: seed = keccak256(transcript), where the transcript is
+    ///         BATCH_DOMAIN, VK_HASH, then per proof its 8 words and its public inputs, all as 32-byte words;
+    ///         weight_i = uint256(keccak256(abi.encode(seed, uint256(i)))) % r (0 -> 1). (verifyBatch checks the
+    ///         product with these weights raised to (sum weight_i)^-1: the same check.)
     /// @param proofs As for verifyBatch.
     /// @param inputs As for verifyBatch.
     /// @return weights One weight per proof, each in [1, r).
@@ -350,27 +392,28 @@ contract Groth16Verifier {
     {
         uint256 n = proofs.length;
         require(inputs.length == n);
-        (uint256 t, uint256 tlen) = _transcript(proofs, inputs);
+        uint256 seed = _seed(proofs, inputs);
         weights = new uint256[](n);
         for (uint256 i = 0; i < n; ++i) {
             uint256 rho;
             assembly {
-                mstore(add(t, tlen), i)
-                rho := mod(keccak256(t, add(tlen, 32)), R)
+                mstore(0, seed)
+                mstore(32, i)
+                rho := mod(keccak256(0, 64), R)
             }
             weights[i] = rho == 0 ? 1 : rho;
         }
     }
 
-    /// @dev Writes the batch transcript (without the index word) at the free memory pointer and reserves it
-    ///      plus one word: returns its start and byte length 32 * (2 + 14 n).
-    function _transcript(uint256[8][] calldata proofs, uint256[6][] calldata inputs)
+    /// @dev keccak256 of the batch transcript (32 * (2 + 14 n) bytes), written at the free memory
+    ///      pointer as scratch (the pointer does not move: callers may overwrite it).
+    function _seed(uint256[8][] calldata proofs, uint256[6][] calldata inputs)
         private
         pure
-        returns (uint256 t, uint256 tlen)
+        returns (uint256 seed)
     {
         assembly ("memory-safe") {
-            t := mload(0x40)
+            let t := mload(0x40)
             mstore(t, BATCH_DOMAIN)
             mstore(add(t, 32), VK_HASH)
             let w := add(t, 64)
@@ -380,8 +423,7 @@ contract Groth16Verifier {
                 calldatacopy(add(w, 256), add(inputs.offset, mul(i, 192)), 192)
                 w := add(w, 448)
             }
-            tlen := sub(w, t)
-            mstore(0x40, add(w, 32))
+            seed := keccak256(t, sub(w, t))
         }
     }
 }

@@ -106,8 +106,9 @@ class Metrics:
         self.work = Counter("ecoai_work_units", "Useful work read from the work counters, in their unit",
                             ["counter", "unit", "kind", "node"], registry=r)
         self.work_gaps = Counter("ecoai_work_gaps", "Recorded work-counter gaps", ["counter"], registry=r)
-        # Longest time without a read before /healthz fails; the node raises it to its boundary spacing.
-        self.healthy_age_s = HEALTHY_SAMPLE_AGE_S
+        # Longest time without a read before /healthz fails (None: HEALTHY_SAMPLE_AGE_S); a node whose boundary
+        # reads are further apart (long epochs: epoch / 64) raises it.
+        self.healthy_age_s: float | None = None
         for outcome in EPOCH_OUTCOMES:  # export zeros so rate()/increase() work from the first scrape
             self.epochs.labels(outcome)
         for result in PROOF_RESULTS:
@@ -156,7 +157,7 @@ class Metrics:
     def healthy(self, now: float | None = None) -> bool:
         with self._probe_lock:
             tick = self._last_tick
-        return tick is not None and (now if now is not None else time.time()) - tick <= self.healthy_age_s
+        return tick is not None and (now if now is not None else time.time()) - tick <= (self.healthy_age_s or HEALTHY_SAMPLE_AGE_S)
 
     def ready(self) -> bool:
         with self._probe_lock:

@@ -265,23 +265,33 @@ def batch_transcript(vk: dict, proofs_and_signals: Sequence[tuple[dict, Sequence
     return b"".join(_word(w) for w in words)
 
 
+def batch_seed(vk: dict, proofs_and_signals: Sequence[tuple[dict, Sequence]]) -> int:
+    """keccak256 of the batch transcript (batch_transcript), as a uint256: the one hash of the whole batch that
+    every weight derives from."""
+    return int.from_bytes(keccak(batch_transcript(vk, proofs_and_signals)), "big")
+
+
 def batch_weights(vk: dict, proofs_and_signals: Sequence[tuple[dict, Sequence]]) -> list[int]:
     """The random-linear-combination weights of a batch, by Fiat–Shamir (never time or OS randomness).
 
-    Preimage = the abi encoding (32-byte big-endian uint256 words, no length prefixes) of
+    Transcript = the abi encoding (32-byte big-endian uint256 words, no length prefixes) of
         keccak256("EcoAI.GreenProof.batch.v1")          domain word (the 25 ASCII bytes of the tag)
         vk_hash(vk)                                      the verification key (see vk_hash)
         for each proof i = 0 … n-1, in batch order:
             a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y   its 8 calldata words (G2 as [c1, c0])
             input[0], …, input[m-1]                              its m public inputs
-    weight_i = uint256(keccak256(preimage ‖ uint256(i))) mod r, for every i including 0 (no weight is fixed to
-    1), r the BN254 scalar field order; a weight that reduces to 0 (probability 2^-254) is replaced by 1.
-    In Solidity: `uint256(keccak256(abi.encodePacked(preimage, uint256(i)))) % R`.
+    seed = keccak256(transcript) (batch_seed), hashed once per batch; then
+    weight_i = uint256(keccak256(seed ‖ uint256(i))) mod r, for every i including 0 (no weight is fixed to 1),
+    r the BN254 scalar field order; a weight that reduces to 0 (probability 2^-254) is replaced by 1. The seed
+    depends on every word of the batch, so every weight changes when any proof word or input (or the order)
+    does, and no weight can be known before the whole batch is fixed. Hashing is O(n): one pass over the
+    transcript plus one 64-byte keccak per proof.
+    In Solidity: `bytes32 seed = keccak256(transcript); uint256(keccak256(abi.encode(seed, i))) % R`.
     """
-    preimage = batch_transcript(vk, proofs_and_signals)
+    seed = _word(batch_seed(vk, proofs_and_signals))
     weights = []
     for i in range(len(proofs_and_signals)):
-        w = int.from_bytes(keccak(preimage + _word(i)), "big") % curve_order
+        w = int.from_bytes(keccak(seed + _word(i)), "big") % curve_order
         weights.append(w or 1)
     return weights
 

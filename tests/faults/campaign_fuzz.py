@@ -649,7 +649,9 @@ def _green(setup: FuzzSetup) -> Any:
 
 
 def campaign(tmp: Path, count: int = 10_000, tx_sample: int = 200, seed: int | None = None,
-             budget_s: float = 900.0, log=print) -> CampaignResult:
+             budget_s: float = 900.0, also=None, log=print) -> CampaignResult:
+    """`also(setup)`, when given, runs on the same chain after the fuzz (e.g. the HTTP campaign against a web
+    app that indexes it)."""
     from oracle.chain.anvil import Anvil
 
     seed = random.randrange(2**32) if seed is None else seed
@@ -658,5 +660,7 @@ def campaign(tmp: Path, count: int = 10_000, tx_sample: int = 200, seed: int | N
     with Anvil(log_file=tmp / "anvil.log") as anvil:
         setup = build_setup(tmp, anvil.url, rng, log=log)
         result = run_fuzz(setup, count, tx_sample, rng, budget_s=budget_s, log=log)
+        if also is not None:
+            also(setup)
     result.figures["seed"] = seed
     return result

@@ -106,7 +106,8 @@ def test_acceptance_waits_for_confirmations_and_a_reorg_sends_the_epoch_back(
     loop = _loop(state, client, view, confirmations=3)
     # v2: an epoch that started after the node's admission (GreenProof never credits one before it), ended.
     epoch = view.schedule.epoch_at(view.admitted_at) + 1
-    time.sleep(max(0.0, view.schedule.bounds(epoch)[1] + 1 - time.time()))
+    time.sleep(max(0.0, view.schedule.bounds(epoch)[1] + 2 - time.time()))
+    rpc_call(anvil.url, "evm_mine")  # the chain's clock past the epoch's end too
     _proved_epoch(state, epoch, view.epoch_seconds, view.tiers_uj_per_unit[0])
     try:
         loop.prove_step(state.get(NODE.address, epoch))  # a real proof

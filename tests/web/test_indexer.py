@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -11,7 +12,9 @@ import pytest
 
 from sqlalchemy import func, insert, select, update
 
+from chainsetup import ENCODER
 from oracle.chain.anvil import rpc_call
+from oracle.conventions import efficiency_credits_wei, energy_bound_mj
 from web.chain import Chain
 from web.db.engine import Database
 from web.db.queries import Reader
@@ -37,22 +40,48 @@ def test_indexed_proofs_match_the_chain(web_chain, index_url: str) -> None:
     indexer.sync()
     reader = reader_of(indexer)
     green = web_chain.green_proof
+    classes = web_chain.deployment.params["classes"]
+    epoch_length = web_chain.deployment.params["epoch_length_s"]
     for proof in web_chain.proofs:
         row = reader.proof(proof["node"], proof["epoch"])
-        record = green.functions.recordOf(proof["node"], proof["epoch"]).call()
-        _accepted_at, tier, threshold, carbon_mg, credits = record
-        assert (row["tier"], row["threshold_mj"], row["carbon_mg"], int(row["credits_wei"])) == \
-            (tier, threshold, carbon_mg, credits)
+        cls = classes[proof["class_id"]]
+        tau, work = proof["efficiency_uj_per_unit"], proof["work"]
+        assert green.functions.isAccepted(proof["node"], proof["epoch"]).call()
+        assert (row["class_id"], row["tier"], row["efficiency_uj_per_unit"], row["work_units"], row["methods"]) == \
+            (proof["class_id"], proof["tier"], tau, work, proof["methods"])
+        assert row["energy_bound_mj"] == energy_bound_mj(tau, work)
+        assert int(row["credits_wei"]) == efficiency_credits_wei(cls["baseline_uj_per_unit"], tau, work,
+                                                                 cls["max_units_per_second"], epoch_length)
+        assert row["baseline_uj_per_unit"] == cls["baseline_uj_per_unit"]
+        start, end = green.functions.epochBounds(proof["epoch"]).call()
+        assert (row["epoch_start"], row["epoch_end"]) == (start, end)
         assert row["tx_hash"] == proof["tx_hash"] and int(row["commitment"]) == proof["commitment"]
-        assert 150_000 < row["gas_used"] < 400_000  # from the receipt
+        assert row["batch_size"] == proof["batch_size"]
+        assert row["settled_by"] == proof.get("relayer", proof["node"])
+        assert json.loads(row["proof"]) == [str(x) for x in proof["proof"]]  # from the calldata
+        assert 150_000 < row["gas_used"] < 1_000_000  # from the receipt
+    batch_tx = web_chain.proofs[-1]["tx_hash"]
+    assert len(reader.settled_with(batch_tx)) == 2 and reader.batch(batch_tx)["count"] == 2
+    assert reader.batch(web_chain.proofs[0]["tx_hash"]) is None  # a single submit
     node_a, node_b, ben_a = web_chain.accounts[1], web_chain.accounts[2], web_chain.accounts[3]
     a = reader.node(node_a)
-    assert (a["beneficiary"], a["hardware_class"], a["region"], a["active"]) == (ben_a, "H200", "KR", 1)
-    assert reader.node(node_b)["region"] == "FR"
-    assert {r["name"] for r in reader.params()} >= {"HardwareClassSet", "RegionCarbonSet", "EpochLengthSet"}
+    assert (a["label"], a["beneficiary"], a["class_id"], a["hardware_class"], a["region"], a["active"]) == \
+        ("seoul-encoder-1", ben_a, ENCODER, "H200", "KR", 1)
+    assert a["admitted_at"] == green.functions.nodeInfo(node_a).call()[4]
+    assert reader.node(node_b)["region"] == "FR" and reader.node(node_b)["label"] == "paris-mlp-1"
+    assert {r["name"] for r in reader.params()} >= {"EfficiencyClassSet", "RegionCarbonSet", "EpochScheduleChanged",
+                                                    "MaxEpochAgeSet"}
     params = reader.parameters()  # the /parameters page's values, as the contract holds them now
-    assert params.epoch_length_s == green.functions.epochLength().call()
-    assert set(params.hardware_classes) >= {"H200", "H100"} and set(params.regions) >= {"KR", "FR"}
+    assert [(s["origin"], s["first_epoch"], s["length"]) for s in params.schedule] == \
+        [tuple(s) for s in green.functions.schedule().call()]
+    assert set(params.classes) == set(classes) and set(params.regions) >= {"KR", "FR"}
+    assert {c["class_id"]: c["nodes"] for c in reader.classes()}[ENCODER] == 1
+    retired = web_chain.retirement
+    cert = reader.certificate(1)
+    assert (cert["holder"], int(cert["amount_wei"]), cert["beneficiary_name"], cert["message"], cert["tx_hash"]) == \
+        (retired["holder"], retired["amount_wei"], retired["beneficiary_name"], retired["message"], retired["tx_hash"])
+    assert int(reader.totals()["retired_wei"]) == web_chain.certificate.functions.totalRetired().call()
+    assert reader.totals()["settlements"] == 2
     indexer.close()
 
 

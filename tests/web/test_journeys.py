@@ -7,6 +7,7 @@ Screenshots: test-results/web/journey-*.png and mobile-*.png.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chainsetup import screenshot
+from chainsetup import screenshot, wait_for
 from oracle.chain.anvil import rpc_call
 from oracle.paths import REPO_ROOT
 
@@ -35,7 +36,9 @@ INJECTED_WALLET = """
   let chainId = %(chain_id)s;
   const known = new Set([chainId]);
   const listeners = {};
-  window.__walletLog = [];
+  // The log survives navigations (the retire flow ends on the certificate page).
+  const saved = (() => { try { return JSON.parse(sessionStorage.getItem("__walletLog") || "[]"); } catch (e) { return []; } })();
+  window.__walletLog = saved;
   window.__walletAdded = [];
   function fail(code, message) { const e = new Error(message); e.code = code; return e; }
   window.ethereum = {
@@ -44,6 +47,7 @@ INJECTED_WALLET = """
     removeListener(event, fn) { listeners[event] = (listeners[event] || []).filter((f) => f !== fn); },
     async request({ method, params }) {
       window.__walletLog.push(method);
+      try { sessionStorage.setItem("__walletLog", JSON.stringify(window.__walletLog)); } catch (e) { /* opaque origin */ }
       if (method === "eth_requestAccounts" || method === "eth_accounts") return [account];
       if (method === "eth_chainId") return chainId;
       if (method === "wallet_switchEthereumChain") {
@@ -58,7 +62,7 @@ INJECTED_WALLET = """
         known.add(params[0].chainId.toLowerCase());
         return null;
       }
-      if (method === "wallet_watchAsset") return true;
+      if (method === "wallet_watchAsset") { window.__watched = params; return true; }
       if (method === "eth_signTypedData_v4" && !typedData) throw fail(4200, "eth_signTypedData_v4 is not supported");
       if (chainId !== anvilChain) throw fail(4901, "wallet is on chain " + chainId + ", not " + anvilChain);
       const reply = JSON.parse(await window.__anvilRpc(JSON.stringify({ method, params: params || [] })));
@@ -136,9 +140,7 @@ def test_verifier_downloads_the_proof_files_and_snarkjs_accepts_them(page, web_s
     wanted = {"proof": "proof.json", "public": "public.json", "vk": "verification_key.json"}
     links = {}
     for key, name in wanted.items():
-        link = page.locator(f"a[download][href*='{'verification' if key == 'vk' else name.split('.')[0]}']")
-        if link.count() == 0:
-            link = page.locator(f"a[download='{name}']")
+        link = page.locator(f"a[download='{name}']")
         if link.count() == 0:
             pytest.skip(f"the proof page offers no {name} download yet (issue 16: the data engineer adds the links)")
         links[key] = link.first
@@ -181,13 +183,23 @@ def test_dao_member_from_wrong_chain_to_a_retirement_certificate(page, web_serve
     assert page.locator("#account").inner_text().lower() == member.lower()
     assert page.locator("#switch-network").is_hidden()
 
+    # EIP-747: the page offers to add ECO to the wallet.
+    page.locator("#watch-asset").click()
+    page.wait_for_function("() => window.__watched !== undefined")
+    watched = page.evaluate("() => window.__watched")
+    assert watched["type"] == "ERC20" and watched["options"] == {
+        "address": web_chain.deployment.address("EcoCredit"), "symbol": "ECO", "decimals": 18}
+
     # Claim: the ERC-20 balance grows on chain by what had accrued.
     page.wait_for_function("() => !document.getElementById('claim-button').disabled")
+    assert re.fullmatch(r"0\.\d+ ECO", page.locator("#claimable").inner_text())
     page.locator("#claim-button").click()
     page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Claimed')",
                            timeout=30_000)
     balance = int(eco.functions.balanceOf(member).call())
     assert balance == balance_before + accrued
+    assert int(page.locator("#balance").get_attribute("data-wei")) == balance
+    assert page.locator("#claimable").inner_text() == "0 ECO"
     screenshot(page, "journey-dao-2-claimed")
 
     # Byte limits are checked in the browser (TextEncoder) before any wallet prompt: 33 × "é" is 66 bytes.
@@ -244,10 +256,9 @@ def test_dao_member_from_wrong_chain_to_a_retirement_certificate(page, web_serve
     screenshot(page, "journey-dao-4-certificate")
     assert_clean(page)
 
-    # The public index lists it, with the totals.
-    page.goto(web_server.url + "/certificates")
+    # The public index (the indexer's view of the Retired events) lists it, with the totals.
     row = page.locator(f"#certificates a[href='/certificates/{token_id}']")
-    assert row.count() == 1
+    wait_for(lambda: page.goto(web_server.url + "/certificates") and row.count() == 1, "the retirement to be indexed")
     assert page.locator("#total-certificates").inner_text() == str(int(cert.functions.totalSupply().call()))
     assert page.locator("#total-retired").inner_text().endswith("ECO")
     screenshot(page, "journey-dao-5-index")

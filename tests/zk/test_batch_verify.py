@@ -17,6 +17,7 @@ from oracle.zk import MalformedProof, Prover
 from oracle.zk.verifier import (
     BATCH_DOMAIN,
     batch_check,
+    batch_seed,
     batch_transcript,
     batch_verify,
     batch_weights,
@@ -129,8 +130,10 @@ def test_the_transcript_is_the_documented_abi_encoding(eff_vk: dict, v2_batch) -
         vk_words += [int(point[0]), int(point[1])]
     assert vk_hash(eff_vk) == int.from_bytes(keccak(b"".join(w.to_bytes(32, "big") for w in vk_words)), "big")
     weights = batch_weights(eff_vk, v2_batch)
+    seed = keccak(preimage)  # the whole transcript is hashed once; each weight hashes (seed, i): O(n) in all
+    assert batch_seed(eff_vk, v2_batch) == int.from_bytes(seed, "big")
     for i, w in enumerate(weights):
-        assert w == int.from_bytes(keccak(preimage + i.to_bytes(32, "big")), "big") % curve_order
+        assert w == int.from_bytes(keccak(seed + i.to_bytes(32, "big")), "big") % curve_order
     assert len(set(weights)) == len(weights)
 
 
