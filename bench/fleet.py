@@ -1,7 +1,7 @@
 """A fleet of oracle nodes on one machine: N real `ecoai oracle run` processes against one anvil, one indexer and
 the web app, for a few minutes; prints what the fleet achieved and what each process cost.
 
-    .venv/bin/python bench/fleet.py [--nodes 8] [--minutes 3] [--backend postgres|sqlite] [--epoch-seconds 10]
+    .venv/bin/python bench/fleet.py [--nodes 8] [--minutes 3] [--backend postgres|sqlite] [--epoch-seconds 20]
                                     [--web-workers 1] [--index-poll 1.0] [--keep]
 
 Every process is real and on loopback: anvil (oracle.chain.anvil.Anvil), the contracts deployed with Ape
@@ -154,8 +154,10 @@ def stop_group(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
     if proc is None:
         return
     if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
+        if not getattr(proc, "fleet_signalled", False):  # one SIGTERM only: a second one may cut a clean stop
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            proc.fleet_signalled = True  # type: ignore[attr-defined]
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -164,6 +166,15 @@ def stop_group(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # the group: the prover worker, uvicorn's workers
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
+
+
+def terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM once (the node finishes its step and prints its summary); stop_group then waits."""
+    if proc is None or proc.poll() is not None or getattr(proc, "fleet_signalled", False):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    proc.fleet_signalled = True  # type: ignore[attr-defined]
 
 
 def http_json(url: str, timeout: float = 2.0) -> Any:
@@ -275,8 +286,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=3.0, help="measured window (default 3)")
     parser.add_argument("--backend", choices=("postgres", "sqlite"), default="postgres",
                         help="index database (default postgres: a throw-away server on loopback)")
-    parser.add_argument("--epoch-seconds", type=int, default=10,
-                        help="GreenProof's epoch length for this run (default 10: ~18 epochs per node in 3 min)")
+    parser.add_argument("--epoch-seconds", type=int, default=20,
+                        help="GreenProof's epoch length for this run (default 20: 8 provers at ~2 CPU s per proof "
+                             "keep up on 2 shared cores; ~9 epochs per node in 3 min)")
     parser.add_argument("--web-workers", type=int, default=1, help="`ecoai web serve --workers` (default 1)")
     parser.add_argument("--index-poll", type=float, default=1.0, help="`ecoai web index --poll-interval` (default 1)")
     parser.add_argument("--web-poll", type=float, default=0.25, help="seconds between leaderboard polls")
@@ -453,8 +465,7 @@ class Fleet:
         self.sample_all()
         node_cpu_window = {n.index: n.role.cpu_window() for n in self.nodes}  # type: ignore[union-attr]
         for node in self.nodes:
-            with contextlib.suppress(ProcessLookupError):
-                node.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+            terminate(node.proc)
         for node in self.nodes:
             stop_group(node.proc, 30)
             node.exit_code = node.proc.returncode  # type: ignore[union-attr]
@@ -570,12 +581,14 @@ class Fleet:
             lat_visible += n_vis
             prove = [r["prove_seconds"] for r in node.rows.values() if r["prove_seconds"] is not None]
             closed = sum(c for s, c in statuses.items() if s != "open")
+            proved = sum(c for s, c in statuses.items() if s in PROVED)
             role = node.role
+            by_name = role.cpu_by_name() if role else {}
             per_node.append({
                 "node": node.index, "address": node.address, "label": node.label, "replay_offset_s":
                 round(node.offset_s, 1), "energy": "replayed", "work": "replayed",
                 "epochs_closed": closed,
-                "proved": sum(c for s, c in statuses.items() if s in PROVED),
+                "proved": proved,
                 "accepted": statuses.get("accepted", 0),
                 "not_proved": {s: statuses[s] for s in NOT_PROVED if s in statuses},
                 "failed": statuses.get("failed", 0),
@@ -586,8 +599,13 @@ class Fleet:
                 "visible_latency_p50_s": percentile(n_vis, 0.5),
                 "visible_samples": len(n_vis),
                 "cpu_window_s": round(node_cpu_window[node.index], 2),
-                "cpu_by_process": role.cpu_by_name() if role else None,
+                "cpu_by_process": by_name,
                 "cpu_per_closed_epoch_s": round(node_cpu_window[node.index] / closed, 3) if closed else None,
+                # the prover worker (Node.js, snarkjs) vs the node's Python process (sampler, loop, RPC)
+                "prover_cpu_s": by_name.get("node"), "main_cpu_s": by_name.get("python"),
+                "prover_cpu_per_proof_s": round(by_name["node"] / proved, 3) if proved and "node" in by_name
+                else None,
+                "main_cpu_per_s": round(by_name["python"] / window_s, 4) if "python" in by_name else None,
                 "peak_rss_mb": round(role.peak_rss / 2**20, 1) if role else None,
                 "exit_code": node.exit_code,
             })
@@ -661,6 +679,10 @@ class Fleet:
                 heap = int(conn.execute(text("SELECT pg_relation_size('proofs')")).scalar())
                 tuple_bytes = conn.execute(text("SELECT avg(pg_column_size(p.*)) FROM proofs p")).scalar()
                 db_size = int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar())
+                try:
+                    probe = self.size_probe(conn, proofs) if proofs else None
+                except Exception as exc:  # a figure missing is no reason to lose the others
+                    probe = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
         finally:
             engine.dispose()
         per_proof = round(sizes.get("proofs", 0) / proofs) if proofs else None
@@ -669,7 +691,47 @@ class Fleet:
                 "bytes_per_proof_total_relation": per_proof,
                 "bytes_per_proof_all_tables": round(sum(sizes.values()) / proofs) if proofs else None,
                 "proof_tuple_bytes_avg": round(float(tuple_bytes), 1) if tuple_bytes is not None else None,
-                "proofs_indexes": 4}
+                "proofs_indexes": 4, "size_probe": probe}
+
+    @staticmethod
+    def size_probe(conn: Any, proofs: int, target_rows: int = 20_000) -> dict[str, Any]:
+        """A few hundred rows sit in a few 8-KB pages, so size / rows overstates a row. The probe copies this
+        run's real proof rows into a scratch table with the same columns and indexes (LIKE proofs INCLUDING
+        ALL), each repeated with shifted epochs (and tx hashes) up to ~20,000 rows, measures
+        pg_total_relation_size / rows there, and drops it. Same for `blocks` (one row per block with events)."""
+        from sqlalchemy import text
+
+        copies = max(1, target_rows // proofs)
+        out: dict[str, Any] = {"copies_of_each_real_row": copies}
+        try:
+            conn.execute(text("CREATE TEMP TABLE fleet_probe_proofs (LIKE proofs INCLUDING ALL)"))
+            conn.execute(text(
+                "INSERT INTO fleet_probe_proofs SELECT p.node, p.epoch + g::bigint * 1000000000, p.beneficiary, p.class_id, "
+                "p.tier, p.efficiency_uj_per_unit, p.work_units, p.methods, p.commitment, p.energy_bound_mj, "
+                "p.carbon_bound_mg, p.credits_wei, p.credits_eco, p.baseline_uj_per_unit, p.epoch_start, "
+                "p.epoch_end, p.block + g::bigint * 100000, p.timestamp, "
+                "'0x' || substr(md5(p.tx_hash || g::text) || md5(g::text || p.tx_hash), 1, 64), p.log_index, "
+                "p.gas_used, p.batch_size, p.settled_by, p.proof "
+                "FROM proofs p CROSS JOIN generate_series(1, :n) g ORDER BY g, p.node, p.epoch"), {"n": copies})
+            rows = int(conn.execute(text("SELECT count(*) FROM fleet_probe_proofs")).scalar())
+            size = int(conn.execute(text("SELECT pg_total_relation_size('fleet_probe_proofs')")).scalar())
+            heap = int(conn.execute(text("SELECT pg_relation_size('fleet_probe_proofs')")).scalar())
+            out.update(proofs_rows=rows, proofs_bytes=size, proofs_bytes_per_row=round(size / rows),
+                       proofs_heap_bytes_per_row=round(heap / rows),
+                       proofs_index_bytes_per_row=round((size - heap) / rows))
+            blocks_n = int(conn.execute(text("SELECT count(*) FROM blocks")).scalar())
+            if blocks_n:
+                conn.execute(text("CREATE TEMP TABLE fleet_probe_blocks (LIKE blocks INCLUDING ALL)"))
+                conn.execute(text(
+                    "INSERT INTO fleet_probe_blocks SELECT b.number + g::bigint * 100000, b.hash, b.timestamp "
+                    "FROM blocks b CROSS JOIN generate_series(1, :n) g ORDER BY 1"),
+                    {"n": max(1, target_rows // blocks_n)})
+                brows = int(conn.execute(text("SELECT count(*) FROM fleet_probe_blocks")).scalar())
+                bsize = int(conn.execute(text("SELECT pg_total_relation_size('fleet_probe_blocks')")).scalar())
+                out.update(blocks_rows=brows, blocks_bytes_per_row=round(bsize / brows))
+        finally:
+            conn.rollback()  # temp tables, never committed
+        return out
 
     def catchup_run(self, database_url: str, events: int) -> dict[str, Any]:
         """A fresh indexer on a fresh database, from the deployment block to the head: indexing speed when it
@@ -752,6 +814,12 @@ class Fleet:
                   f"(heap + 4 indexes + TOAST) = {d['bytes_per_proof_total_relation']} bytes/proof; all tables "
                   f"{d['bytes_per_proof_all_tables']} bytes/proof; avg proof tuple {d['proof_tuple_bytes_avg']} "
                   f"bytes; database {d['database_bytes']} bytes")
+            probe = d.get("size_probe") or {}
+            if "proofs_bytes_per_row" in probe:
+                print(f"size probe ({probe['proofs_rows']} rows = this run's proofs x {probe['copies_of_each_real_row']}"
+                      f", same indexes): {probe['proofs_bytes_per_row']} bytes per proof row (heap "
+                      f"{probe['proofs_heap_bytes_per_row']}, indexes {probe['proofs_index_bytes_per_row']}); "
+                      f"blocks {probe.get('blocks_bytes_per_row')} bytes per row")
         else:
             print(f"database: {d['rows'].get('proofs')} proofs; SQLite files {d['file_bytes']} bytes = "
                   f"{d['bytes_per_proof_file']} bytes/proof")
@@ -781,9 +849,7 @@ class Fleet:
         with contextlib.suppress(Exception):
             self.sample_all()
         for node in self.nodes:
-            if node.proc is not None and node.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    node.proc.send_signal(signal.SIGTERM)
+            terminate(node.proc)
         for node in self.nodes:
             stop_group(node.proc, 20)
         for proc in (self.catchup, self.web, self.indexer):

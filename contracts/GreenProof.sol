@@ -18,7 +18,7 @@ interface IGroth16Verifier {
     function verifyBatch(uint256[8][] calldata proofs, uint256[6][] calldata inputs) external view returns (bool);
 }
 
-/// @notice The Eco Credit token; GreenProof holds its MINTER_ROLE.
+/// @notice The Eco Credit token; GreenProof is its one fixed minter (EcoCredit.setMinter at deploy time).
 interface IEcoCreditMinter {
     function mint(address to, uint256 amount) external;
 }
@@ -106,6 +106,28 @@ contract GreenProof is AccessControl, Pausable {
         bytes32 hardwareClass;
         bytes32 workload;
         bytes32 unit;
+    }
+
+    /// @dev What a submission loop keeps in memory: storage reads shared by consecutive items (class, region,
+    ///      schedule, acceptance window), the current item's node, and the writes pending until the run of items
+    ///      sharing them ends (one bitmap word of one node, one beneficiary's accrual).
+    struct Run {
+        uint256 classIndex; // the cached class (0: none yet)
+        ClassParams params;
+        bytes32 classId;
+        uint256 regionIndex; // the cached region (0: none yet)
+        uint256 gramsPerKwh;
+        Segment last; // the schedule's last segment
+        uint256 maxAge;
+        address beneficiary; // the current item's node: its registration, decoded from its one slot
+        uint256 admittedAt;
+        uint256 nodeClass;
+        uint256 nodeRegion;
+        address wordNode; // pending bitmap word (0: none)
+        uint256 wordIndex;
+        uint256 word;
+        address pendingBeneficiary; // pending accrual (0: none)
+        uint256 pendingCredits;
     }
 
     /// @notice The Groth16 verifier of the efficiency circuit.
@@ -274,7 +296,7 @@ contract GreenProof is AccessControl, Pausable {
 
     /// @param admin Governance: receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE.
     /// @param verifier_ The generated Groth16Verifier of the efficiency circuit.
-    /// @param credit_ EcoCredit; this contract must then be granted its MINTER_ROLE.
+    /// @param credit_ EcoCredit; its deployer then fixes this contract as its one minter (EcoCredit.setMinter).
     /// @param epochLength_ Initial epoch length in seconds: the schedule starts as (0, 0, epochLength_), so
     ///        epoch = floor(t / epochLength_) until the first setEpochLength.
     /// @param maxEpochAge_ Seconds after an epoch's end during which its proof is accepted.
@@ -318,7 +340,7 @@ contract GreenProof is AccessControl, Pausable {
         uint256 commitment,
         uint256[8] calldata proof
     ) external whenNotPaused {
-        // The public inputs, with the tier INDEX in word 0 until _process replaces it by the tier's value.
+        // The public inputs, with the tier INDEX in word 0 until _item replaces it by the tier's value.
         uint256[6] memory input;
         input[IN_TIER] = tier;
         input[IN_WORK] = work;
@@ -330,11 +352,11 @@ contract GreenProof is AccessControl, Pausable {
         assembly ("memory-safe") {
             ptr := input
         }
-        (address beneficiary, uint256 credits) = _process(ptr, tier);
-        if (beneficiary == address(0)) revert EpochAlreadyProved(msg.sender, epoch);
+        Run memory run = _newRun();
+        if (!_item(run, ptr)) revert EpochAlreadyProved(msg.sender, epoch);
         uint256 gasBefore = gasleft();
         if (!_verify(proof, input)) _revertProofFailure(tier, proof, input, gasBefore - gasleft());
-        accrued[beneficiary] += credits;
+        _flush(run);
     }
 
     /// @notice Accepts a batch of epoch proofs, of any nodes, all or nothing, verified together with one
@@ -352,7 +374,7 @@ contract GreenProof is AccessControl, Pausable {
         uint256 n = items.length;
         if (n == 0) revert EmptyBatch();
         // The verifyBatch calldata, built in place: selector, two offsets, n, the proofs (8 words each), n, the
-        // inputs (6 words each); the loop writes each item's proof and inputs straight into it.
+        // inputs (6 words each); the loop copies each item's proof and writes its inputs straight into it.
         uint256 callStart;
         uint256 inputsAt;
         bytes4 selector = IGroth16Verifier.verifyBatch.selector;
@@ -367,12 +389,11 @@ contract GreenProof is AccessControl, Pausable {
             mstore(sub(inputsAt, 32), n)
         }
 
-        address pendingBeneficiary;
-        uint256 pendingCredits;
+        Run memory run = _newRun();
         for (uint256 i = 0; i < n; ++i) {
-            Submission calldata item = items[i];
             uint256 ptr = inputsAt + i * 192;
             assembly ("memory-safe") {
+                let item := add(items.offset, mul(i, 448))
                 calldatacopy(add(add(callStart, 100), mul(i, 256)), add(item, 192), 256)
                 let node := calldataload(item)
                 let epoch := calldataload(add(item, 32))
@@ -390,16 +411,9 @@ contract GreenProof is AccessControl, Pausable {
                 mstore(add(ptr, 128), methods)
                 mstore(add(ptr, 160), calldataload(add(item, 160)))
             }
-            (address beneficiary, uint256 credits) = _process(ptr, uint8(_word(ptr, IN_TIER)));
-            if (beneficiary == address(0)) _revertAlreadyProved(items, i);
-            if (beneficiary != pendingBeneficiary) {
-                if (pendingCredits != 0) accrued[pendingBeneficiary] += pendingCredits;
-                pendingBeneficiary = beneficiary;
-                pendingCredits = 0;
-            }
-            pendingCredits += credits;
+            if (!_item(run, ptr)) _revertAlreadyProved(items, i);
         }
-        if (pendingCredits != 0) accrued[pendingBeneficiary] += pendingCredits;
+        _flush(run);
 
         address verifierAddress = address(verifier);
         bool ok;
@@ -675,68 +689,124 @@ contract GreenProof is AccessControl, Pausable {
 
     // ---------------------------------------------------------------- internals
 
-    /// @dev One submission: every check (in the order of the errors' list), uniqueness (returns beneficiary 0
-    ///      when (node, epoch) is already accepted, before any effect), the bitmap bit, the tier's value into
-    ///      input word 0, the credits (parameters in force now) and EpochProved. `ptr` holds the 6 public-input
-    ///      words with the tier index in word 0. Accrual and the proof are the caller's.
-    function _process(uint256 ptr, uint8 tier) private returns (address beneficiary, uint256 credits) {
-        Node memory node = _nodes[address(uint160(_word(ptr, IN_NODE)))];
-        (ClassParams memory params, bytes32 classId, uint256 length) = _check(ptr, tier, node);
-        if (_markAccepted(address(uint160(_word(ptr, IN_NODE))), uint64(_word(ptr, IN_EPOCH))) == 0) {
-            return (address(0), 0);
-        }
-        uint256 tierValue = params.tiersUjPerUnit[tier];
+    /// @dev A fresh Run: the schedule's last segment and the acceptance window read once per transaction.
+    function _newRun() private view returns (Run memory run) {
+        run.last = _schedule[_schedule.length - 1];
+        run.maxAge = maxEpochAge;
+    }
+
+    /// @dev One submission: every check (in the order of the errors' list), uniqueness (returns false when
+    ///      (node, epoch) is already accepted or pending in `run`, before any effect), the bitmap bit, the tier's
+    ///      value into input word 0, the credits (parameters in force now), EpochProved, and the accrual (pending
+    ///      in `run` until the beneficiary changes or _flush). `ptr` holds the 6 public-input words with the tier
+    ///      index in word 0. The proof is the caller's.
+    function _item(Run memory run, uint256 ptr) private returns (bool) {
+        address node = address(uint160(_word(ptr, IN_NODE)));
+        _loadNode(run, node);
+        uint256 length = _check(run, ptr);
+        if (!_mark(run, node, uint64(_word(ptr, IN_EPOCH)))) return false;
+        uint256 tier = _word(ptr, IN_TIER);
+        uint256 tierValue = run.params.tiersUjPerUnit[tier];
         assembly ("memory-safe") {
             mstore(ptr, tierValue)
         }
-        credits = _credits(params, tierValue, _word(ptr, IN_WORK), length);
-        _emitProved(node, classId, tier, ptr, credits);
-        return (node.beneficiary, credits);
+        uint256 credits = _credits(run.params, tierValue, _word(ptr, IN_WORK), length);
+        if (run.nodeRegion != run.regionIndex) {
+            run.regionIndex = run.nodeRegion;
+            run.gramsPerKwh = _gramsPerKwh[run.nodeRegion];
+        }
+        _emitProved(run, tier, ptr, credits);
+        address beneficiary = run.beneficiary;
+        if (beneficiary != run.pendingBeneficiary) {
+            if (run.pendingCredits != 0) accrued[run.pendingBeneficiary] += run.pendingCredits;
+            run.pendingBeneficiary = beneficiary;
+            run.pendingCredits = credits;
+        } else {
+            run.pendingCredits += credits;
+        }
+        return true;
     }
 
-    /// @dev Every check of one submission except uniqueness and the proof. Returns the class parameters (in
-    ///      force now), the class id and the epoch's length.
-    function _check(uint256 ptr, uint8 tier, Node memory node)
-        private
-        view
-        returns (ClassParams memory params, bytes32 classId, uint256 length)
-    {
-        if (!node.active) revert NodeNotActive(address(uint160(_word(ptr, IN_NODE))));
+    /// @dev Decodes `node`'s one registration slot (the Node struct's packing) into `run`; reverts NodeNotActive
+    ///      for an inactive or unknown node.
+    function _loadNode(Run memory run, address node) private view {
+        uint256 packed;
+        assembly ("memory-safe") {
+            mstore(0, node)
+            mstore(32, _nodes.slot)
+            packed := sload(keccak256(0, 64))
+        }
+        // beneficiary 160 | admittedAt 40 | classIndex 16 | regionIndex 16 | active 8 (from the low bits).
+        if ((packed >> 232) & 0xff == 0) revert NodeNotActive(node);
+        run.beneficiary = address(uint160(packed));
+        run.admittedAt = uint40(packed >> 160);
+        run.nodeClass = uint16(packed >> 200);
+        run.nodeRegion = uint16(packed >> 216);
+    }
+
+    /// @dev Every check of one submission except activity (_loadNode), uniqueness and the proof; loads the
+    ///      node's class into `run` (parameters in force now) unless cached. Returns the epoch's length.
+    function _check(Run memory run, uint256 ptr) private view returns (uint256) {
         uint64 epoch = uint64(_word(ptr, IN_EPOCH));
-        (uint64 start, uint64 end) = _epochBounds(epoch);
+        uint64 start;
+        uint64 end;
+        Segment memory last = run.last;
+        if (epoch >= last.firstEpoch) {
+            start = last.origin + (epoch - last.firstEpoch) * last.length;
+            end = start + last.length;
+        } else {
+            (start, end) = _epochBounds(epoch);
+        }
         if (end > block.timestamp) revert EpochNotEnded(epoch, _epochAt(block.timestamp));
-        if (block.timestamp - end > maxEpochAge) revert EpochTooOld(epoch, _epochAt(block.timestamp));
-        if (start < node.admittedAt) revert EpochBeforeAdmission(epoch, node.admittedAt);
+        if (block.timestamp - end > run.maxAge) revert EpochTooOld(epoch, _epochAt(block.timestamp));
+        if (start < run.admittedAt) revert EpochBeforeAdmission(epoch, uint64(run.admittedAt));
         // The other public inputs are below r by their types (uint32 tier, uint64, uint160, uint8).
         uint256 commitment = _word(ptr, IN_COMMITMENT);
         if (commitment >= SNARK_SCALAR_FIELD) revert InputNotInField(commitment);
-        params = _classParams[node.classIndex];
-        classId = _classIds[node.classIndex - 1];
-        if (tier >= params.tierCount) revert UnknownTier(classId, tier);
+        if (run.nodeClass != run.classIndex) {
+            run.classIndex = run.nodeClass;
+            run.params = _classParams[run.nodeClass];
+            run.classId = _classIds[run.nodeClass - 1];
+        }
+        uint256 tier = _word(ptr, IN_TIER);
+        if (tier >= run.params.tierCount) revert UnknownTier(run.classId, uint8(tier));
         uint64 work = uint64(_word(ptr, IN_WORK));
-        if (work < params.minWorkPerEpoch) revert WorkBelowMinimum(work, params.minWorkPerEpoch);
+        if (work < run.params.minWorkPerEpoch) revert WorkBelowMinimum(work, run.params.minWorkPerEpoch);
         uint256 methods = _word(ptr, IN_METHODS);
-        if ((methods & 0x0f) > MAX_METHOD || (methods >> 4) > MAX_METHOD || (params.requireMeasured && methods != 0)) {
+        if ((methods & 0x0f) > MAX_METHOD || (methods >> 4) > MAX_METHOD || (run.params.requireMeasured && methods != 0))
+        {
             revert MethodNotAccepted(uint8(methods));
         }
-        length = end - start;
+        return end - start;
+    }
+
+    /// @dev Sets (node, epoch)'s bit in `run`'s pending bitmap word, first writing the pending word out when
+    ///      this is another node or word; returns false when the bit was already set (in storage or earlier in
+    ///      the run).
+    function _mark(Run memory run, address node, uint64 epoch) private returns (bool) {
+        uint256 index = epoch >> 8;
+        if (node != run.wordNode || index != run.wordIndex) {
+            if (run.wordNode != address(0)) _accepted[run.wordNode][run.wordIndex] = run.word;
+            run.wordNode = node;
+            run.wordIndex = index;
+            run.word = _accepted[node][index];
+        }
+        uint256 bit = 1 << (epoch & 255);
+        if (run.word & bit != 0) return false;
+        run.word |= bit;
+        return true;
+    }
+
+    /// @dev Writes `run`'s pending bitmap word and accrual.
+    function _flush(Run memory run) private {
+        if (run.wordNode != address(0)) _accepted[run.wordNode][run.wordIndex] = run.word;
+        if (run.pendingCredits != 0) accrued[run.pendingBeneficiary] += run.pendingCredits;
     }
 
     function _word(uint256 ptr, uint256 index) private pure returns (uint256 value) {
         assembly ("memory-safe") {
             value := mload(add(ptr, mul(index, 32)))
         }
-    }
-
-    /// @dev Sets (node, epoch)'s bit; returns the new word, or 0 when the bit was already set.
-    function _markAccepted(address node, uint64 epoch) private returns (uint256) {
-        mapping(uint256 => uint256) storage words = _accepted[node];
-        uint256 bit = 1 << (epoch & 255);
-        uint256 word = words[epoch >> 8];
-        if (word & bit != 0) return 0;
-        word |= bit;
-        words[epoch >> 8] = word;
-        return word;
     }
 
     /// @dev Item i's (node, epoch) is already accepted: DuplicateInBatch when an earlier item of the batch has
@@ -762,13 +832,15 @@ contract GreenProof is AccessControl, Pausable {
         return (params.baselineUjPerUnit - tierValue) * counted * 1e18 / UJ_PER_KWH;
     }
 
-    /// @dev Emits EpochProved (one LOG4 from a memory buffer): energy bound ceil(τ·W/1000) mJ, carbon bound
-    ///      ceil(energy bound · g/kWh / 3.6e6) mg with the region's factor in force now. `ptr`: the inputs.
-    function _emitProved(Node memory node, bytes32 classId, uint8 tier, uint256 ptr, uint256 credits) private {
+    /// @dev Emits EpochProved (one LOG4 from scratch memory past the free pointer): energy bound ceil(τ·W/1000)
+    ///      mJ, carbon bound ceil(energy bound · g/kWh / 3.6e6) mg with the region's factor in force now (`run`).
+    ///      `ptr`: the inputs, tier value in word 0.
+    function _emitProved(Run memory run, uint256 tier, uint256 ptr, uint256 credits) private {
         uint256 energyBoundMj = Math.ceilDiv(_word(ptr, IN_TIER) * _word(ptr, IN_WORK), 1000);
-        uint256 carbonBoundMg = Math.ceilDiv(energyBoundMj * _gramsPerKwh[node.regionIndex], MJ_GRAMS_DIVISOR);
+        uint256 carbonBoundMg = Math.ceilDiv(energyBoundMj * run.gramsPerKwh, MJ_GRAMS_DIVISOR);
         bytes32 topic = EpochProved.selector;
-        address beneficiary = node.beneficiary;
+        bytes32 classId = run.classId;
+        address beneficiary = run.beneficiary;
         assembly ("memory-safe") {
             let m := mload(0x40)
             mstore(m, classId)

@@ -192,50 +192,50 @@ contract Groth16Verifier {
         assembly {
             // Memory from the free pointer on (the transcript there is no longer needed): p, the n + 3 pairs of
             // the pairing (pair i at p + 192 i; its third word holds rho_i until the pass that uses it); s,
-            // scratch: s[0..64) the sum of rho_i C_i, s[64..160) an ecMul input/output, s[160..) the column
-            // sums (sum rho_i input_i[j]), then the modexp input.
+            // scratch: s[0..64) the sum of w_i C_i, s[64..160) an ecMul input/output, s[160..352) the column
+            // sums (sum_i w_i input_i[j]), s[352..) the modexp input, then its output (sum rho_i)^-1. w_i = rho_i (sum rho_i)^-1.
             let p := mload(0x40)
             let s := add(p, mul(add(n, 3), 192))
-            let sums := add(s, 160)
-
-            // Pass 1: rho_i = keccak256(seed || i) mod r (0 -> 1), and their sum.
-            let total := 0
-            mstore(0, seed)
-            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
-                mstore(32, i)
-                let rho := mod(keccak256(0, 64), R)
-                if iszero(rho) { rho := 1 }
-                mstore(add(add(p, mul(i, 192)), 64), rho)
-                total := addmod(total, rho, R)
+            let ok := 1
+            {
+                // Pass 1: rho_i = keccak256(seed || i) mod r (0 -> 1), and their sum.
+                let total := 0
+                mstore(0, seed)
+                for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                    mstore(32, i)
+                    let rho := mod(keccak256(0, 64), R)
+                    if iszero(rho) { rho := 1 }
+                    mstore(add(add(p, mul(i, 192)), 64), rho)
+                    total := addmod(total, rho, R)
+                }
+                if iszero(total) {
+                    mstore(0, 0)
+                    return(0, 32)
+                }
+                // total^(r - 2) mod r = total^-1 (modexp, EIP-198).
+                let e := add(s, 352)
+                mstore(e, 32)
+                mstore(add(e, 32), 32)
+                mstore(add(e, 64), 32)
+                mstore(add(e, 96), total)
+                mstore(add(e, 128), sub(R, 2))
+                mstore(add(e, 160), R)
+                ok := staticcall(gas(), 0x05, e, 192, e, 32)
             }
-            if iszero(total) {
-                mstore(0, 0)
-                return(0, 32)
-            }
-            // s = total^(r - 2) mod r = total^-1 (modexp, EIP-198).
-            let e := add(sums, 192)
-            mstore(e, 32)
-            mstore(add(e, 32), 32)
-            mstore(add(e, 64), 32)
-            mstore(add(e, 96), total)
-            mstore(add(e, 128), sub(R, 2))
-            mstore(add(e, 160), R)
-            let ok := staticcall(gas(), 0x05, e, 192, e, 32)
-            let inv := mload(e)
-            mstore(add(sums, 0), 0)
-            mstore(add(sums, 32), 0)
-            mstore(add(sums, 64), 0)
-            mstore(add(sums, 96), 0)
-            mstore(add(sums, 128), 0)
-            mstore(add(sums, 160), 0)
+            mstore(add(s, 160), 0)
+            mstore(add(s, 192), 0)
+            mstore(add(s, 224), 0)
+            mstore(add(s, 256), 0)
+            mstore(add(s, 288), 0)
+            mstore(add(s, 320), 0)
 
-            // Pass 2, per proof i with w = rho_i * s: checks, column sums, pair i = (-(w A_i), B_i), s += w C_i.
+            // Pass 2, per proof i with w = rho_i (sum rho)^-1: checks, column sums, pair i = (-(w A_i), B_i), s += w C_i.
             let valid := 1
             for { let i := 0 } lt(i, n) { i := add(i, 1) } {
                 let pr := add(proofs.offset, mul(i, 256))
                 let inp := add(inputs.offset, mul(i, 192))
                 let q := add(p, mul(i, 192))
-                let w := mulmod(mload(add(q, 64)), inv, R)
+                let w := mulmod(mload(add(q, 64)), mload(add(s, 352)), R)
                 let ax := calldataload(pr)
                 let ay := calldataload(add(pr, 32))
                 let cx := calldataload(add(pr, 192))
@@ -253,32 +253,32 @@ contract Groth16Verifier {
                 {
                     let x := calldataload(add(inp, 0))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 0), addmod(mload(add(sums, 0)), mulmod(w, x, R), R))
+                    mstore(add(s, 160), addmod(mload(add(s, 160)), mulmod(w, x, R), R))
                 }
                 {
                     let x := calldataload(add(inp, 32))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 32), addmod(mload(add(sums, 32)), mulmod(w, x, R), R))
+                    mstore(add(s, 192), addmod(mload(add(s, 192)), mulmod(w, x, R), R))
                 }
                 {
                     let x := calldataload(add(inp, 64))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 64), addmod(mload(add(sums, 64)), mulmod(w, x, R), R))
+                    mstore(add(s, 224), addmod(mload(add(s, 224)), mulmod(w, x, R), R))
                 }
                 {
                     let x := calldataload(add(inp, 96))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 96), addmod(mload(add(sums, 96)), mulmod(w, x, R), R))
+                    mstore(add(s, 256), addmod(mload(add(s, 256)), mulmod(w, x, R), R))
                 }
                 {
                     let x := calldataload(add(inp, 128))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 128), addmod(mload(add(sums, 128)), mulmod(w, x, R), R))
+                    mstore(add(s, 288), addmod(mload(add(s, 288)), mulmod(w, x, R), R))
                 }
                 {
                     let x := calldataload(add(inp, 160))
                     valid := and(valid, lt(x, R))
-                    mstore(add(sums, 160), addmod(mload(add(sums, 160)), mulmod(w, x, R), R))
+                    mstore(add(s, 320), addmod(mload(add(s, 320)), mulmod(w, x, R), R))
                 }
 
                 // Pair i: ((r - w) A_i, B_i) = (-(w A_i), B_i): A_i is in G1, of order r.
@@ -304,63 +304,63 @@ contract Groth16Verifier {
             }
 
             let q := add(p, mul(n, 192))
-            // Pair n: (alpha, beta): its weight, sum_i rho_i s, is 1.
+            // Pair n: (alpha, beta): its weight, sum_i w_i, is 1.
             mstore(q, ALPHA_X)
             mstore(add(q, 32), ALPHA_Y)
             mstore(add(q, 64), BETA_X1)
             mstore(add(q, 96), BETA_X0)
             mstore(add(q, 128), BETA_Y1)
             mstore(add(q, 160), BETA_Y0)
-            // Pair n + 2: (sum rho_i s C_i, delta).
+            // Pair n + 2: (sum w_i C_i, delta).
             mstore(add(q, 384), mload(s))
             mstore(add(q, 416), mload(add(s, 32)))
             mstore(add(q, 448), DELTA_X1)
             mstore(add(q, 480), DELTA_X0)
             mstore(add(q, 512), DELTA_Y1)
             mstore(add(q, 544), DELTA_Y0)
-            // Pair n + 1: (IC0 + sum_j (sum_i rho_i s input_i[j]) IC[j+1], gamma), accumulated in s; a column
+            // Pair n + 1: (IC0 + sum_j (sum_i w_i input_i[j]) IC[j+1], gamma), accumulated in s; a column
             // whose sum is 0 (e.g. every methods code 0) adds nothing and is skipped.
             mstore(s, IC0_X)
             mstore(add(s, 32), IC0_Y)
-            if mload(add(sums, 0)) {
+            if mload(add(s, 160)) {
                 mstore(add(s, 64), IC1_X)
                 mstore(add(s, 96), IC1_Y)
-                mstore(add(s, 128), mload(add(sums, 0)))
+                mstore(add(s, 128), mload(add(s, 160)))
                 ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
                 ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
             }
-            if mload(add(sums, 32)) {
+            if mload(add(s, 192)) {
                 mstore(add(s, 64), IC2_X)
                 mstore(add(s, 96), IC2_Y)
-                mstore(add(s, 128), mload(add(sums, 32)))
+                mstore(add(s, 128), mload(add(s, 192)))
                 ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
                 ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
             }
-            if mload(add(sums, 64)) {
+            if mload(add(s, 224)) {
                 mstore(add(s, 64), IC3_X)
                 mstore(add(s, 96), IC3_Y)
-                mstore(add(s, 128), mload(add(sums, 64)))
+                mstore(add(s, 128), mload(add(s, 224)))
                 ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
                 ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
             }
-            if mload(add(sums, 96)) {
+            if mload(add(s, 256)) {
                 mstore(add(s, 64), IC4_X)
                 mstore(add(s, 96), IC4_Y)
-                mstore(add(s, 128), mload(add(sums, 96)))
+                mstore(add(s, 128), mload(add(s, 256)))
                 ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
                 ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
             }
-            if mload(add(sums, 128)) {
+            if mload(add(s, 288)) {
                 mstore(add(s, 64), IC5_X)
                 mstore(add(s, 96), IC5_Y)
-                mstore(add(s, 128), mload(add(sums, 128)))
+                mstore(add(s, 128), mload(add(s, 288)))
                 ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
                 ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
             }
-            if mload(add(sums, 160)) {
+            if mload(add(s, 320)) {
                 mstore(add(s, 64), IC6_X)
                 mstore(add(s, 96), IC6_Y)
-                mstore(add(s, 128), mload(add(sums, 160)))
+                mstore(add(s, 128), mload(add(s, 320)))
                 ok := and(ok, staticcall(gas(), 0x07, add(s, 64), 96, add(s, 64), 64))
                 ok := and(ok, staticcall(gas(), 0x06, s, 128, s, 64))
             }

@@ -124,7 +124,7 @@ class GreenProofClient:
         self.on_rpc = on_rpc or (lambda ok: None)
 
     # -- plumbing ------------------------------------------------------------------------------------------
-    def _rpc(self, what: str, call: Callable[[], T]) -> T:
+    def rpc(self, what: str, call: Callable[[], T]) -> T:
         """Run one RPC interaction; a few quick retries for blips, then RpcUnavailable for the queue."""
         backoff = Backoff(base_s=QUICK_RETRY_BASE_S)
         for attempt in range(self.quick_retries + 1):
@@ -148,26 +148,26 @@ class GreenProofClient:
 
     # -- views ---------------------------------------------------------------------------------------------
     def check_connection(self) -> None:
-        chain_id = self._rpc("eth_chainId", lambda: self.w3.eth.chain_id)
+        chain_id = self.rpc("eth_chainId", lambda: self.w3.eth.chain_id)
         if chain_id != self.deployed.chain_id:
             raise UsageError(
                 f"config field chain.rpc_url: chain id {chain_id} is not the deployment's {self.deployed.chain_id}"
             )
-        code = self._rpc("eth_getCode", lambda: self.w3.eth.get_code(self.contract.address))
+        code = self.rpc("eth_getCode", lambda: self.w3.eth.get_code(self.contract.address))
         if not code:
             raise UsageError(
                 f"config field chain.deployment: no GreenProof code at {self.contract.address} on {self.url}"
             )
 
     def max_epoch_age(self) -> int:
-        return int(self._rpc("maxEpochAge", self.contract.functions.maxEpochAge().call))
+        return int(self.rpc("maxEpochAge", self.contract.functions.maxEpochAge().call))
 
     def schedule(self) -> EpochSchedule:
         """GreenProof's epoch schedule (segments): the node's only source of epoch numbers and bounds."""
-        return EpochSchedule.of(self._rpc("schedule", self.contract.functions.schedule().call))
+        return EpochSchedule.of(self.rpc("schedule", self.contract.functions.schedule().call))
 
     def efficiency_class(self, class_id: bytes) -> EfficiencyClassView:
-        raw = self._rpc("efficiencyClass", self.contract.functions.efficiencyClass(class_id).call)
+        raw = self.rpc("efficiencyClass", self.contract.functions.efficiencyClass(class_id).call)
         return EfficiencyClassView(
             class_id=bytes32_to_label(class_id), hardware_class=bytes32_to_label(raw[0]),
             workload=bytes32_to_label(raw[1]), unit=bytes32_to_label(raw[2]), baseline_uj_per_unit=int(raw[3]),
@@ -177,23 +177,23 @@ class GreenProofClient:
 
     def carbon_factor_of(self, region: str | bytes) -> int:
         region = region if isinstance(region, bytes) else label_to_bytes32(region)
-        return int(self._rpc("carbonFactorOf", self.contract.functions.carbonFactorOf(region).call))
+        return int(self.rpc("carbonFactorOf", self.contract.functions.carbonFactorOf(region).call))
 
     def node_info(self, node: str | None = None) -> tuple[str, bytes, bytes, bool, int]:
         """(beneficiary, classId, region, active, admittedAt) of GreenProof v2's nodeInfo."""
-        info = self._rpc("nodeInfo", self.contract.functions.nodeInfo(node or self.address).call)
+        info = self.rpc("nodeInfo", self.contract.functions.nodeInfo(node or self.address).call)
         return (info[0], bytes(info[1]), bytes(info[2]), bool(info[3]), int(info[4]))
 
     def is_accepted(self, epoch: int, node: str | None = None) -> bool:
-        return bool(self._rpc("isAccepted",
+        return bool(self.rpc("isAccepted",
                               self.contract.functions.isAccepted(node or self.address, epoch).call))
 
     def accrued(self, beneficiary: str) -> int:
-        return int(self._rpc("accrued", self.contract.functions.accrued(beneficiary).call))
+        return int(self.rpc("accrued", self.contract.functions.accrued(beneficiary).call))
 
     def acceptance_event(self, epoch: int) -> Receipt | None:
         """The EpochProved event of (this node, epoch), as the receipt of the transaction that emitted it."""
-        logs = self._rpc(
+        logs = self.rpc(
             "eth_getLogs",
             lambda: self.contract.events.EpochProved.get_logs(
                 argument_filters={"node": self.address, "epoch": epoch}, from_block=self.deployed.block
@@ -211,7 +211,7 @@ class GreenProofClient:
         gas above the caps raise FeeCapExceeded before anything is signed: the endpoint's suggestions are advice,
         never an order."""
         call = self.contract.functions.submit(epoch, tier, work, methods, commitment, [int(x) for x in proof])
-        return self._sign(call, self.fee_caps.max_gas)
+        return self.sign_call(call, self.fee_caps.max_gas)
 
     def sign_batch(self, items: Sequence[BatchItem]) -> tuple[int, str, str]:
         """v2 `submitBatch(Submission[])` of this node's own proved epochs, one transaction; same checks and
@@ -220,14 +220,17 @@ class GreenProofClient:
         subs = [(self.address, i.epoch, i.tier, i.work, i.methods, i.commitment, [int(x) for x in i.proof])
                 for i in items]
         call = self.contract.functions.submitBatch(subs)
-        return self._sign(call, self.fee_caps.max_gas * len(subs))
+        return self.sign_call(call, self.fee_caps.max_gas * len(subs))
 
-    def _sign(self, call: Any, max_gas: int) -> tuple[int, str, str]:
+    def sign_call(self, call: Any, max_gas: int) -> tuple[int, str, str]:
+        """Dry-run and sign one contract call with this key's pending nonce, fees within the caps (else
+        FeeCapExceeded, nothing signed) and gas at most `max_gas`; a revert found by the dry run raises
+        SubmitRejected. Returns (nonce, raw tx hex, tx hash); nothing is broadcast (see `broadcast`)."""
         caps = self.fee_caps
         base_fee = int(
-            self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+            self.rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
         )
-        tip = int(self._rpc("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee))
+        tip = int(self.rpc("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee))
         if tip > caps.max_priority_fee_wei:
             raise FeeCapExceeded(
                 f"priority fee {tip / 1e9:.3f} gwei suggested by the endpoint exceeds submit.max_priority_fee_gwei "
@@ -241,7 +244,7 @@ class GreenProofClient:
         try:
             # Against the pending block: its timestamp is the chain's "now", which is what a new block will carry
             # (the latest block can be older than the epoch's end on an idle chain).
-            gas = self._rpc("eth_estimateGas", lambda: call.estimate_gas({"from": self.address}, "pending"))
+            gas = self.rpc("eth_estimateGas", lambda: call.estimate_gas({"from": self.address}, "pending"))
         except ContractLogicError as exc:
             raise SubmitRejected(self._revert_name(exc)) from None
         except Web3RPCError as exc:  # e.g. a proof whose points make the pairing precompile burn all gas
@@ -252,7 +255,7 @@ class GreenProofClient:
             raise FeeCapExceeded(
                 f"gas {gas_limit} (estimate {gas} + margin) exceeds submit.max_gas_per_submit ({max_gas})"
             )
-        nonce = self._rpc("eth_getTransactionCount", lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
+        nonce = self.rpc("eth_getTransactionCount", lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
         tx = call.build_transaction(
             {
                 "from": self.address,
@@ -270,7 +273,7 @@ class GreenProofClient:
     def broadcast(self, raw_tx: str, tx_hash: str) -> str:
         """Send the stored signed transaction. Returns 'sent', 'known' (already in pool or mined) or 'stale-nonce'."""
         try:
-            self._rpc("eth_sendRawTransaction", lambda: self.w3.eth.send_raw_transaction(raw_tx))
+            self.rpc("eth_sendRawTransaction", lambda: self.w3.eth.send_raw_transaction(raw_tx))
             return "sent"
         except Web3RPCError as exc:
             message = str(exc).lower()
@@ -290,7 +293,7 @@ class GreenProofClient:
             return Receipt(r["transactionHash"].to_0x_hex(), int(r["status"]), int(r["gasUsed"]), int(r["blockNumber"]),
                            r["blockHash"].to_0x_hex())
 
-        return self._rpc("eth_getTransactionReceipt", fetch)
+        return self.rpc("eth_getTransactionReceipt", fetch)
 
     def in_pool(self, tx_hash: str) -> bool:
         def fetch() -> bool:
@@ -300,10 +303,10 @@ class GreenProofClient:
             except TransactionNotFound:
                 return False
 
-        return self._rpc("eth_getTransactionByHash", fetch)
+        return self.rpc("eth_getTransactionByHash", fetch)
 
     def block_number(self) -> int:
-        return int(self._rpc("eth_blockNumber", lambda: self.w3.eth.block_number))
+        return int(self.rpc("eth_blockNumber", lambda: self.w3.eth.block_number))
 
     def canonical_hash(self, block: int) -> str | None:
         """Hash of the block at this height on the endpoint's canonical chain (None beyond its head)."""
@@ -314,7 +317,7 @@ class GreenProofClient:
             except BlockNotFound:
                 return None
 
-        return self._rpc("eth_getBlockByNumber", fetch)
+        return self.rpc("eth_getBlockByNumber", fetch)
 
     def confirmations_of(self, receipt: Receipt) -> int:
         """Blocks on the canonical chain from the receipt's block to the head (1 = just mined); 0 when the

@@ -28,6 +28,7 @@ from oracle.node.chain import (
     SubmitRejected,
 )
 from oracle.node.ports import EpochProver, LoopMetrics, Meter, NoLoopMetrics
+from oracle.node.relay_client import RelayRefused, RelayUnavailable, hand_over
 from oracle.node.retry import Backoff
 from oracle.node.schedule import EpochSchedule
 from oracle.node.state import EpochRecord, NodeState
@@ -45,6 +46,7 @@ ZERO_WORK_NOTE = "zero work: nothing to prove"
 # A handed-over epoch the relay has not settled after this long goes back to the node's own queue.
 RELAY_PATIENCE_FACTOR = 4
 RELAY_PATIENCE_MIN_S = 60.0
+RELAY_RECLAIMED = "back in the node's own queue:"  # the note of an epoch taken back from the relay
 MAX_SEND_ATTEMPTS = 5  # signed transactions per epoch before it is recorded as failed (never loops forever)
 MAX_PROVER_FAILURES = 3  # worker failures for one epoch before it is recorded as failed
 # Accepted epochs whose block is at most this many confirmations-windows deep are re-checked against the canonical
@@ -460,15 +462,22 @@ class OracleLoop:
             self._await_receipt(self._reload(rec))
 
     def _hand_to_relay(self, rec: EpochRecord) -> None:
-        """proved → handed_over: the relay verifies the proof and settles it in one of its batches."""
-        from oracle.relay.client import hand_over
-
-        assert rec.bundle is not None
+        """proved → handed_over: the relay verifies the proof and settles it in one of its batches. A refusal
+        (RelayRefused: invalid, or already accepted) → the node submits it itself now; an unreachable relay →
+        tried again with backoff, and submitted directly once it has waited out the relay patience."""
+        assert rec.bundle is not None and rec.tier is not None
         try:
-            hand_over(self.relay_url, rec.bundle)
-        except (OSError, ConnectionError) as exc:
-            raise RpcUnavailable(f"relay {self.relay_url}: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - the relay refused it: the node submits it itself
+            hand_over(self.relay_url, rec.bundle, tier=rec.tier, node=self.node)
+        except RelayUnavailable as exc:
+            waited = self.clock() - self._proved_seen.get(rec.epoch, self.clock())
+            if waited <= self._relay_patience():
+                log.warning("epoch %d: %s; handing it over again later", rec.epoch, exc)
+                raise ChainNotReady(str(exc)) from None
+            log.warning("epoch %d: relay %s unavailable for %.0f s (%s); submitting it directly", rec.epoch,
+                        self.relay_url, waited, exc)
+            self.submit_step(rec)
+            return
+        except (RelayRefused, ValueError) as exc:  # the relay refused it: the node submits it itself
             log.warning("epoch %d: relay %s refused the proof (%s); submitting it directly", rec.epoch,
                         self.relay_url, exc)
             self.submit_step(rec)
@@ -477,12 +486,16 @@ class OracleLoop:
         self._handed_at[rec.epoch] = self.clock()
         log.info("epoch %d handed over to relay %s; watching GreenProof.isAccepted", rec.epoch, self.relay_url)
 
+    def _relay_patience(self) -> float:
+        return max(RELAY_PATIENCE_MIN_S, RELAY_PATIENCE_FACTOR * max(self.batch_wait_s, self.L))
+
     def _watch_relay(self, rec: EpochRecord) -> None:
         """handed_over: not accepted yet. After a patience window, back to the node's own queue."""
         since = self._handed_at.setdefault(rec.epoch, self.clock())
-        patience = max(RELAY_PATIENCE_MIN_S, RELAY_PATIENCE_FACTOR * max(self.batch_wait_s, self.L))
+        patience = self._relay_patience()
         if self.clock() - since > patience:
-            self.state.reclaim(self.node, rec.epoch, f"relay {self.relay_url} did not settle it in {patience:.0f} s")
+            self.state.reclaim(self.node, rec.epoch,
+                               f"{RELAY_RECLAIMED} relay {self.relay_url} did not settle it in {patience:.0f} s")
             self._handed_at.pop(rec.epoch, None)
             log.warning("epoch %d: relay %s did not settle it within %.0f s; submitting it directly", rec.epoch,
                         self.relay_url, patience)
@@ -515,9 +528,17 @@ class OracleLoop:
             due.append(rec)
             self._proved_seen.setdefault(rec.epoch, now)
         if self.relay_url:
+            # An epoch the relay did not settle in time is the node's own again (never handed over twice).
+            own = [r for r in due if (r.note or "").startswith(RELAY_RECLAIMED)]
             for rec in due:
-                self._hand_to_relay(rec)
-            return
+                if rec not in own:
+                    try:
+                        self._hand_to_relay(rec)
+                    except ChainNotReady:  # the relay does not answer: the node's own epochs still go out
+                        if not own:
+                            raise
+                        break
+            due = own
         if self.batch_size <= 1:
             for rec in due:
                 self.submit_step(rec)

@@ -80,7 +80,7 @@ class RelayChain:
         return tiers[tier] if tier < len(tiers) else None
 
     def nonce(self, block: str = "latest") -> int:
-        return int(self.client._rpc("eth_getTransactionCount",
+        return int(self.client.rpc("eth_getTransactionCount",
                                     lambda: self.client.w3.eth.get_transaction_count(self.address, block)))
 
     # -- the batch transaction ----------------------------------------------------------------------------
@@ -92,7 +92,7 @@ class RelayChain:
         call = self._call(items)
         try:
             # Against the pending block, as the node does: its timestamp is what a new block will carry.
-            return int(self.client._rpc("eth_estimateGas",
+            return int(self.client.rpc("eth_estimateGas",
                                         lambda: call.estimate_gas({"from": self.address}, "pending")))
         except ContractLogicError as exc:
             data = exc.data if isinstance(exc.data, str) else ""
@@ -109,7 +109,7 @@ class RelayChain:
         """Sign submitBatch(items) with the relayer's pending nonce through the node's signer (fees within the
         caps, else FeeCapExceeded before anything is signed; a revert found by its dry run: SubmitRejected).
         Returns (nonce, raw tx hex, tx hash)."""
-        return self.client._sign(self._call(items), self.client.fee_caps.max_gas)
+        return self.client.sign_call(self._call(items), self.client.fee_caps.max_gas)
 
     def broadcast(self, raw_tx: str, tx_hash: str) -> str:
         """'sent', 'known' (in the pool or mined) or 'stale-nonce' (its nonce went to another transaction)."""

@@ -26,6 +26,12 @@ METHOD_NAMES = [m.name.lower() for m in Method]
 OUTPUT_FILES = ("proof.json", "public.json", "calldata.json", "opening.json")
 
 
+# The attribute of `ecoai verify`'s parsed arguments that holds the node's chain-config reader:
+# (config file | None, rpc_url override | None, deployment override | None) -> an object with `rpc_url` and
+# `deployment_path()` (oracle.node.config.ChainConfig). Set by oracle.node.cli.register.
+ONCHAIN_CONFIG_READER = "onchain_chain_config"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     prove = subparsers.add_parser(
         "prove", help="prove that an epoch's energy per unit of work (or its energy) stayed within a tier",
@@ -290,7 +296,6 @@ def _verify_onchain(args: argparse.Namespace) -> int:
     from web3 import Web3
 
     from oracle.chain.deployment import load_deployment
-    from oracle.node.config import load_config, with_overrides
     from oracle.zk.onchain import fetch_onchain_epoch, tampered
 
     node_text, epoch_text = args.onchain
@@ -303,19 +308,24 @@ def _verify_onchain(args: argparse.Namespace) -> int:
         raise UsageError(f"--onchain EPOCH: not a decimal integer: {epoch_text!r}") from None
     if not 0 <= epoch < 1 << 64:
         raise UsageError(f"--onchain EPOCH: must be 0 to 2^64 - 1, got {epoch}")
-    config = with_overrides(load_config(args.config), chain__rpc_url=args.rpc_url, chain__deployment=args.deployment)
+    # The node's config file format belongs to the node (a layer above): `ecoai` hands us its reader, which
+    # oracle.node.cli registers on this parser (ONCHAIN_CONFIG_READER); it returns the config's chain section.
+    read_chain_config = getattr(args, ONCHAIN_CONFIG_READER, None)
+    if read_chain_config is None:
+        raise UsageError("--onchain needs the node's config reader (run it as `ecoai verify --onchain`)")
+    chain = read_chain_config(args.config, args.rpc_url, args.deployment)
     what = "--deployment" if args.deployment is not None else "config field chain.deployment"
-    deployment = load_deployment(config.chain.deployment_path(), what)
+    deployment = load_deployment(chain.deployment_path(), what)
     vk = load_verification_key(args.vk if args.vk is not None else EFFICIENCY.verification_key)
 
-    w3 = Web3(Web3.HTTPProvider(config.chain.rpc_url, request_kwargs={"timeout": 30}))
+    w3 = Web3(Web3.HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
     try:
         chain_id = w3.eth.chain_id
     except Exception as exc:  # noqa: BLE001 - connection refused, DNS, TLS, HTTP errors: one line, exit 2
-        raise UsageError(f"cannot reach the chain at {config.chain.rpc_url}: {exc}") from None
+        raise UsageError(f"cannot reach the chain at {chain.rpc_url}: {exc}") from None
     if chain_id != deployment.chain_id:
-        raise UsageError(f"the chain at {config.chain.rpc_url} has chain id {chain_id}, the deployment file "
-                         f"{config.chain.deployment_path()} is for chain {deployment.chain_id}")
+        raise UsageError(f"the chain at {chain.rpc_url} has chain id {chain_id}, the deployment file "
+                         f"{chain.deployment_path()} is for chain {deployment.chain_id}")
     green = deployment.green_proof(w3)
     record = fetch_onchain_epoch(w3, green, node, epoch, from_block=deployment.block)  # UsageError: exit 2
     inputs = record.public_inputs

@@ -28,7 +28,7 @@ from oracle.zk.errors import (
     ZeroWork,
 )
 from oracle.zk.poseidon import FIELD_MODULUS, poseidon
-from oracle.zk.prover import EPOCH_BITS, _checked_int, groth16_calldata, node_to_int, pack_readings
+from oracle.zk.encoding import EPOCH_BITS, _checked_int, groth16_calldata, node_to_int, pack_readings
 
 VALUE_BITS = 32  # each interval's energy (mJ) and work units
 TIER_BITS = 32  # efficiency_uj_per_unit

@@ -11,7 +11,6 @@ it is returned.
 from __future__ import annotations
 
 import json
-import numbers
 import secrets
 import subprocess
 import threading
@@ -22,7 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from oracle.childenv import child_env
-from oracle.conventions import N_INTERVALS, proof_to_calldata
+from oracle.conventions import N_INTERVALS
 from oracle.paths import state_dir
 from oracle.zk.artifacts import DEFAULT_CIRCUIT, EFFICIENCY, Circuit
 from oracle.zk.errors import (
@@ -34,45 +33,29 @@ from oracle.zk.errors import (
     WrongReadingCount,
 )
 from oracle.zk.poseidon import FIELD_MODULUS, poseidon
+# The encodings both circuits share (oracle.zk.encoding), re-exported: oracle.zk.prover.node_to_int etc. still work.
+from oracle.zk.encoding import (  # noqa: F401
+    EPOCH_BITS,
+    NODE_BITS,
+    PACK,
+    READING_BITS,
+    _checked_int,
+    groth16_calldata,
+    node_to_int,
+    pack_readings,
+)
 
 if TYPE_CHECKING:
     from oracle.zk.efficiency import EfficiencyProofBundle
 
 N_READINGS = N_INTERVALS
-READING_BITS = 32
-PACK = 7  # readings per field element in the commitment: 7 * 32 = 224 bits < 253, so packing is injective
 THRESHOLD_BITS = 64
-EPOCH_BITS = 64  # GreenProof.submit takes a uint64 epoch
-NODE_BITS = 160  # an Ethereum address
 WORKER_SCRIPT = Path(__file__).with_name("prover_worker.mjs")
 
 
 def random_salt() -> int:
     """A uniformly random field element: it hides the readings inside the commitment."""
     return secrets.randbelow(FIELD_MODULUS)
-
-
-def node_to_int(node: int | str) -> int:
-    """The node as a field element: its Ethereum address (0x + 40 hex digits) as uint160."""
-    if isinstance(node, str):
-        text = node.strip()
-        if not (text.startswith(("0x", "0X")) and len(text) == 42):
-            raise FieldOutOfRange(f"node must be a 0x-prefixed 20-byte address, got {node!r}")
-        try:
-            return int(text, 16)
-        except ValueError:
-            raise FieldOutOfRange(f"node must be a 0x-prefixed 20-byte address, got {node!r}") from None
-    return _checked_int(node, NODE_BITS, "node", FieldOutOfRange)
-
-
-def _checked_int(value: object, bits: int, name: str, error: type[Exception]) -> int:
-    # numbers.Integral admits numpy integers too; bool is an int but never a reading.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise error(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if not 0 <= value < 1 << bits:
-        raise error(f"{name} must be in [0, 2^{bits}), got {value}")
-    return value
 
 
 def _checked_readings(readings_mj: Sequence[int]) -> list[int]:
@@ -97,12 +80,6 @@ def commitment(readings: Sequence[int], salt: int, node: int | str, epoch: int) 
     return poseidon([poseidon([salt_int, node_int, epoch_int]), *pack_readings(values)])
 
 
-def pack_readings(readings: Sequence[int]) -> list[int]:
-    """The readings as field elements of PACK readings each, little-endian (reading 7j is the low 32 bits)."""
-    return [sum(r << (READING_BITS * i) for i, r in enumerate(readings[k:k + PACK]))
-            for k in range(0, len(readings), PACK)]
-
-
 def check_inputs(readings_mj: Sequence[int], threshold_mj: int, epoch: int,
                  node: int | str) -> tuple[list[int], int, int, int]:
     """Refuse what the circuit cannot prove, with one clear error; returns (readings, threshold, epoch, node)
@@ -116,14 +93,6 @@ def check_inputs(readings_mj: Sequence[int], threshold_mj: int, epoch: int,
         raise OverThreshold(f"the readings sum to {total} mJ, over the threshold of {threshold} mJ: "
                             "nothing to prove")
     return readings, threshold, epoch, node_int
-
-
-def groth16_calldata(proof: dict, public_signals: Sequence) -> dict:
-    """`proof`: the uint256[8] (oracle.conventions.proof_to_calldata), `inputs`: the public inputs as ints,
-    `a`, `b`, `c`: the same points split for a verifier's verifyProof(a, b, c, input)."""
-    words = proof_to_calldata(proof)
-    return {"proof": words, "inputs": [int(s) for s in public_signals],
-            "a": words[0:2], "b": [words[2:4], words[4:6]], "c": words[6:8]}
 
 
 @dataclass(frozen=True)

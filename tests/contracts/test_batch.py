@@ -45,6 +45,11 @@ def test_weights_are_the_python_fiat_shamir_weights_and_change_with_every_word(m
     words = [(list(p.proof), list(p.inputs)) for p in batch]
     on_chain = v.batchWeights([w[0] for w in words], [w[1] for w in words]).call()
     assert on_chain == batch_weights(VK, _pairs(words))
+    # seed = keccak256(transcript) once, weight_i = keccak256(seed ‖ i) mod r: O(n) hashing.
+    transcript = encode(["uint256"] * (2 + 14 * 3), [v.BATCH_DOMAIN().call(), v.VK_HASH().call(),
+                                                     *(x for p, i in words for x in (*p, *i))])
+    seed = keccak(transcript)
+    assert on_chain == [int.from_bytes(keccak(seed + encode(["uint256"], [i])), "big") % R for i in range(3)]
     assert len(set(on_chain)) == 3 and all(0 < w < R for w in on_chain)
     # Any proof word or input of any item changes every weight (no weight can be known before the batch is fixed).
     for item in range(3):
@@ -65,6 +70,10 @@ def test_verify_batch_accepts_valid_proofs_and_refuses_one_corrupted_element(mod
     batch = [(list(p.proof), list(p.inputs)) for p in proofs.fleet]
     assert v.verifyBatch([b[0] for b in batch], [b[1] for b in batch]).call()
     assert v.verifyBatch([batch[0][0]], [batch[0][1]]).call()
+    # Non-zero methods codes (the methods column's ecMul is skipped only when its weighted sum is 0).
+    mixed = batch[:2] + [(list(proofs.replayed.proof), list(proofs.replayed.inputs))]
+    assert v.verifyBatch([b[0] for b in mixed], [b[1] for b in mixed]).call()
+    assert not v.verifyBatch([b[0] for b in mixed], [b[1][:4] + [0] + b[1][5:] for b in mixed]).call()
     assert not v.verifyBatch([], []).call()
     assert not v.verifyBatch([batch[0][0]], []).call()
     for item, part, index, delta in ((0, 0, 0, 1), (3, 0, 3, 1), (5, 0, 7, Q), (2, 1, 1, 1), (4, 1, 5, R),
@@ -123,6 +132,10 @@ def test_one_bad_item_rejects_the_whole_batch_with_the_reason(stack, proofs):
     aliased = f[1].item(commitment=f[1].commitment + R)
     s.rejects("InputNotInField", g.submitBatch(with_item(1, aliased)), relayer, value=f[1].commitment + R)
     s.rejects("DuplicateInBatch", g.submitBatch(good + [good[4]]), relayer, node=f[4].node, epoch=f[4].epoch)
+    # Adjacent (the same pending bitmap word) and apart (the word already written back).
+    s.rejects("DuplicateInBatch", g.submitBatch([good[0], good[0]]), relayer, node=f[0].node, epoch=f[0].epoch)
+    s.rejects("DuplicateInBatch", g.submitBatch([good[0], good[2], good[1], good[0]]), relayer, node=f[0].node,
+              epoch=f[0].epoch)
     # Relayed under another node's name: the proof binds its node, so it fails (and could only credit that node).
     s.rejects("InvalidBatchProof", g.submitBatch(with_item(0, f[0].item(node=proofs.node))), relayer)
     s.rejects("UnknownTier", g.submitBatch(with_item(5, f[5].item(tier=9))), relayer, tier=9)
@@ -200,3 +213,22 @@ def test_random_batches_with_one_corrupted_element_never_pass(module_stack, proo
         inputs_w = [list(q.inputs) for q in chosen]
         proofs_w[victim], inputs_w[victim] = bad_words
         assert not s.wverifier.verifyBatch(proofs_w, inputs_w).call()
+
+
+def test_one_nodes_queue_settles_in_one_batch_with_one_bitmap_word_and_one_accrual(stack, proofs):
+    """A node's own queue (consecutive epochs of one node, mixed methods): every epoch accepted, credits summed,
+    the bitmap word written once with every bit; then a later batch of the node finds them in storage."""
+    s = stack
+    s.mine_at(proofs.submit_time)
+    queue = [proofs.first, proofs.second, proofs.replayed]
+    receipt = s.green.submitBatch([p.item() for p in queue], sender=s.outsider)
+    assert [e.epoch for e in receipt.decode_logs(s.green.EpochProved)] == [p.epoch for p in queue]
+    assert s.green.accrued(s.beneficiary.address) == 3 * _credit(32_000)
+    for p in queue:
+        assert s.green.isAccepted(p.node, p.epoch)
+        assert s.green.acceptedWord(p.node, p.epoch >> 8) >> (p.epoch & 255) & 1
+    assert not s.green.isAccepted(proofs.node, proofs.epoch + 4)
+    s.rejects("EpochAlreadyProved", s.wgreen.submitBatch([proofs.over_cap.item(), proofs.second.item()]),
+              s.outsider, node=proofs.node, epoch=proofs.second.epoch)
+    s.green.submit(*proofs.over_cap.submit_args(), sender=s.node)
+    assert s.green.isAccepted(proofs.node, proofs.over_cap.epoch) and s.green.isAccepted(proofs.node, proofs.epoch)

@@ -1,8 +1,10 @@
 """RetirementCertificate on a real anvil: ECO (the real EcoCredit of the deployed stack) is burned and a soulbound
 ERC-721 certificate with on-chain JSON + SVG metadata is minted in the same call.
 
-The holders get ECO from the stack's real EcoCredit: the governor (its admin) grants itself MINTER_ROLE once per
-module and mints to them; one test goes the whole way instead, from a real Groth16 proof through claim to retire.
+The holders get ECO from an EcoCredit deployed for these tests whose one fixed minter is the governor account
+(`EcoCredit.deploy()`, then `setMinter(governor)`: EcoCredit has no roles, and the stack's own EcoCredit mints only
+for GreenProof); one test goes the whole way instead, on the stack's real EcoCredit: a real v2 Groth16 proof
+accepted by GreenProof.submit, the beneficiary's claim, then the retirement.
 Successful transactions go through Ape; each rejection is checked with eth_call (web3.py) and must name its own
 custom error with its arguments.
 """
@@ -46,13 +48,10 @@ def abi_of(container: Any) -> list[dict[str, Any]]:
 class Certs:
     stack: Any  # tests/contracts/conftest.py Stack
     cert: Any  # Ape contract
+    credit: Any  # the EcoCredit `cert` burns (Ape contract)
     holder: Any
     other: Any
     errors_abi: list[dict[str, Any]]
-
-    @property
-    def credit(self) -> Any:
-        return self.stack.credit
 
     @property
     def w3(self) -> Any:
@@ -100,20 +99,21 @@ class Certs:
 
 @pytest.fixture(scope="module")
 def certs_module(module_stack: Any) -> Certs:
-    """RetirementCertificate deployed next to the module's stack; holders 4 and 5 get 1000 ECO each from the real
-    EcoCredit (the governor, its admin, grants itself MINTER_ROLE for that)."""
+    """An EcoCredit whose fixed minter is the governor account and a RetirementCertificate on it, deployed next to
+    the module's stack; holders 4 and 5 get 1000 ECO each, minted by the governor."""
     from ape import accounts
 
     from oracle.chain.deploy import ape_project
 
     project = ape_project()
     s = module_stack
-    cert = project.RetirementCertificate.deploy(s.credit.address, sender=s.governor)
+    credit = project.EcoCredit.deploy(sender=s.governor)
+    credit.setMinter(s.governor.address, sender=s.governor)
+    cert = project.RetirementCertificate.deploy(credit.address, sender=s.governor)
     holder, other = accounts.test_accounts[4], accounts.test_accounts[5]
-    s.credit.grantRole(s.credit.MINTER_ROLE(), s.governor.address, sender=s.governor)
     for account in (holder, other):
-        s.credit.mint(account.address, MINTED, sender=s.governor)
-    return Certs(s, cert, holder, other, abi_of(project.RetirementCertificate) + abi_of(project.EcoCredit))
+        credit.mint(account.address, MINTED, sender=s.governor)
+    return Certs(s, cert, credit, holder, other, abi_of(project.RetirementCertificate) + abi_of(project.EcoCredit))
 
 
 @pytest.fixture
@@ -396,13 +396,19 @@ def test_retire_with_permit_is_one_transaction_and_survives_a_front_run_permit(c
 
 
 def test_claimed_credits_from_a_real_proof_can_be_retired(certs: Certs, proofs: Any):
-    """The whole path: a real Groth16 proof accepted by GreenProof, the beneficiary claims, then retires all of
-    its ECO with a permit in one transaction."""
-    c = certs
-    s = c.stack
+    """The whole path on the stack's real EcoCredit (minter: GreenProof): a real v2 Groth16 proof accepted by
+    GreenProof.submit, the beneficiary claims, then retires all of its ECO with a permit in one transaction."""
+    from dataclasses import replace
+
+    from oracle.chain.deploy import ape_project
+
+    s = certs.stack
+    cert = ape_project().RetirementCertificate.at(s.deployment.address("RetirementCertificate"))
+    c = replace(certs, cert=cert, credit=s.credit)
+    assert s.credit.minter() == s.green.address
     s.mine_at(proofs.submit_time)
     first = proofs.first
-    s.green.submit(first.epoch, first.tier, first.commitment, first.proof, sender=s.node)
+    s.green.submit(*first.submit_args(), sender=s.node)
     s.green.claim(sender=s.beneficiary)
     claimed = c.credit.balanceOf(s.beneficiary.address)
     assert claimed > 0

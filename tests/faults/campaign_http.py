@@ -13,6 +13,7 @@ in time."""
 from __future__ import annotations
 
 import random
+import re
 import socket
 import sys
 import threading
@@ -28,7 +29,9 @@ from faultlib import REPO_ROOT, CampaignResult, Deadline
 MARK = "x9q"  # our markers carry it, so a reflection is ours and not the seeded hostile label
 SCRIPT = f"<script>{MARK}(1)</script>"
 RAW_MARKERS = (f"<script>{MARK}", f"<img src=x onerror={MARK}", f"<svg onload={MARK}", f"\"><b {MARK}",
-               f"'><b {MARK}", f"javascript:{MARK}")
+               f"'><b {MARK}")
+# A javascript: URL is harmless as text; it is a reflection only inside a URL attribute.
+JS_URL = re.compile(r"""(?:href|src|action|formaction|hx-get|hx-post)\s*=\s*["']?\s*javascript:""" + MARK, re.I)
 SEEDED_HOSTILE = "<script>alert(1)</script>"  # tests/web/seed.py puts it in a node label and a message
 
 VALID_NODE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -300,6 +303,8 @@ def judge(probe: Probe, answer: Answer, chainless: bool = False) -> str | None:
     for marker in RAW_MARKERS:
         if marker in text:
             return f"reflected unescaped: {marker!r} ({ctype})"
+    if JS_URL.search(text):
+        return f"javascript: URL reflected into an attribute ({ctype})"
     if SEEDED_HOSTILE in text:
         return f"seeded hostile label unescaped ({ctype})"
     if "set-cookie" in answer.headers and MARK in answer.headers["set-cookie"]:

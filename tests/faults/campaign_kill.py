@@ -55,9 +55,9 @@ def campaign(tmp: Path, runs: int = 50, budget_s: float = 900.0, seed: int | Non
         t0 = time.monotonic()
         while done < runs and deadline.left() > 60:
             log_before = len(stack.log_text())
-            named = rng.random() < named_share
+            named = done < len(NAMED) or rng.random() < named_share  # each named point once first, then a mix
             if named:
-                fault = NAMED[done % len(NAMED)] if done < 3 else rng.choice(NAMED)
+                fault = NAMED[done] if done < len(NAMED) else rng.choice(NAMED)
                 proc = stack.start(config, fault=fault)
                 if proc.poll() is None:
                     try:

@@ -124,7 +124,7 @@ def campaign(tmp: Path, rounds: int = 3, window_s: float = 10.0, heal_s: float =
         held = max(0, tried - 1)  # an end-of-campaign invariant broke
     statuses = Counter(r["status"] for r in rows.values())
     return CampaignResult("RPC faults (drop, delay, errors, lies)", tried, held, figures={
-        "fault_windows": dict(windows), "faulty_answers_injected": faults, "transactions_sent": len(sent),
+        "fault_windows": dict(windows), "faulty_answers_injected": faults, "transactions_sent": len(sent), "distinct_signed_transactions": len({t.get("raw_hash") for t in sent}),
         "transactions_sent_during_faults": sum(1 for t in sent if t.get("mode") != "healthy"),
         "max_fee_per_gas_sent_gwei": round(worst, 3), "caps_gwei": [MAX_FEE_GWEI, MAX_TIP_GWEI],
         "epochs_recorded": len(rows), "epoch_statuses": dict(statuses), "epochs_accepted_on_chain": len(proved),

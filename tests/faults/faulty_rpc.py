@@ -24,8 +24,9 @@ ABSURD = hex(20_000 * 10**9)  # 20,000 gwei
 
 def decode_raw_tx(raw: str) -> dict[str, int]:
     from eth_account.typed_transactions import TypedTransaction
+    from hexbytes import HexBytes
 
-    data = bytes.fromhex(raw.removeprefix("0x"))
+    data = HexBytes(bytes.fromhex(raw.removeprefix("0x")))
     if data and data[0] <= 0x7F:
         tx = TypedTransaction.from_bytes(data).as_dict()
         return {"nonce": tx["nonce"], "gas": tx["gas"], "max_fee": tx.get("maxFeePerGas", tx.get("gasPrice", 0)),
@@ -100,6 +101,7 @@ class FaultyRpc:
                 except Exception as exc:  # noqa: BLE001 - recorded as undecodable
                     tx = {"error": repr(exc)}
                 tx["mode"] = mode
+                tx["raw_hash"] = hash(r["params"][0])
                 with self.lock:
                     self.sent.append(tx)
         if mode == "drop":

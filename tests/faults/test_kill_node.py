@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 
 def test_random_kill9_loses_nothing_and_never_double_submits(tmp_path, report) -> None:
-    result = campaign_kill.campaign(tmp_path, runs=3, budget_s=300, named_share=0.67)
+    result = campaign_kill.campaign(tmp_path, runs=3, budget_s=300)
     report(result)
     f = result.figures
     assert f["runs"] == 3

@@ -52,7 +52,7 @@ def write_config(path: Path, rpc_url: str, deployment: Path, **extra: dict[str, 
 def node_config(tmp_path: Path, anvil, deployed: Deployment, admit, ecoai_home: Path) -> Path:
     """This test's node (anvil dev account 1, credits to dev account 2) admitted into the replayed H200 demo
     class in KR, and its config (energy and work: the replayed H200 trace)."""
-    admit(NODE.address, BENEFICIARY.address, DEMO_CLASS, "KR")
+    admit(NODE.address, BENEFICIARY.address)
     return write_config(tmp_path / "oracle.toml", anvil.url, ecoai_home / "deployments" / "local.json")
 
 

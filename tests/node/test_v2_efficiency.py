@@ -28,8 +28,8 @@ IDLE_NODE, IDLE_BENEFICIARY = dev_account(3), dev_account(4)
 def test_serving_node_earns_and_idle_node_proves_nothing(
     anvil, deployed: Deployment, admit, ecoai_home: Path, tmp_path: Path
 ) -> None:
-    admit(NODE.address, BENEFICIARY.address, DEMO_CLASS, "KR")
-    admit(IDLE_NODE.address, IDLE_BENEFICIARY.address, DEMO_CLASS, "KR")
+    admit(NODE.address, BENEFICIARY.address)
+    admit(IDLE_NODE.address, IDLE_BENEFICIARY.address)
     deployment_file = ecoai_home / "deployments" / "local.json"
     serving_home, idle_home = tmp_path / "serving", tmp_path / "idle"
     serving_cfg = write_config(tmp_path / "serving.toml", anvil.url, deployment_file)

@@ -100,11 +100,13 @@ def serve() -> Iterator[Callable[[Any], str]]:
 
 
 class RelayProcess:
-    """`python -m oracle.relay …` (the same handler as `ecoai relay`) as a child process."""
+    """`python -m oracle.relay …` (the same handler as `ecoai relay`), or `ecoai relay …`, as a child process."""
 
     def __init__(self, rpc_url: str, deployment: Path, state: Path, log: Path, batch_size: int = 2,
-                 interval_s: float = 60.0, key: str = f"dev:{RELAYER}") -> None:
-        self.args = [sys.executable, "-m", "oracle.relay", "--rpc-url", rpc_url, "--deployment", str(deployment),
+                 interval_s: float = 60.0, key: str = f"dev:{RELAYER}", via_ecoai: bool = False) -> None:
+        # via_ecoai: start it as `ecoai relay` (oracle.app.cli) rather than `python -m oracle.relay`.
+        command = ["oracle.app.cli", "relay"] if via_ecoai else ["oracle.relay"]
+        self.args = [sys.executable, "-m", *command, "--rpc-url", rpc_url, "--deployment", str(deployment),
                      "--key", key, "--batch-size", str(batch_size), "--interval", str(interval_s),
                      "--state", str(state)]
         self.log = log
@@ -125,6 +127,9 @@ class RelayProcess:
 
     def status(self) -> dict:
         return get_json(self.url + "/v1/status")
+
+    def item(self, node: str, epoch: int) -> dict:
+        return get_json(f"{self.url}/v1/proofs/{node}/{epoch}")
 
     def wait_killed(self, timeout: float = 60) -> int:
         assert self.proc is not None

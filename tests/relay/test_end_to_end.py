@@ -15,7 +15,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from oracle.chain.anvil import Anvil, rpc_call
-from oracle.relay.client import RelayUnavailable, hand_over
+from oracle.node.relay_client import RelayUnavailable, hand_over
 
 from .conftest import BENEFICIARIES, DEMO_CLASS, DEMO_TIER, NODES, RELAYER, RelayProcess, node_address, prove, \
     wait_for
@@ -73,7 +73,8 @@ def start_relay(chain: Chain, tmp_path: Path, relays: list[RelayProcess], fault:
 
 
 def hand_both(chain: Chain, relay: RelayProcess, epoch: int) -> list[dict]:
-    return [hand_over(relay.url, chain.proofs[(node_address(n), epoch)], tier=DEMO_TIER) for n in NODES]
+    return [hand_over(relay.url, chain.proofs[(node_address(n), epoch)], tier=DEMO_TIER, node=node_address(n))
+            for n in NODES]
 
 
 def settled(relay: RelayProcess) -> bool:
@@ -116,7 +117,8 @@ def test_two_nodes_settle_in_one_batch_transaction(chain: Chain, tmp_path: Path,
     for b in BENEFICIARIES:
         assert chain.green.functions.accrued(node_address(b)).call() > accrued_before[b]
     assert chain.green.functions.accrued(node_address(RELAYER)).call() == accrued_before[RELAYER]
-    again = hand_over(relay.url, chain.proofs[(node_address(NODES[0]), epoch)], tier=DEMO_TIER)
+    again = hand_over(relay.url, chain.proofs[(node_address(NODES[0]), epoch)], tier=DEMO_TIER,
+                      node=node_address(NODES[0]))
     assert (again["status"], again["duplicate"], again["tx_hash"]) == ("settled", True, tx_hash)
     status = relay.status()
     assert status["batches"]["settled"] == 1 and status["relayer"] == node_address(RELAYER)

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from oracle.relay.client import RelayRefused, hand_over, submission_body
+from oracle.node.relay_client import RelayRefused, hand_over, submission_body
 from oracle.relay.queue import QUEUED, RelayQueue
 from oracle.relay.server import ChainViews, create_app
 
 from .conftest import DEMO_TIER, NODES, get_json, node_address, prove
 
 EPOCH = 5_000_000
+NODE = node_address(NODES[0])
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +39,10 @@ def post(url: str, body: dict) -> requests.Response:
 
 def test_a_valid_proof_is_queued_once(relay, bundle) -> None:
     url, queue = relay
-    first = hand_over(url, bundle, tier=DEMO_TIER)
+    first = hand_over(url, bundle, tier=DEMO_TIER, node=NODE)
     assert (first["status"], first["duplicate"], first["epoch"]) == (QUEUED, False, EPOCH)
     assert first["node"] == node_address(NODES[0])
-    again = hand_over(url, bundle, tier=DEMO_TIER)  # a node retrying after a lost answer
+    again = hand_over(url, bundle, tier=DEMO_TIER, node=NODE)  # a node retrying after a lost answer
     assert (again["status"], again["duplicate"]) == (QUEUED, True)
     assert len(queue.items()) == 1
     assert get_json(url + "/v1/status")["queue"] == {"queued": 1, "batched": 0, "settled": 0, "failed": 0}
@@ -51,9 +52,10 @@ def test_a_valid_proof_is_queued_once(relay, bundle) -> None:
 
 def test_the_snarkjs_proof_object_is_accepted_too(relay, bundle) -> None:
     url, queue = relay
-    body = submission_body(bundle, DEMO_TIER) | {"proof": bundle.proof}
+    body = submission_body(bundle, tier=DEMO_TIER, node=NODE) | {"proof": bundle.proof}
     assert post(url, body).status_code == 202
-    assert queue.get(node_address(NODES[0]), EPOCH).proof == [int(w) for w in submission_body(bundle, 0)["proof"]]
+    words = submission_body(bundle, tier=0, node=NODE)["proof"]
+    assert queue.get(NODE, EPOCH).proof == [int(w) for w in words]
 
 
 def _tampered_signal(body: dict) -> dict:
@@ -114,13 +116,13 @@ def _commitment_alias(body: dict) -> dict:
 ])
 def test_an_invalid_hand_over_is_refused_with_422_and_queues_nothing(relay, bundle, tamper, reason) -> None:
     url, queue = relay
-    body = tamper(copy.deepcopy(submission_body(bundle, DEMO_TIER)))
+    body = tamper(copy.deepcopy(submission_body(bundle, tier=DEMO_TIER, node=NODE)))
     response = post(url, body)
     assert response.status_code == 422, response.text
     assert reason in response.json()["error"]
     assert queue.items() == []
     # A refused hand-over does not block the valid one for the same epoch.
-    assert hand_over(url, bundle, tier=DEMO_TIER)["status"] == QUEUED
+    assert hand_over(url, bundle, tier=DEMO_TIER, node=NODE)["status"] == QUEUED
 
 
 def test_the_client_raises_relay_refused_and_checks_the_node(relay, bundle) -> None:
@@ -128,7 +130,9 @@ def test_the_client_raises_relay_refused_and_checks_the_node(relay, bundle) -> N
     with pytest.raises(ValueError, match="not the proof's node"):
         hand_over(url, bundle, tier=DEMO_TIER, node=node_address(NODES[1]))
     with pytest.raises(RelayRefused) as refused:
-        hand_over(url, {"proof": bundle.proof, "public_signals": bundle.public_signals[:5] + ["1"]}, tier=0)
+        # snarkjs's own key name, as the node stores the bundle
+        hand_over(url, {"proof": bundle.proof, "publicSignals": bundle.public_signals[:5] + ["1"]}, tier=0,
+                  node=NODE)
     assert refused.value.status == 422 and "does not verify" in refused.value.reason
     assert post(url, {"not": "a submission"}).status_code == 422
     assert requests.post(url + "/v1/proofs", data=b"{", timeout=10).status_code == 422

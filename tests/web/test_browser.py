@@ -64,7 +64,8 @@ def test_node_and_proof_pages_and_verify_again(page, web_server, web_chain) -> N
     proof = web_chain.proofs[0]
     page.goto(f"{web_server.url}/nodes/{proof['node']}")
     assert page.locator("h1").inner_text() == "seoul-encoder-1"  # the node's governed label
-    assert proof["node"] in page.locator("#node-address").inner_text()  # the address one click away
+    page.locator("#node-address summary").click()  # the address is one click away
+    assert proof["node"] in page.locator("#node-address").inner_text()
     assert web_chain.accounts[3] in page.locator("dl.facts").inner_text()  # its beneficiary
     assert page.locator("#node-proofs tbody tr").count() == 2
     page.wait_for_function("() => Chart.getChart('node-chart') !== undefined")

@@ -125,7 +125,9 @@ def leaderboard_page(reader: Reader, sort: SortKey, class_id: str | None, page: 
     if class_id is None and sort is SortKey.efficiency:
         classes = reader.classes()
         if not classes:
-            return Page([], page, size, 0), None
+            empty = Page([], page, size, 0)
+            check_page(empty)
+            return empty, None
         class_id = str(classes[0]["class_id"])
     board = reader.leaderboard(sort.value, page, size, class_id)
     check_page(board)
