@@ -47,12 +47,15 @@ def log(msg: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("campaigns", nargs="*", choices=["fuzz", "kill", "rpc", "http"], default=[])
+    parser.add_argument("campaigns", nargs="*", metavar="{fuzz,http,kill,rpc}", help="default: all four")
     parser.add_argument("--quick", action="store_true", help="the short sizes (as in tests/faults)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write every result to this file")
     args = parser.parse_args()
     chosen = args.campaigns or ["fuzz", "http", "kill", "rpc"]
+    unknown = set(chosen) - {"fuzz", "http", "kill", "rpc"}
+    if unknown:
+        parser.error(f"unknown campaign(s): {sorted(unknown)}")
     sizes = QUICK if args.quick else FULL
     label = "quick" if args.quick else "full"
 

@@ -280,7 +280,9 @@ def read_node_db(node: Node) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="A fleet of real oracle nodes against one anvil, one indexer "
+                                     "and the web app on loopback, measured for a few minutes (see the module "
+                                     "docstring and docs/fleet.md).")
     parser.add_argument("--nodes", type=int, default=8, help=f"oracle nodes (1..{DEV_ACCOUNT_COUNT - 1}: anvil's "
                         "dev accounts 1..N; account 0 deploys and governs); default 8")
     parser.add_argument("--minutes", type=float, default=3.0, help="measured window (default 3)")

@@ -49,9 +49,9 @@ EPOCH0 = 400_000_000  # a multiple of 256 (bitmap words), in 2033 at 5 s per epo
 CACHE = REPO_ROOT / ".build" / "bench-proofs"
 SUBMISSION = "(address,uint64,uint8,uint64,uint8,uint256,uint256[8])"
 OWN_MAX = 32  # one node's own queue: batches up to 32 of its epochs
-# GreenProof's storage slot of `_accepted` (after AccessControl._roles 0, Pausable._paused 1, maxEpochAge 2,
-# accrued 3, _schedule 4, _nodes 5): mapping(node => mapping(word => uint256)).
-ACCEPTED_SLOT = 6
+# GreenProof's storage slot of `_accepted` (AccessControl._roles 0, Pausable._paused and maxEpochAge packed in 1,
+# accrued 2, _schedule 3, _nodes 4): mapping(node => mapping(word => uint256)). The bench checks it on chain.
+ACCEPTED_SLOT = 5
 
 # Per-proof floor of submitBatch with distinct nodes (EIP-196/197/1108 prices, EIP-2929 storage, LOG costs).
 PAIR, EC_MUL, EC_ADD = 34_000, 6_000, 150
@@ -188,6 +188,9 @@ def main() -> int:
         # Steady state: every fleet node already has epoch EPOCH0 (same bitmap word) accepted. Written straight
         # into GreenProof's storage (anvil_setStorageAt) instead of proving and settling 128 more epochs; the
         # acceptedWord view checks the slot.
+        own_word = green.functions.acceptedWord(node, EPOCH0 >> 8).call()
+        assert own_word and int(rpc_call(url, "eth_getStorageAt", [
+            green.address, hex(accepted_slot(node, EPOCH0 >> 8)), "latest"]), 16) == own_word, "ACCEPTED_SLOT moved"
         for address in fleet:
             slot = accepted_slot(address, EPOCH0 >> 8)
             rpc_call(url, "anvil_setStorageAt", [green.address, hex(slot), f"0x{1 << (EPOCH0 & 255):064x}"])

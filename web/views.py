@@ -100,6 +100,42 @@ def fmt_duration(seconds: int | None) -> str:
     return f"{seconds:,} s"
 
 
+CHART_W, CHART_H, CHART_LEFT, CHART_BOTTOM, CHART_TOP = 800, 270, 90, 40, 26
+
+
+def efficiency_chart(rows: list, unit: str) -> dict | None:
+    """Geometry of the node page's chart (an SVG drawn by the template, no script): one bar per accepted epoch,
+    oldest first, its height the proven energy per unit τ, labelled by the epoch's start time (UTC), with the
+    class baseline β as a dashed line. rows: proof rows with efficiency_uj_per_unit, baseline_uj_per_unit,
+    epoch_start (or timestamp), epoch. None without rows."""
+    if not rows:
+        return None
+    values = [float(r["efficiency_uj_per_unit"]) for r in rows]
+    baselines = [r["baseline_uj_per_unit"] for r in rows if r["baseline_uj_per_unit"] is not None]
+    top = max(values + [float(b) for b in baselines]) * 1.1 or 1.0
+    plot_w, plot_h = CHART_W - CHART_LEFT - 10, CHART_H - CHART_BOTTOM - CHART_TOP
+    slot = plot_w / len(rows)
+    bar_w = min(40.0, max(1.0, slot * 0.7))
+
+    def y(value: float) -> float:
+        return round(CHART_TOP + plot_h * (1 - value / top), 1)
+
+    bars, labels = [], []
+    step = max(1, len(rows) // 6)
+    for i, (row, value) in enumerate(zip(rows, values)):
+        x = CHART_LEFT + i * slot + (slot - bar_w) / 2
+        when = row["epoch_start"] if row["epoch_start"] is not None else row["timestamp"]
+        bars.append({"x": round(x, 1), "y": y(value), "w": round(bar_w, 1), "h": round(CHART_TOP + plot_h - y(value), 1),
+                     "title": f"epoch {row['epoch']}, {fmt_time(when)}: at most {fmt_efficiency(value, unit)}"})
+        if i % step == 0 or i == len(rows) - 1:
+            labels.append({"x": round(x + bar_w / 2, 1), "text": fmt_chart_time(when)})
+    ticks = [{"y": y(top * k / 4), "text": f"{round(top * k / 4):,}"} for k in range(5)]
+    return {"width": CHART_W, "height": CHART_H, "left": CHART_LEFT, "right": CHART_W - 10,
+            "axis_y": CHART_TOP + plot_h, "label_y": CHART_TOP + plot_h + 18, "bars": bars, "labels": labels,
+            "ticks": ticks, "axis_title": f"µJ/{unit}", "baseline_y": y(float(baselines[-1])) if baselines else None,
+            "baseline_text": f"class baseline {fmt_efficiency(baselines[-1], unit)}" if baselines else None}
+
+
 @functools.cache
 def make_env() -> Environment:
     env = Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True,

@@ -77,7 +77,8 @@ def test_passphrase_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     secret = tmp_path / "passphrase"
     secret.write_text(SECRETS["NODE_UNLOCK"] + "\n")
     config = parse_config({"key": {"account": "ape:operator", "passphrase_file": str(secret)},
-                           "chain": {"network": "ethereum:sepolia", "rpc_url": "https://rpc.example"}})
+                           "chain": {"network": "ethereum:sepolia", "rpc_url": "https://rpc.example"},
+                           "measure": {"allow_unmeasured": True}})
     assert config.key.passphrase_file == secret
     key = load_key(config.key.account, config.key.passphrase_env, False, config.key.passphrase_file)
     assert key.address.startswith("0x")

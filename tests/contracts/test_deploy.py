@@ -123,7 +123,7 @@ def test_deployed_fixture_serves_web3_clients_from_the_file_alone(anvil, deploye
                             c.min_work_per_epoch, c.max_units_per_second, c.require_measured]
     for region, grams in params.regions.items():
         assert green.functions.carbonFactorOf(label_to_bytes32(region)).call() == grams
-    assert green.functions.schedule().call() == [[0, 0, 5]]
+    assert [tuple(x) for x in green.functions.schedule().call()] == [(0, 0, 5)]
     assert green.functions.maxEpochAge().call() == 3600
 
     node, beneficiary = w3.eth.accounts[1], w3.eth.accounts[2]
@@ -133,7 +133,7 @@ def test_deployed_fixture_serves_web3_clients_from_the_file_alone(anvil, deploye
     assert info[4] <= w3.eth.get_block("latest")["timestamp"]
     set_epoch_length(loaded, anvil.url, 12)
     [initial, appended] = green.functions.schedule().call()
-    assert initial == [0, 0, 5] and appended[2] == 12
+    assert tuple(initial) == (0, 0, 5) and appended[2] == 12
     now = w3.eth.get_block("latest")["timestamp"]
     assert appended[0] == (now // 5 + 1) * 5 and appended[1] == now // 5 + 1  # from the end of the current epoch
     assert green.functions.currentEpoch().call() == now // 5

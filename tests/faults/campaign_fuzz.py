@@ -595,15 +595,15 @@ def run_fuzz(setup: FuzzSetup, count: int, tx_sample: int, rng: random.Random, b
     tx_held = 0
     hashes = rpc.batch([("eth_sendTransaction", [{"from": c.sender, "to": c.to, "data": c.data,
                                                   "gas": hex(9_000_000)}]) for c in tx_cases])
-    receipts = wait_receipts(rpc, [h["result"] for h in hashes if "result" in h])
-    for c, h in zip(tx_cases, hashes, strict=True):
-        if "error" in h:  # refused before mining (e.g. by the node's own checks): not accepted either
-            tx_held += 1
+    sent_hashes = [h["result"] for h in hashes if "result" in h]
+    receipts = wait_receipts(rpc, sent_hashes, timeout=30)
+    tx_held += sum(1 for h in hashes if "error" in h)  # refused before mining: not accepted either
+    never_mined = [h for h, r in zip(sent_hashes, receipts, strict=True) if r is None]
     for r in receipts:
         if r is not None and r["status"] == "0x0":
             tx_held += 1
-        else:
-            failures.append(f"transaction mined with status 1 (or no receipt): {r}")
+        elif r is not None:
+            failures.append(f"transaction {r['transactionHash']} mined with status 1")
     tx_s = time.monotonic() - t0
 
     # The chain after it all: exactly the four settled originals have EpochProved, the six others are open.
@@ -620,13 +620,19 @@ def run_fuzz(setup: FuzzSetup, count: int, tx_sample: int, rng: random.Random, b
     _mined_ok(rpc, {"from": setup.outsider, "to": setup.green, "gas": hex(9_000_000),
                     "data": batch_data([v.item() for v in fuzzer.open])})
     total = len(w3_green.events.EpochProved.get_logs(from_block=0))
+    # A mutated transaction still in the pool (not mined) is not accepted; any mined since must have failed.
+    late = wait_receipts(rpc, never_mined, timeout=5) if never_mined else []
+    for r in late:
+        if r is not None and r["status"] != "0x0":
+            failures.append(f"transaction {r['transactionHash']} mined later with status 1")
+    tx_held += len(never_mined)
     rpc.close()
 
     result = CampaignResult(
         "fuzzed submissions", tried + len(tx_cases), held + tx_held,
         figures={
             "eth_call_mutations": tried, "eth_call_refused": held, "real_tx_mutations": len(tx_cases),
-            "real_tx_refused": tx_held, "accepted_beyond_valid_originals": (tried - held) + (len(tx_cases) - tx_held),
+            "real_tx_refused": tx_held, "real_tx_never_mined": len(never_mined), "accepted_beyond_valid_originals": (tried - held) + (len(tx_cases) - tx_held),
             "valid_originals": len(setup.valids), "valid_originals_accepted_on_chain": total,
             "control_valid_calls_answered_success": f"{control_ok}/{len(control_calls)}",
             "calls_per_s": round(tried / call_s, 1) if call_s else None, "eth_call_s": round(call_s, 1),

@@ -31,7 +31,7 @@ def test_rpc_outage_queues_proofs_and_drains_them_when_the_chain_returns(tmp_pat
         proc = ecoai("oracle", "run", "--config", str(config), "--epochs", "2", log=log)
         first = wait_for(
             lambda: [e for e, r in node_rows(ecoai_home).items() if r["status"] == "accepted"],
-            40,
+            90,  # start-up, one 5-s epoch and its proof: slow on a loaded machine
             "a first accepted epoch",
             proc,
         )[0]
@@ -40,7 +40,7 @@ def test_rpc_outage_queues_proofs_and_drains_them_when_the_chain_returns(tmp_pat
         # While the endpoint is down the node keeps measuring and proving; proofs wait in the queue.
         queued = wait_for(
             lambda: [e for e, r in node_rows(ecoai_home).items() if r["status"] == "proved"],
-            20,
+            40,
             "a proof queued during the outage",
             proc,
         )

@@ -145,6 +145,7 @@ def test_leaderboard_says_whose_node_is_whose(client: TestClient) -> None:
     assert BEN[:6] in table and f'title="{BEN}"' in table  # the beneficiary, without opening the node
     assert table.index("&lt;script&gt;") < table.index("paris-1")  # 550 µJ/token ranks above 800
     assert "550 µJ/token" in table and "45.0" in table
+    assert table.count("<th scope") == 7  # fits a page: node (with class · region), beneficiary, 4 figures
     selector = board.split('id="class-selector"')[1].split("</div>")[0]
     assert CLASS_A in selector and CLASS_B in selector and 'aria-current="true"' in selector
     credits = client.get("/leaderboard?sort=credits").text
@@ -158,8 +159,10 @@ def test_node_page_names_the_node_and_never_invents_a_footprint(client: TestClie
     assert BEN in page.split('id="node-beneficiary"')[1].split("</dd>")[0]
     assert 'id="node-footprint">not reported<' in page
     assert "800 µJ/token" in page and "Eco Score" in page
-    chart = page.split('data-series="')[1].split('"')[0].replace("&#34;", '"')
-    assert '"labels":["01-01 11:00"]' in chart and '"efficiency_uj_per_unit":[800]' in chart  # by time, not epoch
+    chart = page.split('<svg class="efficiency-chart" id="node-chart"')[1].split("</svg>")[0]
+    assert '<text class="time"' in chart and ">01-01 11:00</text>" in chart  # labelled by time, not epoch number
+    assert "epoch 11, 1970-01-01 11:00:00 UTC: at most 800 µJ/token" in chart and chart.count('class="bar"') == 1
+    assert "class baseline 1,000 µJ/token" in chart
 
 
 def test_proof_page_shows_the_settlement_methods_and_downloads(client: TestClient) -> None:

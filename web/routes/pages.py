@@ -14,7 +14,7 @@ from web.db.queries import NODE_CHART_EPOCHS, NODE_PAGE_SIZE, Page, method_label
 from web.routes.common import (AddressParam, Busy, ClassQuery, EpochParam, PageQuery, SizeQuery, SortKey,
                                check_page, is_fragment_request, leaderboard_page, node_or_404, proof_or_404,
                                public_signals, verify_again, web_state)
-from web.views import fmt_chart_time, make_env
+from web.views import efficiency_chart, fmt_chart_time, make_env
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -75,15 +75,9 @@ async def node_page(request: Request, address: AddressParam, page: PageQuery = 1
         proofs = Page(recent[(page - 1) * size:page * size], page, size, total)
     else:
         proofs = reader.node_proofs(node["node"], page, size, total)
-    chart = recent[::-1]
-    chart_json = _chart_json({
-        "labels": [fmt_chart_time(r["epoch_start"] if r["epoch_start"] is not None else r["timestamp"])
-                   for r in chart],
-        "unit": node["unit"] or "unit",
-        "efficiency_uj_per_unit": [int(r["efficiency_uj_per_unit"]) for r in chart],
-        "baseline_uj_per_unit": [r["baseline_uj_per_unit"] for r in chart]})
+    chart = efficiency_chart(recent[::-1], node["unit"] or "unit")
     cls = reader.efficiency_class(node["class_id"]) if node["class_id"] else None
-    return render(request, "node.html", nav="leaderboard", node=node, proofs=proofs, chart_json=chart_json,
+    return render(request, "node.html", nav="leaderboard", node=node, proofs=proofs, chart=chart,
                   rank=node["rank_credits"], class_rank=node["class_rank_efficiency"], cls=cls,
                   saved_mj=node["credits_eco"] * MJ_PER_KWH, footprint_mj=None, method_labels=method_labels)
 
