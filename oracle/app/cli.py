@@ -12,6 +12,8 @@ from typing import NoReturn
 
 from oracle import __version__
 from oracle.errors import UsageError
+from oracle.node.cli import read_chain_config
+from oracle.zk.cli import ONCHAIN_CONFIG_READER
 
 # Modules that add subcommands, in the order `ecoai --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -46,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    # `ecoai verify --onchain` (oracle.zk, a layer below the node) reads the node's config file: the application
+    # layer, which knows both, hands it the node's reader.
+    subparsers.choices["verify"].set_defaults(**{ONCHAIN_CONFIG_READER: read_chain_config})
     return parser
 
 

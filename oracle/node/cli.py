@@ -13,7 +13,6 @@ from oracle.cliargs import positive_int
 from oracle.errors import UsageError
 from oracle.node.config import DEFAULT_CONFIG_TEXT, ChainConfig, load_config, with_overrides
 from oracle.paths import state_dir
-from oracle.zk.cli import ONCHAIN_CONFIG_READER
 
 log = logging.getLogger("ecoai.oracle")
 
@@ -51,11 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("--last", type=positive_int, default=20, help="how many epochs to show (default 20)")
     status.add_argument("--json", action="store_true", help="one JSON object per line")
     status.set_defaults(handler=cmd_status)
-
-    # `ecoai verify --onchain` (oracle.zk.cli, a layer below) reads the node's config through this reader.
-    verify = subparsers.choices.get("verify")
-    if verify is not None:
-        verify.set_defaults(**{ONCHAIN_CONFIG_READER: read_chain_config})
 
 
 def read_chain_config(config: Path | None, rpc_url: str | None, deployment: Path | None) -> ChainConfig:

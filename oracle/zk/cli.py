@@ -308,8 +308,8 @@ def _verify_onchain(args: argparse.Namespace) -> int:
         raise UsageError(f"--onchain EPOCH: not a decimal integer: {epoch_text!r}") from None
     if not 0 <= epoch < 1 << 64:
         raise UsageError(f"--onchain EPOCH: must be 0 to 2^64 - 1, got {epoch}")
-    # The node's config file format belongs to the node (a layer above): `ecoai` hands us its reader, which
-    # oracle.node.cli registers on this parser (ONCHAIN_CONFIG_READER); it returns the config's chain section.
+    # The node's config file format belongs to the node (a layer above): the application layer (oracle.app.cli)
+    # sets its reader on this parser (ONCHAIN_CONFIG_READER); it returns the config's chain section.
     read_chain_config = getattr(args, ONCHAIN_CONFIG_READER, None)
     if read_chain_config is None:
         raise UsageError("--onchain needs the node's config reader (run it as `ecoai verify --onchain`)")
