@@ -21,8 +21,8 @@ MG_PER_G = 1000
 # BN254 scalar field: every public input of a proof must be below it (the contract rejects aliases x + r).
 SNARK_SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
-# Public signals in snarkjs order; GreenProof builds its inputs in the same order.
-PUBLIC_SIGNALS = ("threshold_mj", "epoch", "node", "commitment")
+# Public signals of the efficiency circuit in snarkjs order; GreenProof builds its inputs in the same order.
+PUBLIC_SIGNALS = ("efficiency_uj_per_unit", "work_units_total", "epoch", "node", "methods", "commitment")
 
 
 # --- formulas ---------------------------------------------------------------------------------------------------
@@ -40,24 +40,14 @@ def epoch_bounds(epoch: int, epoch_seconds: int) -> tuple[int, int]:
     return epoch * epoch_seconds, (epoch + 1) * epoch_seconds
 
 
-def credits_wei(baseline_mj: int, threshold_mj: int) -> int:
-    """ECO-wei earned by an epoch accepted at `threshold_mj` under a class baseline (GreenProof._credits)."""
-    return max(baseline_mj - threshold_mj, 0) * WEI_PER_ECO // MJ_PER_KWH
-
-
-def carbon_bound_mg(threshold_mj: int, grams_per_kwh: int) -> int:
-    """Upper bound of an epoch's carbon, mg CO2, rounded up (GreenProof._carbonBound)."""
-    return -(-threshold_mj * grams_per_kwh * MG_PER_G // MJ_PER_KWH)
-
-
-# --- v2: efficiency (energy per unit of useful work) ---------------------------------------------------------
+# --- efficiency (energy per unit of useful work) -------------------------------------------------------------
 UJ_PER_MJ = 1000
 UJ_PER_KWH = 3_600_000_000_000  # microjoules in one kWh: 1 ECO = 1 kWh saved
 
 
 def efficiency_credits_wei(baseline_uj_per_unit: int, tier_uj_per_unit: int, work_units: int,
                            max_units_per_second: int, epoch_length_s: int) -> int:
-    """ECO-wei of an accepted v2 epoch (GreenProof._credits): (β − τ) · min(W, cap) · 10^18 / 3.6e12 with
+    """ECO-wei of an accepted epoch (GreenProof._credits): (β − τ) · min(W, cap) · 10^18 / 3.6e12 with
     cap = maxUnitsPerSecond · epoch length; W = 0 → 0. GreenProof uses the class parameters in force when the
     proof is accepted and the length of the proven epoch."""
     counted = min(work_units, max_units_per_second * epoch_length_s)
@@ -65,13 +55,14 @@ def efficiency_credits_wei(baseline_uj_per_unit: int, tier_uj_per_unit: int, wor
 
 
 def energy_bound_mj(tier_uj_per_unit: int, work_units: int) -> int:
-    """The energy bound a v2 proof implies, mJ: ceil(τ · W / 1000) (1000 · Σe ≤ τ · W)."""
+    """The energy bound a proof implies, mJ: ceil(τ · W / 1000) (1000 · Σe ≤ τ · W)."""
     return -(-tier_uj_per_unit * work_units // UJ_PER_MJ)
 
 
 def efficiency_carbon_bound_mg(tier_uj_per_unit: int, work_units: int, grams_per_kwh: int) -> int:
-    """Carbon bound of a v2 epoch, mg CO2: carbon_bound_mg of its energy bound (GreenProof EpochProved)."""
-    return carbon_bound_mg(energy_bound_mj(tier_uj_per_unit, work_units), grams_per_kwh)
+    """Carbon bound of an accepted epoch, mg CO2, rounded up: ceil(energy bound (mJ) · gramsPerKwh / 3.6e6)
+    (GreenProof._carbonBound, EpochProved.carbonBoundMg)."""
+    return -(-energy_bound_mj(tier_uj_per_unit, work_units) * grams_per_kwh * MG_PER_G // MJ_PER_KWH)
 
 
 def eco_from_wei(wei: int) -> float:

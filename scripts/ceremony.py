@@ -43,6 +43,7 @@ from oracle.zk.artifacts import (  # noqa: E402  (the path insert above makes th
     sha256_file,
 )
 from oracle.paths import node_tool  # noqa: E402
+from oracle.progress import Steps  # noqa: E402
 
 # Phase-1 power per circuit (Circuit.phase1_power): 2^power >= constraints + public inputs + 1.
 # energy_budget: 2^12 = 4096 >= 2902 + 4 + 1; efficiency: 2^13 = 8192 >= 5649 + 6 + 1.
@@ -50,12 +51,14 @@ BEACON_ITERATIONS_EXP = 10
 
 
 class Transcript:
-    def __init__(self) -> None:
+    def __init__(self, progress: Steps) -> None:
         self.steps: list[dict] = []
+        self.progress = progress  # one line per step on stderr (the entropy never appears in it)
 
     def run(self, name: str, args: list[str], outputs: list[Path], cwd: Path, redact: str | None = None) -> str:
         started = time.monotonic()
-        proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+        with self.progress.step(name):
+            proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
         log = proc.stdout + proc.stderr
         if redact:
             log = log.replace(redact, "<entropy>")
@@ -70,7 +73,6 @@ class Transcript:
             # snarkjs prints the contribution hashes (blake2b) a verifier compares with `zkey verify`.
             "log": [_strip_ansi(line) for line in log.splitlines() if line.strip()],
         })
-        print(f"  {name}: {self.steps[-1]['seconds']} s", flush=True)
         return log
 
 
@@ -104,18 +106,20 @@ def main() -> int:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    t = Transcript()
+    # compile, phase 1 (5 local steps or 1 check of the given file), phase 2 (6 steps)
+    t = Transcript(Steps("ceremony", total=1 + (1 if args.ptau else 5) + 6))
     print(f"ceremony in {work}", flush=True)
 
     # Compile.
     started = time.monotonic()
-    r1cs, wasm = compile_circuit(work, circuit)
+    with t.progress.step(f"compiling {circuit.source.name}"):
+        r1cs, wasm = compile_circuit(work, circuit)
     cs = constraint_system_record(r1cs, circuit)
     t.steps.append({"step": "compile", "command": f"circom2 {circuit.source.relative_to(REPO_ROOT)} --O2 --r1cs --wasm",
                     "seconds": round(time.monotonic() - started, 2),
                     "outputs": {r1cs.name: sha256_file(r1cs), wasm.name: sha256_file(wasm)},
                     "source_sha256": sha256_file(circuit.source)})
-    print(f"  compile: {cs['constraints']} constraints", flush=True)
+    print(f"  compiled: {cs['constraints']} constraints", flush=True)
 
     # Phase 1 (universal): local unless a public prepared ptau is given.
     if args.ptau:
@@ -169,7 +173,7 @@ def main() -> int:
         "steps": t.steps,
     }
     circuit.transcript.write_text(json.dumps(transcript, indent=2) + "\n")
-    print(f"keys written to {KEYS_DIR}", flush=True)
+    t.progress.done(f"keys written to {KEYS_DIR}")
     return 0
 
 

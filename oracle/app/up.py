@@ -25,14 +25,35 @@ from oracle.node.cli import add_loop_flags
 from oracle.node.config import NodeConfig, parse_config
 from oracle.node.service import ChainView
 from oracle.paths import state_dir
+from oracle.progress import plural
 
 log = logging.getLogger("ecoai.up")
 
 DEFAULT_METRICS_PORT = 9464
+UP_DESCRIPTION = """\
+The whole local demo in one command, on 127.0.0.1:
+  1. anvil, a local chain, on --rpc-port (default 8545), its state kept between runs;
+  2. the EcoAI contracts (deployed on the first run, reused afterwards), the epoch length
+     set (--epoch-seconds) and this node (anvil dev account 1, crediting dev account 2) admitted;
+  3. the oracle node: measures each epoch (the replayed H200 trace unless --source/--work-source),
+     proves it with Groth16 and submits it to GreenProof;
+  4. the web app on --web-port (default 8000; --no-web skips it);
+  5. the Prometheus exporter on --metrics-port (default 9464; 0 disables it).
+A taken port is replaced by a free one; the addresses are printed at start.
+
+State folder: $ECOAI_HOME (default .ecoai in the checkout): anvil/ (chain state), deployments/local.json,
+node.db (the node's epochs; `ecoai oracle status` reads it), logs/ (oracle.log, web.log).
+
+Ctrl-C (or SIGTERM) stops everything cleanly: the node's state is already on disk, anvil saves the chain
+(the next run reuses it), and a summary is printed (--json: one line). With --epochs N the oracle stops after N epochs; the web app keeps
+serving until Ctrl-C."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    up = subparsers.add_parser("up", help="local chain + contracts + oracle + web app, all in one (make run)")
+    up = subparsers.add_parser(
+        "up", help="local chain + contracts + oracle + web app, all in one (make run)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=UP_DESCRIPTION)
     add_loop_flags(up)
     up.add_argument("--no-web", action="store_true", help="do not start the web app")
     up.add_argument("--rpc-port", type=port, default=8545, help="anvil port (default 8545; a free one if taken)")
@@ -115,9 +136,8 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
         result = loop.run(args.epochs)
         summary = summarize(result, client, view)
         if web is not None and args.epochs is not None and not stop.is_set():
-            log.info(
-                "oracle done after %d epoch(s); the web app keeps serving on %s until Ctrl-C", args.epochs, web_url
-            )
+            log.info("oracle done after %s; the web app keeps serving on %s until Ctrl-C",
+                     plural(args.epochs, "epoch"), web_url)
             while not stop.wait(0.5):
                 if web.poll() is not None:
                     log.warning("the web app exited with code %s", web.returncode)

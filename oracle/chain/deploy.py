@@ -30,6 +30,7 @@ from oracle.chain.keys import NodeKey
 from oracle.conventions import label_to_bytes32
 from oracle.errors import UsageError
 from oracle.paths import REPO_ROOT, SOLCX_DIR
+from oracle.progress import Steps, plural
 
 DEFAULT_PARAMS = Path(__file__).with_name("default_params.toml")
 LOCAL_NETWORK = "ethereum:local"
@@ -240,30 +241,50 @@ def _abi(container: Any) -> list[dict[str, Any]]:
     return container.contract_type.model_dump(mode="json", by_alias=True, exclude_none=True)["abi"]
 
 
-def deploy_stack(sender: Any, params: DeployParams, network: str, test_deployment: bool = False) -> Deployment:
+def deploy_stack(sender: Any, params: DeployParams, network: str, test_deployment: bool = False,
+                 progress: Steps | None = None) -> Deployment:
     """Deploys the verifier, EcoCredit, GreenProof and RetirementCertificate on Ape's connected network, fixes
     GreenProof as EcoCredit's one minter, sets every efficiency class and region, and hands every GreenProof role
     to `params.admin` when given (the deployer renounces its own). Refuses first (`check_role_plan`) a non-local
     network without a governance admin distinct from the deployer, unless `test_deployment`; checks after the
-    hand-over that the deployer holds no role. Returns the Deployment (not yet saved)."""
+    hand-over that the deployer holds no role. Returns the Deployment (not yet saved).
+
+    Ape's own per-transaction lines ("Submitted 0x…", "Confirmed 0x…", "Contract … deployed to") are silenced
+    here (warnings and errors still show); `progress` (default: lines on stderr) says one line per step."""
     from ape import chain
+    from ape.logging import LogLevel, logger
 
     check_role_plan(network, params.admin, sender.address, test_deployment)
-    project = ape_project()
-    verifier = getattr(project, VERIFIER_CONTRACT).deploy(sender=sender)
-    first_block = chain.provider.get_receipt(verifier.txn_hash).block_number
-    credit = project.EcoCredit.deploy(sender=sender)
-    green = project.GreenProof.deploy(sender.address, verifier.address, credit.address, params.epoch_length_s,
-                                      params.max_epoch_age_s, sender=sender)
-    credit.setMinter(green.address, sender=sender)
-    certificate = project.RetirementCertificate.deploy(credit.address, sender=sender)
-    for efficiency_class in params.classes.values():
-        green.setEfficiencyClass(*efficiency_class.call_args(), sender=sender)
-    for name, grams in params.regions.items():
-        green.setRegionCarbon(label_to_bytes32(name), grams, sender=sender)
-    if params.admin is not None and params.admin.lower() != sender.address.lower():
-        _hand_over(green, sender, params.admin)
-    _check_roles(green, credit, sender.address, params.admin)
+    steps = progress if progress is not None else Steps("deploy", total=7)
+    with logger.at_level(LogLevel.WARNING):
+        with steps.step("compiling the contracts (first run only) and loading them"):
+            project = ape_project()
+            verifier_type = getattr(project, VERIFIER_CONTRACT)
+        with steps.step("deploying Groth16Verifier"):
+            verifier = verifier_type.deploy(sender=sender)
+            first_block = chain.provider.get_receipt(verifier.txn_hash).block_number
+        with steps.step("deploying EcoCredit"):
+            credit = project.EcoCredit.deploy(sender=sender)
+        with steps.step("deploying GreenProof and making it EcoCredit's minter"):
+            green = project.GreenProof.deploy(sender.address, verifier.address, credit.address,
+                                              params.epoch_length_s, params.max_epoch_age_s, sender=sender)
+            credit.setMinter(green.address, sender=sender)
+        with steps.step("deploying RetirementCertificate"):
+            certificate = project.RetirementCertificate.deploy(credit.address, sender=sender)
+        with steps.step(f"setting {plural(len(params.classes), 'efficiency class', 'efficiency classes')} and "
+                        f"{plural(len(params.regions), 'region')}"):
+            for efficiency_class in params.classes.values():
+                green.setEfficiencyClass(*efficiency_class.call_args(), sender=sender)
+            for name, grams in params.regions.items():
+                green.setRegionCarbon(label_to_bytes32(name), grams, sender=sender)
+        hand_over = params.admin is not None and params.admin.lower() != sender.address.lower()
+        with steps.step(f"handing the roles to governance {params.admin} and checking them" if hand_over
+                        else "checking the roles (the deployer keeps them: local chain)"):
+            if hand_over:
+                assert params.admin is not None
+                _hand_over(green, sender, params.admin)
+            _check_roles(green, credit, sender.address, params.admin)
+    steps.done(f"GreenProof at {green.address}")
     deployed = {"Groth16Verifier": verifier, "EcoCredit": credit, "GreenProof": green,
                 "RetirementCertificate": certificate}
     return Deployment(
@@ -307,15 +328,19 @@ def _check_roles(green: Any, credit: Any, deployer: str, admin: str | None) -> N
         raise RuntimeError("deploy left unsafe roles: " + "; ".join(problems))
 
 
-def deploy_local(url: str, params: DeployParams | Path | None = None, out: Path | None = None) -> Deployment:
+def deploy_local(url: str, params: DeployParams | Path | None = None, out: Path | None = None,
+                 progress: Steps | None = None) -> Deployment:
     """Deploys the stack onto the local node at `url` from anvil's first dev account and writes the deployment
-    file (default `<state>/deployments/local.json`). Returns the Deployment."""
+    file (default `<state>/deployments/local.json`). Returns the Deployment. Progress: one line per step on
+    stderr (`progress`), none of Ape's per-transaction lines."""
     if not isinstance(params, DeployParams):
         params = load_params(params)
-    with connect(url):
+    from ape.logging import LogLevel, logger
+
+    with logger.at_level(LogLevel.WARNING), connect(url):  # no "Connecting to a 'anvil' node." either
         from ape import accounts
 
-        deployment = deploy_stack(accounts.test_accounts[0], params, LOCAL_NETWORK)
+        deployment = deploy_stack(accounts.test_accounts[0], params, LOCAL_NETWORK, progress=progress)
     deployment.save(out or default_path(LOCAL_NETWORK))
     return deployment
 

@@ -29,13 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                     "transaction). The node reads the counter's running total at its interval boundaries "
                     "(config: work source work:NAME).")
     sub = p.add_subparsers(dest="work_command", metavar="ACTION", required=True)
-    add = sub.add_parser("add", help="add N units of work to a counter")
+    add = sub.add_parser("add", help="add N units of work to a counter",
+                         description="Adds N units of work to the named counter (created on first use with "
+                                     "--unit; a later add in another unit is refused) and prints the new total.")
     add.add_argument("n", type=_count, metavar="N", help="units of work done since the last add (whole number)")
     add.add_argument("--unit", default="item", help="what one unit is: token, image, request, item, ... (item)")
     add.add_argument("--name", default="default", help="counter name (default)")
     add.add_argument("--db", type=Path, help="store (default: the node's, <state>/node/measure.sqlite)")
     add.set_defaults(handler=run_add)
-    show = sub.add_parser("show", help="list the work counters and their totals")
+    show = sub.add_parser("show", help="list the work counters and their totals",
+                          description="Lists every work counter of the store with its unit and running total.")
     show.add_argument("--db", type=Path, help="store (default: the node's, <state>/node/measure.sqlite)")
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(handler=run_show)

@@ -13,20 +13,34 @@ from oracle.cliargs import positive_int
 from oracle.errors import UsageError
 from oracle.node.config import DEFAULT_CONFIG_TEXT, ChainConfig, load_config, with_overrides
 from oracle.paths import state_dir
+from oracle.progress import plural
 
 log = logging.getLogger("ecoai.oracle")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    oracle = subparsers.add_parser("oracle", help="the oracle node: measure, prove and submit every epoch")
+    oracle = subparsers.add_parser(
+        "oracle", help="the oracle node: measure, prove and submit every epoch",
+        description="The oracle node against a deployed GreenProof: `init` writes a commented config, `admit` admits "
+                    "the node (governance), `run` measures, proves and submits every epoch, `status` shows the "
+                    "recorded epochs. (`ecoai up` runs all of it on a local chain.)")
     commands = oracle.add_subparsers(dest="oracle_command", metavar="SUBCOMMAND", required=True)
 
-    init = commands.add_parser("init", help="write a commented default config file")
+    init = commands.add_parser(
+        "init", help="write a commented default config file",
+        description="Writes the node's config file with every field at its default and a comment saying what it "
+                    "does (default <state>/oracle.toml; <state> is $ECOAI_HOME or .ecoai). Every field is "
+                    "optional; edit what differs, then `ecoai oracle run --config FILE`.")
     init.add_argument("--out", type=Path, default=None, help="where to write it (default <state>/oracle.toml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(handler=cmd_init)
 
-    run = commands.add_parser("run", help="run the epoch loop against a deployed GreenProof")
+    run = commands.add_parser(
+        "run", help="run the epoch loop against a deployed GreenProof",
+        description="Runs the epoch loop: measures energy and work each epoch, proves the efficiency tier with "
+                    "Groth16 and submits it to GreenProof (or a relay), keeping every step in <state>/node.db so "
+                    "a restart resumes. Logs to stderr and <state>/logs/oracle.log; Ctrl-C or SIGTERM stops "
+                    "cleanly and prints a summary (--json: one line). The node must be admitted first.")
     run.add_argument("--config", type=Path, default=None, help="config file (default: built-in defaults)")
     add_loop_flags(run)
     run.add_argument("--rpc-url", default=None, help="override chain.rpc_url")
@@ -34,7 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=cmd_run)
 
     admit = commands.add_parser(
-        "admit", help="governance: admit this node (or --node) on GreenProof, from a governor account"
+        "admit", help="governance: admit this node (or --node) on GreenProof, from a governor account",
+        description="Governance: admits a node (the config's key.account, or --node) into the config's efficiency "
+                    "class (node.class_id) and region on GreenProof, crediting --beneficiary; signed by --governor. "
+                    "Prints the transaction hash; exit 1 if GreenProof refuses.",
     )
     admit.add_argument("--config", type=Path, default=None, help="the node's config (chain, class, region, key)")
     admit.add_argument(
@@ -46,7 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     admit.add_argument("--node", default=None, help="node address (default: the config's key.account)")
     admit.set_defaults(handler=cmd_admit)
 
-    status = commands.add_parser("status", help="the node's recorded epochs (from <state>/node.db), newest last")
+    status = commands.add_parser(
+        "status", help="the node's recorded epochs (from <state>/node.db), newest last",
+        description="One row per recorded epoch, newest last: epoch number, when the node opened it (local time), "
+                    "its status, the proved tier and efficiency (µJ per unit of work), the work and energy "
+                    "measured, and the transaction (or the reason, when none). Reads <state>/node.db only; no "
+                    "chain access. --json: one JSON object per epoch.")
     status.add_argument("--last", type=positive_int, default=20, help="how many epochs to show (default 20)")
     status.add_argument("--json", action="store_true", help="one JSON object per line")
     status.set_defaults(handler=cmd_status)
@@ -194,36 +216,94 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise UsageError(f"no node state at {path} (run `ecoai oracle run` or `ecoai up` first)")
     state = NodeState(path)
     try:
-        records = sorted((r for node in state.nodes() for r in state.all(node)), key=lambda r: r.epoch)[-args.last :]
+        nodes = state.nodes()
+        every = sorted((r for node in nodes for r in state.all(node)), key=lambda r: (r.epoch, r.node))
     finally:
         state.close()
-    for r in records:
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "node": r.node,
-                        "epoch": r.epoch,
-                        "status": r.status,
-                        "energy_mj": r.energy_mj,
-                        "work_units": r.work_total,
-                        "work_unit": r.work_unit,
-                        "energy_per_unit_uj": r.energy_per_unit_uj,
-                        "methods": r.methods,
-                        "tier": r.tier,
-                        "efficiency_uj_per_unit": r.efficiency_uj_per_unit,
-                        "footprint_mj": r.footprint_mj,
-                        "batch_size": r.batch_size,
-                        "tx_hash": r.tx_hash,
-                        "gas": r.gas_used,
-                        "note": r.note,
-                    }
-                )
-            )
-        else:
-            print(
-                f"{r.epoch:>12}  {r.status:<13}  {r.energy_mj if r.energy_mj is not None else '-':>10} mJ  "
-                f"{r.work_total if r.work_total is not None else '-':>8} {r.work_unit or 'unit'}(s)  "
-                f"tier {r.tier if r.tier is not None else '-'}  {r.tx_hash or ''}  {r.note or ''}"
-            )
+    records = every[-args.last :]
+    times = _epoch_times(path)
+    if args.json:
+        for r in records:
+            opened, updated = times.get((r.node, r.epoch), (None, None))
+            print(json.dumps({
+                "node": r.node,
+                "epoch": r.epoch,
+                "epoch_seconds": r.epoch_seconds,
+                "opened_at": _iso(opened),
+                "updated_at": _iso(updated),
+                "status": r.status,
+                "energy_mj": r.energy_mj,
+                "work_units": r.work_total,
+                "work_unit": r.work_unit,
+                "energy_per_unit_uj": r.energy_per_unit_uj,
+                "methods": r.methods,
+                "tier": r.tier,
+                "efficiency_uj_per_unit": r.efficiency_uj_per_unit,
+                "footprint_mj": r.footprint_mj,
+                "batch_size": r.batch_size,
+                "tx_hash": r.tx_hash,
+                "gas": r.gas_used,
+                "note": r.note,
+            }))
+        return 0
+    if not records:
+        print(f"no epochs recorded yet in {path}")
+        return 0
+    print(format_status_table(records, times, several_nodes=len(nodes) > 1))
+    shown = plural(len(records), "epoch")
+    print(f"{shown} shown, newest last" + (f" (of {len(every)}; --last N for more)" if len(every) > len(records)
+                                          else "") + f"; opened: local time the node began measuring; {path}")
     return 0
+
+
+def _epoch_times(path: Path) -> dict[tuple[str, int], tuple[float | None, float | None]]:
+    """(node, epoch) → (opened, last updated) in unix seconds, read-only from node.db; {} if unreadable."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT node, epoch, created_at, updated_at FROM node_epochs").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return {}
+    return {(node, int(epoch)): (created, updated) for node, epoch, created, updated in rows}
+
+
+def _iso(seconds: float | None) -> str | None:
+    from datetime import UTC, datetime
+
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_status_table(records: list, times: dict[tuple[str, int], tuple[float | None, float | None]],
+                        several_nodes: bool = False) -> str:
+    """The `ecoai oracle status` table: a header row, then one row per (node,) epoch with its one status."""
+    import time as _time
+
+    header = (["NODE"] if several_nodes else []) + ["EPOCH", "OPENED", "STATUS", "TIER", "EFFICIENCY", "WORK",
+                                                    "ENERGY", "TX / NOTE"]
+    rows = []
+    for r in records:
+        opened = times.get((r.node, r.epoch), (None, None))[0]
+        unit = r.work_unit or "unit"
+        row = [f"{r.node[:6]}…{r.node[-4:]}"] if several_nodes else []
+        row += [
+            str(r.epoch),
+            _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(opened)) if opened is not None else "-",
+            r.status,
+            str(r.tier) if r.tier is not None else "-",
+            f"{r.efficiency_uj_per_unit:,} µJ/{unit}" if r.efficiency_uj_per_unit is not None else "-",
+            plural(r.work_total, unit) if r.work_total is not None else "-",
+            f"{r.energy_mj / 1000:,.1f} J" if r.energy_mj is not None else "-",
+            r.tx_hash or r.note or "",
+        ]
+        rows.append(row)
+    right = {"EPOCH", "TIER", "EFFICIENCY", "WORK", "ENERGY"}
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [cell.rjust(w) if name in right else cell.ljust(w) for cell, w, name in zip(row, widths, header)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q = subparsers.add_parser(
         "profile",
         help="measure a real PyTorch model (digits MLP) under fp32/bf16/int8 and batch sizes into a profile CSV",
+        description="Runs a real PyTorch model (a digits MLP) for --seconds per configuration (each precision x "
+                    "batch size), measures its energy with --source, its latency and its quality, and writes the "
+                    "profile CSV that `ecoai optimize --profile` reads.",
     )
     q.add_argument("--out", required=True, type=Path, help="profile CSV to write")
     q.add_argument("--batches", type=positive_ints, default=[1, 8, 32, 128, 512], help="comma-separated batch sizes")

@@ -20,7 +20,11 @@ log = logging.getLogger("ecoai.relay")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     relay = subparsers.add_parser(
-        "relay", help="run a relay: nodes hand it v2 proofs over HTTP, it settles them in submitBatch transactions")
+        "relay", help="run a relay: nodes hand it v2 proofs over HTTP, it settles them in submitBatch transactions",
+        description="Runs a relay: nodes (config submit.relay_url) hand it their v2 proofs over HTTP (--host, "
+                    "--port); it keeps them in a durable queue (--state) and settles them in GreenProof.submitBatch "
+                    "transactions of up to --batch-size epochs, paid by --key, never above the fee caps. Ctrl-C "
+                    "stops it; queued proofs are kept for the next start.")
     relay.add_argument("--rpc-url", required=True, help="JSON-RPC endpoint of the chain GreenProof is on")
     relay.add_argument("--deployment", type=Path, required=True, help="deployment file (addresses and ABIs)")
     relay.add_argument("--key", required=True,

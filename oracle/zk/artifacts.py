@@ -1,9 +1,6 @@
-"""Where each circuit, its compiled witness generator and its keys live, and how a circuit is compiled.
-
-One `Circuit` describes one circuit's files; `CIRCUITS` lists them by name. v1 `energy_budget` (sum of 64
-readings ≤ threshold) is what the system uses today; v2 `efficiency` (energy per unit of work ≤ a tier) is
-built alongside it until the integration step switches over. The module-level names (WASM_FILE, ZKEY_FILE, …)
-are v1's, kept for the code that imports them.
+"""Where the circuit (circuits/efficiency.circom), its compiled witness generator and its keys live, and how the
+circuit is compiled. `EFFICIENCY` describes its files; scripts/ceremony.py writes them, scripts/gen_verifier.py
+turns its verification key into contracts/Groth16Verifier.sol.
 """
 
 from __future__ import annotations
@@ -17,20 +14,16 @@ from pathlib import Path
 from oracle.paths import CIRCUITS_DIR, KEYS_DIR, REPO_ROOT, node_tool
 
 COMPILED_DIR = CIRCUITS_DIR / "compiled"
-CONTRACTS_DIR = REPO_ROOT / "contracts"
 CIRCOM_FLAGS = ("--O2", "--r1cs", "--wasm")
 
 
 @dataclass(frozen=True)
 class Circuit:
-    """One circuit's files. `file_prefix` is prepended to the key files' generic names (v1 has none: its
-    files predate v2 and keep their names)."""
+    """A circuit's files: circuits/<name>.circom, compiled/<name>.wasm, keys/<name>.zkey and keys/<name>_*.json."""
 
-    name: str  # circuits/<name>.circom, compiled/<name>.wasm, keys/<name>.zkey
+    name: str
     n_public: int  # public signals (snarkjs nPublic)
     phase1_power: int  # 2^power ≥ constraints + public inputs + 1
-    file_prefix: str
-    verifier_contract: str  # Solidity contract name gen_verifier.py writes
     title: str  # one line for the generated verifier's doc comment
 
     @property
@@ -47,57 +40,22 @@ class Circuit:
 
     @property
     def verification_key(self) -> Path:
-        return KEYS_DIR / f"{self.file_prefix}verification_key.json"
+        return KEYS_DIR / f"{self.name}_verification_key.json"
 
     @property
     def constraint_system(self) -> Path:
-        return KEYS_DIR / f"{self.file_prefix}constraint_system.json"
+        return KEYS_DIR / f"{self.name}_constraint_system.json"
 
     @property
     def transcript(self) -> Path:
-        return KEYS_DIR / f"{self.file_prefix}transcript.json"
-
-    @property
-    def verifier_sol(self) -> Path:
-        return CONTRACTS_DIR / f"{self.verifier_contract}.sol"
+        return KEYS_DIR / f"{self.name}_transcript.json"
 
 
-ENERGY_BUDGET = Circuit(name="energy_budget", n_public=4, phase1_power=12, file_prefix="",
-                        verifier_contract="Groth16Verifier", title="energy-budget circuit")
-EFFICIENCY = Circuit(name="efficiency", n_public=6, phase1_power=13, file_prefix="efficiency_",
-                     verifier_contract="EfficiencyVerifier", title="efficiency circuit (v2)")
-CIRCUITS: dict[str, Circuit] = {c.name: c for c in (ENERGY_BUDGET, EFFICIENCY)}
-DEFAULT_CIRCUIT = ENERGY_BUDGET
+# 2^13 = 8192 >= 5649 constraints + 6 public inputs + 1.
+EFFICIENCY = Circuit(name="efficiency", n_public=6, phase1_power=13, title="efficiency circuit (v2)")
 
-
-def circuit_named(name: str) -> Circuit:
-    try:
-        return CIRCUITS[name]
-    except KeyError:
-        raise ValueError(f"unknown circuit {name!r}; known: {', '.join(CIRCUITS)}") from None
-
-
-def circuit_for_public_count(n_public: int) -> Circuit | None:
-    """The circuit whose proofs have `n_public` public signals (v1: 4, v2: 6), or None."""
-    return next((c for c in CIRCUITS.values() if c.n_public == n_public), None)
-
-
-# v1's paths under their historical names.
-CIRCUIT_NAME = ENERGY_BUDGET.name
-CIRCUIT_SOURCE = ENERGY_BUDGET.source
-WASM_FILE = ENERGY_BUDGET.wasm
-ZKEY_FILE = ENERGY_BUDGET.zkey
-VERIFICATION_KEY_FILE = ENERGY_BUDGET.verification_key
-CONSTRAINT_SYSTEM_FILE = ENERGY_BUDGET.constraint_system
-TRANSCRIPT_FILE = ENERGY_BUDGET.transcript
-
-__all__ = [
-    "Circuit", "CIRCUITS", "ENERGY_BUDGET", "EFFICIENCY", "DEFAULT_CIRCUIT", "circuit_named",
-    "circuit_for_public_count",
-    "CIRCUIT_NAME", "CIRCUIT_SOURCE", "COMPILED_DIR", "WASM_FILE", "ZKEY_FILE", "VERIFICATION_KEY_FILE",
-    "CONSTRAINT_SYSTEM_FILE", "TRANSCRIPT_FILE", "KEYS_DIR", "compile_circuit", "constraint_system_record",
-    "sha256_file",
-]
+__all__ = ["Circuit", "EFFICIENCY", "COMPILED_DIR", "KEYS_DIR", "compile_circuit", "constraint_system_record",
+           "sha256_file"]
 
 
 def sha256_file(path: Path) -> str:
@@ -108,7 +66,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def compile_circuit(out_dir: Path, circuit: Circuit = DEFAULT_CIRCUIT) -> tuple[Path, Path]:
+def compile_circuit(out_dir: Path, circuit: Circuit = EFFICIENCY) -> tuple[Path, Path]:
     """Compile circuits/<name>.circom with circom2 --O2; returns (r1cs, wasm) paths under out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
@@ -143,7 +101,7 @@ def _r1cs_header(path: Path) -> dict[str, int]:
     raise ValueError(f"{path} has no header section")
 
 
-def constraint_system_record(r1cs: Path, circuit: Circuit = DEFAULT_CIRCUIT) -> dict:
+def constraint_system_record(r1cs: Path, circuit: Circuit = EFFICIENCY) -> dict:
     """What circuits/keys/<prefix>constraint_system.json records: the r1cs hash and its shape."""
     header = _r1cs_header(r1cs)
     return {

@@ -1,22 +1,26 @@
-"""v2 green proof (circuits/efficiency.circom): energy per unit of useful work stayed at or below a tier.
+"""The statement proved (circuits/efficiency.circom): energy per unit of useful work stayed at or below a tier.
+Everything about it but the proving itself (oracle.zk.prover): the input checks, the commitment, the circuit's
+input JSON, the proof bundle and the calldata encoding.
 
-Public signals, in snarkjs order (circuits/README.md, "v2: efficiency"):
+Public signals, in snarkjs order (oracle.conventions.PUBLIC_SIGNALS, circuits/README.md):
     [efficiency_uj_per_unit, work_units_total, epoch, node, methods, commitment]
 The statement: 1000 · Σ energy_mj[i] ≤ efficiency_uj_per_unit · work_units_total, with
 work_units_total = Σ work_units[i] over the N = 64 intervals; each energy and work value < 2^32, the tier < 2^32,
 methods < 2^8. `methods = energy_method | (work_method << 4)`, codes 0 = measured, 1 = estimated, 2 = replayed.
 
 Commitment: c0 = P(salt, node, epoch); he = P(energy words); hw = P(work words); commitment = P(c0, he, hw),
-the words packing 7 values of 32 bits each (as v1 packs readings).
+each word packing 7 values of 32 bits (little-endian: value 7j is the word's low 32 bits).
 """
 
 from __future__ import annotations
 
+import numbers
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from oracle.conventions import N_INTERVALS
+from oracle.conventions import N_INTERVALS, PUBLIC_SIGNALS, proof_to_calldata
 from oracle.zk.errors import (
     FieldOutOfRange,
     MethodOutOfRange,
@@ -28,14 +32,57 @@ from oracle.zk.errors import (
     ZeroWork,
 )
 from oracle.zk.poseidon import FIELD_MODULUS, poseidon
-from oracle.zk.encoding import EPOCH_BITS, _checked_int, groth16_calldata, node_to_int, pack_readings
 
 VALUE_BITS = 32  # each interval's energy (mJ) and work units
+PACK = 7  # values per field element in the commitment: 7 * 32 = 224 bits < 253, so packing is injective
+EPOCH_BITS = 64  # GreenProof takes a uint64 epoch
+NODE_BITS = 160  # an Ethereum address
 TIER_BITS = 32  # efficiency_uj_per_unit
 SLACK_BITS = 72  # tier · W < 2^32 · 2^38 = 2^70 < 2^72
 METHODS_BITS = 8
 UJ_PER_MJ = 1000
-PUBLIC_SIGNALS = ("efficiency_uj_per_unit", "work_units_total", "epoch", "node", "methods", "commitment")
+
+
+def random_salt() -> int:
+    """A uniformly random field element: it hides the values inside the commitment."""
+    return secrets.randbelow(FIELD_MODULUS)
+
+
+def node_to_int(node: int | str) -> int:
+    """The node as a field element: its Ethereum address (0x + 40 hex digits) as uint160."""
+    if isinstance(node, str):
+        text = node.strip()
+        if not (text.startswith(("0x", "0X")) and len(text) == 42):
+            raise FieldOutOfRange(f"node must be a 0x-prefixed 20-byte address, got {node!r}")
+        try:
+            return int(text, 16)
+        except ValueError:
+            raise FieldOutOfRange(f"node must be a 0x-prefixed 20-byte address, got {node!r}") from None
+    return _checked_int(node, NODE_BITS, "node", FieldOutOfRange)
+
+
+def _checked_int(value: object, bits: int, name: str, error: type[Exception]) -> int:
+    # numbers.Integral admits numpy integers too; bool is an int but never a reading.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise error(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if not 0 <= value < 1 << bits:
+        raise error(f"{name} must be in [0, 2^{bits}), got {value}")
+    return value
+
+
+def pack_values(values: Sequence[int]) -> list[int]:
+    """The 32-bit values as field elements of PACK values each, little-endian (value 7j is the low 32 bits)."""
+    return [sum(v << (VALUE_BITS * i) for i, v in enumerate(values[k:k + PACK]))
+            for k in range(0, len(values), PACK)]
+
+
+def groth16_calldata(proof: dict, public_signals: Sequence) -> dict:
+    """`proof`: the uint256[8] (oracle.conventions.proof_to_calldata), `inputs`: the public inputs as ints,
+    `a`, `b`, `c`: the same points split for a verifier's verifyProof(a, b, c, input)."""
+    words = proof_to_calldata(proof)
+    return {"proof": words, "inputs": [int(s) for s in public_signals],
+            "a": words[0:2], "b": [words[2:4], words[4:6]], "c": words[6:8]}
 
 
 class Method(IntEnum):
@@ -91,7 +138,7 @@ def efficiency_commitment(energy_mj: Sequence[int], work_units: Sequence[int], s
     node_int = node_to_int(node)
     epoch_int = _checked_int(epoch, EPOCH_BITS, "epoch", FieldOutOfRange)
     c0 = poseidon([_checked_salt(salt), node_int, epoch_int])
-    return poseidon([c0, poseidon(pack_readings(energy)), poseidon(pack_readings(work))])
+    return poseidon([c0, poseidon(pack_values(energy)), poseidon(pack_values(work))])
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,8 @@ class ProofInputError(UsageError):
     """The prover's inputs cannot be proved as given; nothing was proved."""
 
 
-class OverThreshold(ProofInputError):
-    """The readings sum to more than the threshold: there is no honest proof to make."""
-
-
 class ReadingOutOfRange(ProofInputError):
-    """A reading is negative, not an integer, or ≥ 2^32 mJ (the circuit's range check)."""
-
-
-class ThresholdOutOfRange(ProofInputError):
-    """The threshold is negative, not an integer, or ≥ 2^64 mJ (the circuit's range check)."""
+    """An interval's energy is negative, not an integer, or ≥ 2^32 mJ (the circuit's range check)."""
 
 
 class WrongReadingCount(ProofInputError):
@@ -37,8 +29,7 @@ class ProverFailed(RuntimeError):
     """The prover worker failed on inputs that passed validation: a bug or broken artifacts, not bad input."""
 
 
-# --- v2 (circuits/efficiency.circom) ---------------------------------------------------------------------------
-class OverEfficiencyTier(OverThreshold):
+class OverEfficiencyTier(ProofInputError):
     """1000 · Σ energy_mj > tier · W: the epoch used more energy per unit of work than the tier allows."""
 
 
@@ -50,7 +41,7 @@ class WorkOutOfRange(ProofInputError):
     """A work-unit count is negative, not an integer, or ≥ 2^32 (the circuit's range check)."""
 
 
-class TierOutOfRange(ThresholdOutOfRange):
+class TierOutOfRange(ProofInputError):
     """The efficiency tier (µJ per work unit) is negative, not an integer, or ≥ 2^32 (the circuit's range check)."""
 
 

@@ -22,9 +22,8 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from oracle.conventions import calldata_to_proof
+from oracle.conventions import PUBLIC_SIGNALS, calldata_to_proof
 from oracle.errors import UsageError
-from oracle.zk.efficiency import PUBLIC_SIGNALS
 
 LOG_CHUNK_BLOCKS = 50_000  # eth_getLogs range per query (public RPC endpoints cap the range)
 

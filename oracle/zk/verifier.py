@@ -33,7 +33,7 @@ from py_ecc.optimized_bn128 import (
 from eth_utils import keccak
 
 from oracle.conventions import proof_to_calldata
-from oracle.zk.artifacts import VERIFICATION_KEY_FILE
+from oracle.zk.artifacts import EFFICIENCY
 from oracle.zk.errors import MalformedProof
 
 G1Point = tuple[FQ, FQ, FQ]
@@ -45,8 +45,8 @@ class _Invalid(Exception):
 
 
 def load_verification_key(path: str | Path | None = None) -> dict:
-    """A snarkjs verification_key.json (default: circuits/keys/verification_key.json)."""
-    return _load_json(Path(path) if path is not None else VERIFICATION_KEY_FILE, "verification key")
+    """A snarkjs verification_key.json (default: the circuit's, circuits/keys/efficiency_verification_key.json)."""
+    return _load_json(Path(path) if path is not None else EFFICIENCY.verification_key, "verification key")
 
 
 def load_json_file(path: str | Path, what: str) -> Any:
