@@ -109,9 +109,8 @@ class ProofCache:
                     data["proof"])
         if self.prover is None:
             from oracle.zk import Prover
-            from oracle.zk.artifacts import EFFICIENCY
 
-            self.prover = Prover(circuit=EFFICIENCY).__enter__()
+            self.prover = Prover().__enter__()
         from oracle.zk import random_salt
 
         b = self.prover.prove_efficiency(ENERGY, WORK, random_salt(), TIER, epoch, node, 0)

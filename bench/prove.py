@@ -4,9 +4,10 @@
 
     .venv/bin/python bench/prove.py [--runs 5]
 
-The inputs are synthetic (a fixed pseudo-random epoch of 64 readings), not measurements: this measures proving.
-Our time includes everything `Prover.prove` does per proof (input checks, the Poseidon commitment in Python,
-witness, proof, the worker's own snarkjs verification); the CLI time is one `fullprove` process (no verify).
+The circuit is circuits/efficiency.circom. The inputs are synthetic (a fixed pseudo-random epoch of 64 (energy,
+work) intervals, proved at a tier it meets), not measurements: this measures proving. Our time includes everything
+`Prover.prove_efficiency` does per proof (input checks, the Poseidon commitment in Python, witness, proof, the
+worker's own snarkjs verification); the CLI time is one `fullprove` process (no verify) on the same input JSON.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from oracle.paths import node_tool  # noqa: E402
-from oracle.zk import Prover, commitment, random_salt  # noqa: E402
-from oracle.zk.artifacts import WASM_FILE, ZKEY_FILE  # noqa: E402
+from oracle.zk import EFFICIENCY, Prover, check_efficiency_inputs, methods_code, random_salt  # noqa: E402
+from oracle.zk.efficiency import efficiency_circuit_input  # noqa: E402
 
 NODE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
@@ -42,8 +43,8 @@ def _vm_hwm_kib(pid: int) -> int:
 def run_cli(input_file: Path, workdir: Path) -> tuple[float, int]:
     """One `snarkjs groth16 fullprove` process: (seconds, its peak RSS in KiB)."""
     started = time.perf_counter()
-    proc = subprocess.Popen([node_tool("snarkjs"), "groth16", "fullprove", str(input_file), str(WASM_FILE),
-                             str(ZKEY_FILE), str(workdir / "proof.json"), str(workdir / "public.json")],
+    proc = subprocess.Popen([node_tool("snarkjs"), "groth16", "fullprove", str(input_file), str(EFFICIENCY.wasm),
+                             str(EFFICIENCY.zkey), str(workdir / "proof.json"), str(workdir / "public.json")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
@@ -58,13 +59,13 @@ def main() -> int:
     args = parser.parse_args()
 
     rng = random.Random(2026)
-    readings = [rng.randrange(1_000_000, 40_000_000) for _ in range(64)]
-    threshold, epoch, salt = sum(readings) + 1_000_000, 29_427_000, random_salt()
-    circuit_input = {
-        "threshold_mj": str(threshold), "epoch": str(epoch), "node": str(int(NODE, 16)),
-        "commitment": str(commitment(readings, salt, NODE, epoch)),
-        "readings_mj": [str(r) for r in readings], "salt": str(salt),
-    }
+    energy = [rng.randrange(1_000_000, 40_000_000) for _ in range(64)]
+    work = [rng.randrange(1_000, 20_000) for _ in range(64)]
+    tier = -(-1000 * sum(energy) // sum(work))  # the lowest tier (µJ per unit) the epoch meets
+    epoch, salt, methods = 29_427_000, random_salt(), methods_code("measured", "measured")
+    args_v2 = (energy, work, salt, tier, epoch, NODE, methods)
+    # The same input JSON the worker proves, for the CLI.
+    circuit_input = efficiency_circuit_input(check_efficiency_inputs(energy, work, tier, epoch, NODE, methods), salt)
     cli_times: list[float] = []
     our_times: list[float] = []
     cli_peak = 0
@@ -77,23 +78,23 @@ def main() -> int:
         startup = time.perf_counter() - started
         # One untimed warm-up each (file cache, JIT), then alternate so both see the same machine load.
         run_cli(input_file, workdir)
-        prover.prove(readings, salt, threshold, epoch, NODE)
+        assert prover.prove_efficiency(*args_v2).public_signals[-1] == circuit_input["commitment"]
         for _ in range(args.runs):
             elapsed, peak = run_cli(input_file, workdir)
             cli_times.append(elapsed)
             cli_peak = max(cli_peak, peak)
             started = time.perf_counter()
-            prover.prove(readings, salt, threshold, epoch, NODE)
+            prover.prove_efficiency(*args_v2)
             our_times.append(time.perf_counter() - started)
         worker_peak = _vm_hwm_kib(prover._proc.pid)  # the worker's own peak resident memory
     py_peak = _vm_hwm_kib(os.getpid())
 
     cli_med, our_med = statistics.median(cli_times), statistics.median(our_times)
-    print(f"circuit: energy_budget (64 readings), {args.runs} proofs each, alternating, after one warm-up each; "
+    print(f"circuit: efficiency (64 energy + 64 work values), {args.runs} proofs each, alternating, after one warm-up each; "
           f"cpus={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     print(f"snarkjs groth16 fullprove (CLI): median {cli_med * 1000:.0f} ms  "
           f"(min {min(cli_times) * 1000:.0f}, max {max(cli_times) * 1000:.0f})  peak RSS {cli_peak / 1024:.0f} MiB")
-    print(f"oracle.zk.Prover (worker):       median {our_med * 1000:.0f} ms  "
+    print(f"oracle.zk.Prover.prove_efficiency: median {our_med * 1000:.0f} ms  "
           f"(min {min(our_times) * 1000:.0f}, max {max(our_times) * 1000:.0f})  peak RSS worker "
           f"{worker_peak / 1024:.0f} MiB + python {py_peak / 1024:.0f} MiB; worker start-up {startup * 1000:.0f} ms once")
     print(f"ratio ours / snarkjs CLI: {our_med / cli_med:.2f} (goal <= 0.50)")

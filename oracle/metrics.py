@@ -4,7 +4,8 @@ Metric names (alert rules in oracle/monitoring/alerts.yml use them):
 - ecoai_energy_joules_total{device, method, kind}   counter: energy read, per device and method label
 - ecoai_power_watts{device, method, kind}           gauge: mean power of the device's latest reading
 - ecoai_carbon_grams_total{region}                  counter: location-based CO2e of the energy counted
-- ecoai_energy_budget_watts                         gauge: the epoch threshold as mean power (T / epoch length)
+- ecoai_energy_bound_watts                          gauge: the energy bound of the latest epoch's work at the loosest
+                                                    efficiency tier (ceil(τ · W / 1000) mJ) as mean power
 - ecoai_epochs_total{outcome}                       counter: proved, over_budget, incomplete, failed, ...
 - ecoai_proofs_total{result}                        counter: accepted, rejected, failed, ...
 - ecoai_sampler_last_sample_timestamp_seconds       gauge: unix time of the sampler's latest tick
@@ -96,8 +97,9 @@ class Metrics:
         self._probe_lock = threading.Lock()
         self.carbon = Counter("ecoai_carbon_grams", "Location-based CO2e of the energy counted, grams",
                               ["region"], registry=r)
-        self.budget = Gauge("ecoai_energy_budget_watts", "Epoch energy threshold expressed as mean power, watts",
-                            registry=r)
+        self.energy_bound = Gauge("ecoai_energy_bound_watts",
+                                  "Energy the latest epoch's work is allowed at the loosest efficiency tier, as mean "
+                                  "power, watts", registry=r)
         self.epochs = Counter("ecoai_epochs", "Closed epochs by outcome", ["outcome"], registry=r)
         self.proofs = Counter("ecoai_proofs", "Proof attempts by result", ["result"], registry=r)
         self.last_sample = Gauge("ecoai_sampler_last_sample_timestamp_seconds",
@@ -138,8 +140,9 @@ class Metrics:
     def add_carbon(self, grams: float, region: str) -> None:
         self.carbon.labels(region).inc(grams)
 
-    def set_energy_budget(self, threshold_mj: int, epoch_length_s: float) -> None:
-        self.budget.set(threshold_mj / 1000.0 / epoch_length_s)
+    def set_energy_bound(self, energy_bound_mj: int, epoch_length_s: float) -> None:
+        """The energy bound (oracle.conventions.energy_bound_mj) of an epoch, as mean power over its length."""
+        self.energy_bound.set(energy_bound_mj / 1000.0 / epoch_length_s)
 
     def epoch(self, outcome: str) -> None:
         """Count a closed epoch: proved, over_budget, incomplete, failed (other words are allowed)."""

@@ -1,16 +1,14 @@
 #!/usr/bin/env python3
-"""Compile a circuit and run its Groth16 trusted-setup ceremony with snarkjs, from scratch.
+"""Compile the efficiency circuit and run its Groth16 trusted-setup ceremony with snarkjs, from scratch.
 
-    .venv/bin/python scripts/ceremony.py                        # v1 energy_budget: local phase 1 (power 12) + phase 2
-    .venv/bin/python scripts/ceremony.py --circuit efficiency   # v2 efficiency: local phase 1 (power 13) + phase 2
+    .venv/bin/python scripts/ceremony.py                        # local phase 1 (power 13) + phase 2
     .venv/bin/python scripts/ceremony.py --ptau FILE            # production: a public multi-party phase-1 file
 
-Writes, for circuit NAME (oracle.zk.artifacts.CIRCUITS describes each one's files): circuits/compiled/NAME.wasm
-(witness generator), circuits/keys/NAME.zkey (proving key), the verification key, the constraint-system record
-(hash of the compiled r1cs) and the transcript (every step, its command and the SHA-256 of what it produced):
-v1 keeps its historical names (keys/verification_key.json, constraint_system.json, transcript.json), v2 prefixes
-them (keys/efficiency_verification_key.json, …). Intermediate files (ptau, zkeys before the beacon, r1cs) stay
-in the work folder (default .build/ceremony/NAME, ignored by git).
+Writes (oracle.zk.artifacts.EFFICIENCY describes the files): circuits/compiled/efficiency.wasm (witness
+generator), circuits/keys/efficiency.zkey (proving key), keys/efficiency_verification_key.json, the
+constraint-system record keys/efficiency_constraint_system.json (hash of the compiled r1cs) and the transcript
+keys/efficiency_transcript.json (every step, its command and the SHA-256 of what it produced). Intermediate files
+(ptau, zkeys before the beacon, r1cs) stay in the work folder (default .build/ceremony/efficiency, ignored by git).
 Contribution entropy comes from os.urandom and is never written anywhere: it is the toxic waste.
 Re-running it makes new keys: the Solidity verifier must then be regenerated from the new verification key.
 """
@@ -33,11 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from oracle.zk.artifacts import (  # noqa: E402  (the path insert above makes the checkout importable)
-    CIRCUITS,
     COMPILED_DIR,
-    DEFAULT_CIRCUIT,
+    EFFICIENCY,
     KEYS_DIR,
-    circuit_named,
     compile_circuit,
     constraint_system_record,
     sha256_file,
@@ -45,8 +41,7 @@ from oracle.zk.artifacts import (  # noqa: E402  (the path insert above makes th
 from oracle.paths import node_tool  # noqa: E402
 from oracle.progress import Steps  # noqa: E402
 
-# Phase-1 power per circuit (Circuit.phase1_power): 2^power >= constraints + public inputs + 1.
-# energy_budget: 2^12 = 4096 >= 2902 + 4 + 1; efficiency: 2^13 = 8192 >= 5649 + 6 + 1.
+# Phase-1 power (Circuit.phase1_power): 2^power >= constraints + public inputs + 1, 2^13 = 8192 >= 5649 + 6 + 1.
 BEACON_ITERATIONS_EXP = 10
 
 
@@ -89,15 +84,13 @@ def _rel(arg: str, cwd: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--circuit", choices=sorted(CIRCUITS), default=DEFAULT_CIRCUIT.name,
-                        help=f"which circuit (default {DEFAULT_CIRCUIT.name})")
     parser.add_argument("--ptau", type=Path, help="a prepared phase-1 file (powersoftau ... prepare phase2 output, "
                         "power >= the circuit's phase-1 power); default: run a local phase 1")
-    parser.add_argument("--workdir", type=Path, default=None, help="default .build/ceremony/<circuit>")
+    parser.add_argument("--workdir", type=Path, default=None, help="default .build/ceremony/efficiency")
     parser.add_argument("--beacon", help="phase-2 beacon as hex (a public random value fixed after the "
                         "contributions, e.g. a future block hash); default: SHA-256 of the transcript so far")
     args = parser.parse_args()
-    circuit = circuit_named(args.circuit)
+    circuit = EFFICIENCY
     power = circuit.phase1_power  # 2^power >= constraints + public inputs + 1
     name = circuit.name
 

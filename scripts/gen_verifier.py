@@ -1,12 +1,10 @@
 #!/usr/bin/env python3
-"""Generate a circuit's Solidity Groth16 verifier from its snarkjs verification key (our Jinja2 template).
+"""Generate the Solidity Groth16 verifier from the circuit's snarkjs verification key (our Jinja2 template).
 
-    python scripts/gen_verifier.py [--circuit efficiency|energy_budget] [--vkey FILE] [--out FILE.sol] [--check]
+    python scripts/gen_verifier.py [--vkey FILE] [--out FILE.sol] [--check]
 
-The deployed verifier is v2's: the default circuit is `efficiency` (circuits/keys/efficiency_verification_key.json
-→ contracts/Groth16Verifier.sol, contract Groth16Verifier, with verifyProof and the batch check verifyBatch).
-v1 (energy_budget) is retired: --circuit energy_budget still renders its key (needs --out; same contract name).
---vkey / --out override the paths.
+circuits/keys/efficiency_verification_key.json → contracts/Groth16Verifier.sol (contract Groth16Verifier, with
+verifyProof and the batch check verifyBatch), the verifier GreenProof calls. --vkey / --out override the paths.
 
 The output depends only on the key's bytes and its path label, so regenerating from the same key gives a
 byte-identical file; `--check` exits 1 when the committed file differs from what the key generates.
@@ -26,12 +24,11 @@ from py_ecc import bn128
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from oracle.zk.artifacts import CIRCUITS, Circuit, circuit_named  # noqa: E402
+from oracle.zk.artifacts import EFFICIENCY  # noqa: E402
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-GENERATED_CIRCUIT = CIRCUITS["efficiency"]  # the circuit GreenProof v2 verifies
-CONTRACT_NAME = "Groth16Verifier"  # every generated verifier's contract name (GreenProof's IGroth16Verifier)
-DEFAULT_VKEY = GENERATED_CIRCUIT.verification_key
+CONTRACT_NAME = "Groth16Verifier"  # the generated verifier's contract name (GreenProof's IGroth16Verifier)
+DEFAULT_VKEY = EFFICIENCY.verification_key
 DEFAULT_OUT = REPO_ROOT / "contracts" / f"{CONTRACT_NAME}.sol"
 BATCH_DOMAIN = "EcoAI.GreenProof.batch.v1"  # oracle.zk.verifier.BATCH_DOMAIN
 
@@ -66,9 +63,8 @@ def _keccak_words(words: list[int]) -> int:
     return int.from_bytes(keccak(b"".join(w.to_bytes(32, "big") for w in words)), "big")
 
 
-def render(vkey_bytes: bytes, source: str, circuit: Circuit = GENERATED_CIRCUIT) -> str:
-    """The verifier's Solidity source for a snarkjs verification key (its raw bytes) labelled `source`, named
-    and titled after `circuit`."""
+def render(vkey_bytes: bytes, source: str) -> str:
+    """The verifier's Solidity source for a snarkjs verification key (its raw bytes) labelled `source`."""
     vkey = json.loads(vkey_bytes)
     if vkey.get("protocol") != "groth16" or vkey.get("curve") != "bn128":
         raise KeyError_("expected a snarkjs groth16 key on bn128")
@@ -100,7 +96,7 @@ def render(vkey_bytes: bytes, source: str, circuit: Circuit = GENERATED_CIRCUIT)
         batch_domain=BATCH_DOMAIN,
         batch_domain_word=int.from_bytes(keccak(BATCH_DOMAIN.encode()), "big"),
         vk_hash=_keccak_words(vk_words),
-        title=circuit.title,
+        title=EFFICIENCY.title,
         key_sha256=hashlib.sha256(vkey_bytes).hexdigest(),
         n_public=n_public,
         r=bn128.curve_order,
@@ -121,20 +117,14 @@ def source_label(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--circuit", choices=sorted(CIRCUITS), default=GENERATED_CIRCUIT.name,
-                        help=f"which circuit's key (default {GENERATED_CIRCUIT.name})")
-    parser.add_argument("--vkey", type=Path, default=None, help="snarkjs verification key (default: the circuit's)")
-    parser.add_argument("--out", type=Path, default=None, help="Solidity file to write (default: the circuit's)")
+    parser.add_argument("--vkey", type=Path, default=DEFAULT_VKEY,
+                        help="snarkjs verification key (default: circuits/keys/efficiency_verification_key.json)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="Solidity file to write (default: contracts/Groth16Verifier.sol)")
     parser.add_argument("--check", action="store_true", help="only compare with --out; exit 1 if it differs")
     args = parser.parse_args(argv)
-    circuit = circuit_named(args.circuit)
-    args.vkey = args.vkey or circuit.verification_key
-    if args.out is None and circuit is not GENERATED_CIRCUIT:
-        print(f"gen_verifier: {circuit.name} is retired; give --out to render its key", file=sys.stderr)
-        return 2
-    args.out = args.out or DEFAULT_OUT
     try:
-        source = render(args.vkey.read_bytes(), source_label(args.vkey), circuit)
+        source = render(args.vkey.read_bytes(), source_label(args.vkey))
     except (OSError, ValueError, KeyError) as exc:
         print(f"gen_verifier: {args.vkey}: {exc}", file=sys.stderr)
         return 2

@@ -1,5 +1,5 @@
 """The epoch loop's metrics, on the node's Prometheus registry of oracle.metrics (whose names the alert rules in
-oracle/monitoring/alerts.yml use): epochs by outcome, proofs by result, carbon, the energy budget; plus the
+oracle/monitoring/alerts.yml use): epochs by outcome, proofs by result, carbon, the energy bound; plus the
 queue length, the RPC state and the latest submit's gas, which only the loop knows.
 
 The over-budget alert is `ecoai_epochs_total{outcome="over_budget"}` rising (alert EcoAIEpochOverBudget); the
@@ -15,7 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from oracle.metrics import Metrics
 from oracle.node import state as st
-from oracle.conventions import MJ_PER_KWH
+from oracle.conventions import MJ_PER_KWH, energy_bound_mj
 
 
 class NodeMetrics:
@@ -33,7 +33,7 @@ class NodeMetrics:
             metrics.healthy_age_s = 3 * epoch_s / 64 + 5
         r = metrics.registry
         self.over_budget_now = Gauge("ecoai_oracle_epoch_over_budget",
-                                     "1 while the latest closed epoch is over every threshold tier", registry=r)
+                                     "1 while the latest closed epoch is over every efficiency tier", registry=r)
         self.proof_seconds = Histogram("ecoai_oracle_proof_seconds", "Time to prove one epoch",
                                        buckets=(0.25, 0.5, 1, 2, 4, 8, 16, 32), registry=r)
         self.pending_proofs = Gauge("ecoai_oracle_pending_proofs", "Proofs waiting to be accepted (queue length)",
@@ -62,7 +62,7 @@ class NodeMetrics:
                                      registry=r)
         self.batch_size = Gauge("ecoai_oracle_batch_size", "Epochs in the latest submitBatch transaction",
                                 registry=r)
-        metrics.set_energy_budget(0, max(epoch_s, 1))
+        metrics.set_energy_bound(0, max(epoch_s, 1))
 
     def epoch_closed(self, status: str, energy_mj: int, work_units: int = 0) -> None:
         over = status == st.OVER_BUDGET
@@ -71,8 +71,8 @@ class NodeMetrics:
         self.work_per_epoch.set(work_units)
         if work_units:
             self.energy_per_unit.set(1000 * energy_mj / work_units)
-        # The budget: the energy the epoch's work was allowed at the highest tier, as mean power.
-        self.metrics.set_energy_budget(self.max_tier * work_units // 1000, max(self.epoch_s, 1))
+        # The energy the epoch's work was allowed at the loosest (highest) tier, as mean power.
+        self.metrics.set_energy_bound(energy_bound_mj(self.max_tier, work_units), max(self.epoch_s, 1))
         if status in st.NOT_PROVED:
             self.metrics.epoch(status)
         # Location-based carbon with GreenProof's factor for the node's region (the one the chain publishes).

@@ -1,18 +1,18 @@
-"""Adapter from the epoch loop to oracle.zk's persistent Groth16 prover (v2: the efficiency circuit)."""
+"""Adapter from the epoch loop to oracle.zk's persistent Groth16 prover (the efficiency circuit)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from oracle.node.ports import ProofResult
-from oracle.zk import EFFICIENCY, Prover
+from oracle.zk import Prover
 
 
 class ZkEpochProver:
     """One long-lived prover worker for the node's lifetime (no Node start-up per proof)."""
 
     def __init__(self) -> None:
-        self._prover = Prover(circuit=EFFICIENCY)
+        self._prover = Prover()
         self._prover.start()
 
     def prove_epoch(

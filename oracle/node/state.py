@@ -4,7 +4,7 @@ Each step writes its outcome here *before* the next step acts on it, so a proces
 from the last recorded state:
 
     open ──closed──▶ proving ──proof──▶ proved ──signed──▶ sending ──receipt──▶ accepted
-      │                (tier, threshold, salt fixed)          (nonce, raw tx, hash fixed before broadcast)
+      │                (tier, salt fixed)                     (nonce, raw tx, hash fixed before broadcast)
       ├──▶ over_budget   (energy per unit of work over every efficiency tier: no proof, an alert)
       ├──▶ zero_work     (no work was done: nothing to prove, zero work never earns)
       ├──▶ below_minimum (less work than the class's minimum per epoch: GreenProof would refuse it)
@@ -13,7 +13,7 @@ from the last recorded state:
     proved ──relay──▶ handed_over ──isAccepted──▶ accepted   (a relay settles it; the node watches the chain)
     sending ──reverted / nonce taken──▶ proved   (signed afresh on the next pass)
     accepted ──a reorg removed its tx──▶ sending (same signed tx) | proved
-    proved ──tiers changed on chain──▶ proved (same threshold, new index) | proving (new tier, same salt) | over_budget
+    proved ──tiers changed on chain──▶ proved (same tier value, new index) | proving (new tier, same salt) | over_budget
     open, proving, proved, sending ──▶ failed   (refused by GreenProof, given up after retries, epoch length changed)
 
 `pending` = proving, proved or sending: the submission queue that drains whenever the RPC endpoint answers.
@@ -51,7 +51,6 @@ CREATE TABLE IF NOT EXISTS node_epochs (
     energy_by_method TEXT,           -- JSON {"source/method": mJ} behind the intervals
     energy_by_kind   TEXT,           -- JSON {"measured" | "estimated" | "replayed": mJ}
     tier          INTEGER,
-    threshold_mj  INTEGER,
     salt          TEXT,              -- decimal; fixed before proving so a re-proof has the same commitment
     commitment    TEXT,
     proof         TEXT,              -- JSON uint256[8] (decimal strings) as GreenProof.submit takes it
@@ -94,7 +93,6 @@ class EpochRecord:
     energy_by_method: dict[str, int] | None
     energy_by_kind: dict[str, int] | None
     tier: int | None
-    threshold_mj: int | None
     salt: int | None
     commitment: int | None
     proof: list[int] | None
@@ -146,7 +144,6 @@ class EpochRecord:
             js(row["energy_by_method"]),
             js(row["energy_by_kind"]),
             row["tier"],
-            row["threshold_mj"],
             big(row["salt"]),
             big(row["commitment"]),
             None if proof is None else [int(x) for x in proof],

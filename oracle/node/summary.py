@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from oracle.conventions import eco_from_wei, mj_to_kwh
+from oracle.conventions import eco_from_wei, efficiency_credits_wei, mj_to_kwh
 from oracle.node import state as st
 from oracle.node.chain import GreenProofClient, RpcUnavailable
 from oracle.node.loop import RunResult
 from oracle.node.service import ChainView
-from oracle.node.tiers import credits_wei
 
 
 def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> dict[str, Any]:
@@ -19,8 +18,8 @@ def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> d
     eff = view.efficiency
     # Credited with the class parameters in force at submit time (GreenProof); the node's view of them.
     earned = sum(
-        credits_wei(eff.baseline_uj_per_unit, r.efficiency_uj_per_unit or eff.baseline_uj_per_unit,
-                    r.work_total or 0, eff.max_units_per_second, r.epoch_seconds)
+        efficiency_credits_wei(eff.baseline_uj_per_unit, r.efficiency_uj_per_unit or eff.baseline_uj_per_unit,
+                               r.work_total or 0, eff.max_units_per_second, r.epoch_seconds)
         for r in accepted
     )
     energy_mj = sum(r.energy_mj or 0 for r in result.epochs if r.energy_mj is not None)

@@ -6,9 +6,6 @@ from collections.abc import Sequence
 
 from oracle.measure.epoch import EpochEnergy
 
-UJ_PER_KWH = 3_600_000_000_000  # µJ in one kWh (v2_design: 1 ECO = 1 kWh saved)
-
-
 def unmeasured_intervals(energy: EpochEnergy) -> list[int]:
     """Indexes of the N intervals that a gap of the epoch overlaps (their energies are a lower bound)."""
     n = len(energy.intervals_mj)
@@ -34,9 +31,3 @@ def pick_tier(energy_mj: int, work_units: int, tiers_uj_per_unit: Sequence[int])
     fitting = [(tau, index) for index, tau in enumerate(tiers_uj_per_unit) if tau * work_units >= 1000 * energy_mj]
     return min(fitting)[1] if fitting else None
 
-
-def credits_wei(baseline_uj_per_unit: int, tier_uj_per_unit: int, work_units: int, max_units_per_second: int,
-                epoch_seconds: int) -> int:
-    """ECO-wei of an accepted epoch (GreenProof._credits): (β − τ)·min(W, cap)·10^18 / 3.6·10^12."""
-    cap = max_units_per_second * epoch_seconds
-    return max(baseline_uj_per_unit - tier_uj_per_unit, 0) * min(work_units, cap) * 10**18 // UJ_PER_KWH

@@ -16,7 +16,7 @@ from oracle.zk.verifier import check
 
 UINT64 = 1 << 64
 FIELDS = ("node", "epoch", "tier", "work", "methods", "commitment", "proof", "public_signals")
-# Index of each field in the efficiency circuit's public signals (oracle.zk.efficiency.PUBLIC_SIGNALS).
+# Index of each field in the efficiency circuit's public signals (oracle.conventions.PUBLIC_SIGNALS).
 TAU, WORK, EPOCH, NODE, METHODS, COMMITMENT = range(6)
 
 

@@ -1,8 +1,8 @@
-"""`ecoai prove` and `ecoai verify`: Groth16 green proofs from a readings CSV, checked on py_ecc.
+"""`ecoai prove` and `ecoai verify`: Groth16 efficiency proofs from an (energy, work) CSV, checked on py_ecc.
 
-Two statements while v1 and v2 live side by side: `--threshold` proves v1 (Σ energy ≤ threshold),
-`--efficiency-uj-per-unit` proves v2 (energy per unit of work ≤ the tier). `ecoai verify` picks the key by the
-number of public signals (v1: 4, v2: 6) unless --vk is given, and checks several proofs at once with --batch.
+`ecoai prove --efficiency-uj-per-unit T` proves that the epoch's energy per unit of work is at most the tier T;
+`ecoai verify` checks one proof, several at once (--batch) or an epoch accepted on chain (--onchain), against the
+circuit's verification key unless --vk is given.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import os
 from pathlib import Path
 
 from oracle.errors import UsageError
-from oracle.zk.artifacts import EFFICIENCY, circuit_for_public_count
-from oracle.zk.efficiency import Method, check_efficiency_inputs, methods_code
-from oracle.zk.errors import MalformedProof
-from oracle.zk.prover import N_READINGS, Prover, check_inputs, random_salt
+from oracle.conventions import N_INTERVALS
+from oracle.zk.artifacts import EFFICIENCY
+from oracle.zk.efficiency import Method, check_efficiency_inputs, methods_code, random_salt
+from oracle.zk.prover import Prover
 from oracle.zk.verifier import batch_check, check, load_json_file, load_verification_key
 
-CSV_HEADER = "energy_mj"
-CSV_HEADER_V2 = ("energy_mj", "work_units")
+CSV_HEADER = ("energy_mj", "work_units")
 METHOD_NAMES = [m.name.lower() for m in Method]
 OUTPUT_FILES = ("proof.json", "public.json", "calldata.json", "opening.json")
 
@@ -34,24 +33,21 @@ ONCHAIN_CONFIG_READER = "onchain_chain_config"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     prove = subparsers.add_parser(
-        "prove", help="prove that an epoch's energy per unit of work (or its energy) stayed within a tier",
-        description=f"v2 (--efficiency-uj-per-unit): prove with Groth16 that over the {N_READINGS} intervals of "
-                    "an epoch 1000 * sum(energy_mj) <= T * sum(work_units), i.e. at most T microjoules per unit "
-                    "of work. v1 (--threshold, until the switch to v2): prove the readings sum to at most "
-                    "THRESHOLD mJ. Writes DIR/proof.json, DIR/public.json (snarkjs format), DIR/calldata.json "
+        "prove", help="prove that an epoch's energy per unit of work stayed within an efficiency tier",
+        description=f"Prove with Groth16 that over the {N_INTERVALS} intervals of an epoch "
+                    "1000 * sum(energy_mj) <= T * sum(work_units), i.e. at most T microjoules per unit of work. "
+                    "Writes DIR/proof.json, DIR/public.json (snarkjs format), DIR/calldata.json "
                     "(EVM) and DIR/opening.json (values and salt that open the commitment; keep it private). "
                     "Exit 2 when the readings do not meet the tier, total work is 0, or the input is malformed.")
     prove.add_argument("--readings", type=Path, required=True, metavar="FILE.csv",
-                       help=f"v2: header {','.join(CSV_HEADER_V2)}, exactly {N_READINGS} rows of integers "
-                            f"(mJ, work units); v1: one column with header {CSV_HEADER}")
-    statement = prove.add_mutually_exclusive_group(required=True)
-    statement.add_argument("--efficiency-uj-per-unit", type=_integer, metavar="T",
-                           help="v2: the efficiency tier, microjoules per unit of work")
-    statement.add_argument("--threshold", type=_integer, metavar="MJ", help="v1: threshold in mJ")
+                       help=f"header {','.join(CSV_HEADER)}, exactly {N_INTERVALS} rows of integers "
+                            "(mJ, work units)")
+    prove.add_argument("--efficiency-uj-per-unit", type=_integer, required=True, metavar="T",
+                       help="the efficiency tier, microjoules per unit of work")
     prove.add_argument("--energy-method", choices=METHOD_NAMES, default="measured",
-                       help="v2: how the energy was obtained, bound by the proof (default measured)")
+                       help="how the energy was obtained, bound by the proof (default measured)")
     prove.add_argument("--work-method", choices=METHOD_NAMES, default="measured",
-                       help="v2: how the work was obtained, bound by the proof (default measured)")
+                       help="how the work was obtained, bound by the proof (default measured)")
     prove.add_argument("--epoch", type=_integer, required=True, metavar="E", help="epoch number")
     prove.add_argument("--node", required=True, metavar="ADDR", help="the node's 0x address")
     prove.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created)")
@@ -65,16 +61,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "check: `ecoai verify --batch ITEM [ITEM ...]`, each ITEM either a folder holding "
                     "proof.json and public.json (as `ecoai prove --out` writes) or PROOF.json,PUBLIC.json "
                     "(two paths joined by a comma); the batch is valid only if every proof is. The key is "
-                    "chosen by the number of public signals (4: v1 energy budget, 6: v2 efficiency) unless "
-                    "--vk is given. Exit 0 valid, 1 invalid, 2 malformed input; prints one line. Or re-verify "
+                    "circuits/keys/efficiency_verification_key.json unless --vk is given. Exit 0 valid, 1 invalid, 2 malformed input; prints one line. Or re-verify "
                     "an accepted epoch from the chain: `ecoai verify --onchain NODE EPOCH` (below).")
     verify.add_argument("proof", type=Path, nargs="?", metavar="PROOF", help="proof.json")
     verify.add_argument("public", type=Path, nargs="?", metavar="PUBLIC", help="public.json")
     verify.add_argument("--batch", nargs="+", metavar="ITEM", default=None,
                         help="DIR (with proof.json, public.json) or PROOF.json,PUBLIC.json; several")
     verify.add_argument("--vk", type=Path, default=None, metavar="FILE",
-                        help="verification key (default: by public-signal count, circuits/keys/"
-                             "verification_key.json for v1, circuits/keys/efficiency_verification_key.json for v2)")
+                        help="verification key (default: circuits/keys/efficiency_verification_key.json)")
     onchain = verify.add_argument_group(
         "on chain", "`ecoai verify --onchain NODE EPOCH`: re-verify an epoch GreenProof accepted, from the chain "
                     "alone (no EcoAI server): finds its EpochProved event, decodes the submit/submitBatch "
@@ -103,35 +97,9 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a decimal integer: {text!r}") from None
 
 
-def read_readings_csv(path: Path) -> list[int]:
-    """The readings of one epoch: header `energy_mj`, exactly N_READINGS rows of non-negative integer mJ."""
-    try:
-        with open(path, newline="") as fh:
-            rows = list(csv.reader(fh))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"{path}: cannot read CSV: {exc}") from None
-    if not rows or [cell.strip() for cell in rows[0]] != [CSV_HEADER]:
-        raise UsageError(f"{path}: the first line must be the single header {CSV_HEADER!r}")
-    readings = []
-    for line_no, row in enumerate(rows[1:], start=2):
-        if not row or row == [""]:
-            raise UsageError(f"{path}:{line_no}: empty line (a missing interval is not zero energy)")
-        if len(row) != 1:
-            raise UsageError(f"{path}:{line_no}: expected one column, got {len(row)}")
-        cell = row[0].strip()
-        if not cell.isascii() or not cell.isdigit():
-            raise UsageError(f"{path}:{line_no}: {cell!r} is not a non-negative integer of mJ")
-        readings.append(int(cell))
-    if len(readings) != N_READINGS:
-        raise UsageError(f"{path}: an epoch needs exactly {N_READINGS} interval readings, got {len(readings)} "
-                         "(a missing interval is not zero energy, so nothing is padded)")
-    return readings
-
-
 def read_efficiency_csv(path: Path) -> tuple[list[int], list[int]]:
-    """v2: header `energy_mj,work_units`, exactly N_READINGS rows of two non-negative integers."""
+    """The intervals of one epoch: header `energy_mj,work_units`, exactly N_INTERVALS rows of two non-negative
+    integers (mJ, work units)."""
     try:
         with open(path, newline="") as fh:
             rows = list(csv.reader(fh))
@@ -139,22 +107,22 @@ def read_efficiency_csv(path: Path) -> tuple[list[int], list[int]]:
         raise UsageError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise UsageError(f"{path}: cannot read CSV: {exc}") from None
-    if not rows or tuple(cell.strip() for cell in rows[0]) != CSV_HEADER_V2:
-        raise UsageError(f"{path}: the first line must be the header {','.join(CSV_HEADER_V2)}")
+    if not rows or tuple(cell.strip() for cell in rows[0]) != CSV_HEADER:
+        raise UsageError(f"{path}: the first line must be the header {','.join(CSV_HEADER)}")
     energy, work = [], []
     for line_no, row in enumerate(rows[1:], start=2):
         if not row or all(not cell.strip() for cell in row):
             raise UsageError(f"{path}:{line_no}: empty line (a missing interval is not zero)")
         if len(row) != 2:
             raise UsageError(f"{path}:{line_no}: expected two columns, got {len(row)}")
-        for cell, name in zip(row, CSV_HEADER_V2):
+        for cell, name in zip(row, CSV_HEADER):
             cell = cell.strip()
             if not cell.isascii() or not cell.isdigit():
                 raise UsageError(f"{path}:{line_no}: {name} {cell!r} is not a non-negative integer")
         energy.append(int(row[0]))
         work.append(int(row[1]))
-    if len(energy) != N_READINGS:
-        raise UsageError(f"{path}: an epoch needs exactly {N_READINGS} intervals, got {len(energy)} "
+    if len(energy) != N_INTERVALS:
+        raise UsageError(f"{path}: an epoch needs exactly {N_INTERVALS} intervals, got {len(energy)} "
                          "(a missing interval is not zero, so nothing is padded)")
     return energy, work
 
@@ -182,14 +150,14 @@ def _write_outputs(out: Path, bundle, opening: dict) -> None:
         fh.write("\n")
 
 
-def prove_efficiency_command(args: argparse.Namespace) -> int:
+def prove_command(args: argparse.Namespace) -> int:
     energy, work = read_efficiency_csv(args.readings)
     methods = methods_code(args.energy_method, args.work_method)
     tier = args.efficiency_uj_per_unit
     checked = check_efficiency_inputs(energy, work, tier, args.epoch, args.node, methods)  # before Node starts
     _check_out_dir(args.out)
     salt = random_salt()
-    with Prover(circuit=EFFICIENCY) as prover:
+    with Prover() as prover:
         bundle = prover.prove_efficiency(energy, work, salt, tier, args.epoch, checked.node, methods)
     _write_outputs(args.out, bundle, {
         "energy_mj": energy, "work_units": work, "salt": str(salt), "node": str(checked.node),
@@ -200,35 +168,10 @@ def prove_efficiency_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def prove_command(args: argparse.Namespace) -> int:
-    if args.efficiency_uj_per_unit is not None:
-        return prove_efficiency_command(args)
-    readings = read_readings_csv(args.readings)
-    _, _, _, node = check_inputs(readings, args.threshold, args.epoch, args.node)  # before starting Node
-    _check_out_dir(args.out)
-    salt = random_salt()
-    with Prover() as prover:
-        bundle = prover.prove(readings, salt, args.threshold, args.epoch, node)
-    _write_outputs(args.out, bundle, {"readings_mj": readings, "salt": str(salt), "node": str(node),
-                                      "epoch": args.epoch, "commitment": bundle.public_signals[3]})
-    print(f"proved epoch {args.epoch}: {sum(readings)} mJ <= {args.threshold} mJ; wrote {args.out}/proof.json, "
-          "public.json, calldata.json, opening.json")
-    return 0
-
-
 def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def _key_for(public: object, vk_path: Path | None) -> dict:
-    if vk_path is not None:
-        return load_verification_key(vk_path)
-    count = len(public) if isinstance(public, list) else -1
-    circuit = circuit_for_public_count(count)
-    if circuit is None:
-        raise MalformedProof(f"public signals must be a list of 4 (v1) or 6 (v2) values, got "
-                             f"{count if count >= 0 else type(public).__name__}; or give --vk")
-    return load_verification_key(circuit.verification_key)
 
 
 def _batch_item(item: str) -> tuple[Path, Path]:
@@ -260,7 +203,7 @@ def verify_command(args: argparse.Namespace) -> int:
         raise UsageError("give PROOF and PUBLIC (or --batch ITEM...)")
     proof = load_json_file(args.proof, "proof")
     public = load_json_file(args.public, "public signals")
-    vk = _key_for(public, args.vk)
+    vk = load_verification_key(args.vk)
     reason = check(vk, proof, public)  # MalformedProof is a UsageError: one line, exit 2
     if reason is None:
         print("valid")
@@ -274,11 +217,7 @@ def _verify_batch(args: argparse.Namespace) -> int:
     for item in args.batch:
         proof_path, public_path = _batch_item(item)
         pairs.append((load_json_file(proof_path, "proof"), load_json_file(public_path, "public signals")))
-    counts = {len(public) if isinstance(public, list) else -1 for _, public in pairs}
-    if len(counts) != 1 and args.vk is None:
-        raise MalformedProof("a batch mixes proofs of different circuits (public-signal counts "
-                             f"{sorted(counts)}); one batch is one verification key")
-    vk = _key_for(pairs[0][1], args.vk)
+    vk = load_verification_key(args.vk)
     reason = batch_check(vk, pairs)
     if reason is None:
         print(f"valid: {_count(len(pairs), 'proof')}")
@@ -316,7 +255,7 @@ def _verify_onchain(args: argparse.Namespace) -> int:
     chain = read_chain_config(args.config, args.rpc_url, args.deployment)
     what = "--deployment" if args.deployment is not None else "config field chain.deployment"
     deployment = load_deployment(chain.deployment_path(), what)
-    vk = load_verification_key(args.vk if args.vk is not None else EFFICIENCY.verification_key)
+    vk = load_verification_key(args.vk)
 
     w3 = Web3(Web3.HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
     try:

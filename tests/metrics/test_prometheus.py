@@ -39,7 +39,7 @@ def test_real_prometheus_scrapes_exporter(tmp_path: Path):
                      Gap(0.1, 0.2, "replay:h200", "replay", "test gap")], now=time.time())
     metrics.epoch("over_budget")
     metrics.proof("failed")
-    metrics.set_energy_budget(threshold_mj=600_000, epoch_length_s=5)
+    metrics.set_energy_bound(energy_bound_mj=600_000, epoch_length_s=5)
     exporter = metrics.start_exporter(port=0)
     prom_port = free_port()
     config = tmp_path / "prometheus.yml"
@@ -67,13 +67,13 @@ def test_real_prometheus_scrapes_exporter(tmp_path: Path):
         assert result[0]["metric"]["device"] == "replay:h200"
         assert result[0]["metric"]["method"] == "replay/energy_counter"
         assert float(result[0]["value"][1]) == pytest.approx(12.5)
-        budget = _get(f"{base}/query?query=ecoai_energy_budget_watts")["data"]["result"]
-        assert float(budget[0]["value"][1]) == pytest.approx(120.0)
+        bound = _get(f"{base}/query?query=ecoai_energy_bound_watts")["data"]["result"]
+        assert float(bound[0]["value"][1]) == pytest.approx(120.0)
         q = urllib.parse.quote('ecoai_epochs_total{outcome="over_budget"}')
         assert float(_get(f"{base}/query?query={q}")["data"]["result"][0]["value"][1]) == 1.0
         groups = _get(f"{base}/rules")["data"]["groups"]
         names = {r["name"] for g in groups for r in g["rules"]}
-        assert {"EcoAISamplerStalled", "EcoAIProofFailures", "EcoAIEnergyBudgetBurnRateHigh"} <= names
+        assert {"EcoAISamplerStalled", "EcoAIProofFailures", "EcoAIEnergyBurnRateHigh"} <= names
     finally:
         proc.terminate()
         try:

@@ -20,7 +20,8 @@ from oracle.node.retry import Backoff
 from oracle.node.state import NodeState
 from oracle.measure.epoch import EpochEnergy
 from oracle.measure.reading import Gap
-from oracle.node.tiers import credits_wei, pick_tier, unmeasured_intervals
+from oracle.conventions import efficiency_credits_wei as credits_wei
+from oracle.node.tiers import pick_tier, unmeasured_intervals
 
 ANVIL_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil's documented account 1
 

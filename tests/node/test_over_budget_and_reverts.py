@@ -23,7 +23,7 @@ from oracle.node.keys import dev_account
 from oracle.node.service import build_loop, connect, read_chain
 from oracle.node.state import NodeState
 
-from oracle.node.tiers import credits_wei
+from oracle.conventions import efficiency_credits_wei as credits_wei, energy_bound_mj
 
 from .conftest import BENEFICIARY, DEMO_CLASS, DEV_KEYS, NODE, write_config
 
@@ -57,8 +57,8 @@ def test_over_budget_epoch_is_alerted_and_not_proved_and_refusals_are_named(
     registry = loop.metrics.metrics.registry  # the node's registry, served by its exporter
     assert registry.get_sample_value("ecoai_oracle_epoch_over_budget") == 1
     assert registry.get_sample_value("ecoai_epochs_total", {"outcome": "over_budget"}) == 1  # EcoAIEpochOverBudget
-    assert registry.get_sample_value("ecoai_energy_budget_watts") == pytest.approx(
-        2 * record.work_total // 1000 / 1000 / 5)  # the energy the work was allowed at the highest tier
+    assert registry.get_sample_value("ecoai_energy_bound_watts") == pytest.approx(
+        energy_bound_mj(2, record.work_total) / 1000 / 5)  # the energy the work was allowed at the highest tier
     assert registry.get_sample_value("ecoai_oracle_epoch_work_units") == record.work_total
     assert registry.get_sample_value("ecoai_proofs_total", {"result": "accepted"}) == 0
     alerts = [r.getMessage() for r in caplog.records if "over budget" in r.getMessage()]

@@ -40,24 +40,24 @@ from .conftest import NODE, EfficiencyEpoch, efficiency_epoch, unchecked_efficie
 MAX_VALUE = (1 << 32) - 1
 
 
-def test_proof_has_the_v2_public_signals(eff_bundle: EfficiencyProofBundle, eff_inputs: EfficiencyEpoch) -> None:
-    e = eff_inputs
-    assert eff_bundle.public_signals == [
+def test_proof_has_the_v2_public_signals(bundle: EfficiencyProofBundle, epoch_inputs: EfficiencyEpoch) -> None:
+    e = epoch_inputs
+    assert bundle.public_signals == [
         str(e.tier), str(sum(e.work)), str(e.epoch), str(int(NODE, 16)), str(e.methods),
         str(efficiency_commitment(e.energy, e.work, e.salt, NODE, e.epoch))]
-    assert eff_bundle.methods == methods_code("measured", "estimated") == 0x10
-    assert split_methods(eff_bundle.methods) == (Method.MEASURED, Method.ESTIMATED)
-    calldata = eff_bundle.calldata()
-    p = eff_bundle.proof
+    assert bundle.methods == methods_code("measured", "estimated") == 0x10
+    assert split_methods(bundle.methods) == (Method.MEASURED, Method.ESTIMATED)
+    calldata = bundle.calldata()
+    p = bundle.proof
     assert calldata["proof"] == proof_to_calldata(p)
     assert calldata["proof"][2:6] == [int(p["pi_b"][0][1]), int(p["pi_b"][0][0]),
                                       int(p["pi_b"][1][1]), int(p["pi_b"][1][0])]
-    assert calldata["inputs"] == [int(s) for s in eff_bundle.public_signals] and len(calldata["inputs"]) == 6
+    assert calldata["inputs"] == [int(s) for s in bundle.public_signals] and len(calldata["inputs"]) == 6
 
 
-def test_snarkjs_cli_accepts_the_proof(eff_bundle: EfficiencyProofBundle, tmp_path: Path) -> None:
-    (tmp_path / "proof.json").write_text(json.dumps(eff_bundle.proof))
-    (tmp_path / "public.json").write_text(json.dumps(eff_bundle.public_signals))
+def test_snarkjs_cli_accepts_the_proof(bundle: EfficiencyProofBundle, tmp_path: Path) -> None:
+    (tmp_path / "proof.json").write_text(json.dumps(bundle.proof))
+    (tmp_path / "public.json").write_text(json.dumps(bundle.public_signals))
     result = subprocess.run([node_tool("snarkjs"), "groth16", "verify", str(EFFICIENCY.verification_key),
                              "public.json", "proof.json"], cwd=tmp_path, capture_output=True, text=True,
                             timeout=120)
@@ -80,14 +80,14 @@ process.exit(0);
 
 
 def test_each_public_signal_plus_one_is_rejected_by_snarkjs_and_oracle_zk(
-        eff_bundle: EfficiencyProofBundle, eff_vk: dict, tmp_path: Path) -> None:
-    cases = [{"proof": eff_bundle.proof, "public": eff_bundle.public_signals}]
+        bundle: EfficiencyProofBundle, vk: dict, tmp_path: Path) -> None:
+    cases = [{"proof": bundle.proof, "public": bundle.public_signals}]
     for i in range(6):
-        signals = list(eff_bundle.public_signals)
+        signals = list(bundle.public_signals)
         signals[i] = str((int(signals[i]) + 1) % SNARK_SCALAR_FIELD)
-        cases.append({"proof": eff_bundle.proof, "public": signals})
-        assert check(eff_vk, eff_bundle.proof, signals) == "pairing check failed", i
-    assert verify(eff_vk, eff_bundle.proof, eff_bundle.public_signals)
+        cases.append({"proof": bundle.proof, "public": signals})
+        assert check(vk, bundle.proof, signals) == "pairing check failed", i
+    assert verify(vk, bundle.proof, bundle.public_signals)
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     result = subprocess.run(["node", "--input-type=module", "-e", _SNARKJS_VERIFY_MANY,
                              str(EFFICIENCY.verification_key), str(tmp_path / "cases.json")],
@@ -95,9 +95,9 @@ def test_each_public_signal_plus_one_is_rejected_by_snarkjs_and_oracle_zk(
     assert json.loads(result.stdout) == [True] + [False] * 6, result.stderr
 
 
-def test_a_v2_proof_does_not_verify_under_the_v1_key(eff_bundle: EfficiencyProofBundle, vk: dict) -> None:
+def test_a_v2_proof_does_not_verify_under_the_v1_key(bundle: EfficiencyProofBundle, vk: dict) -> None:
     with pytest.raises(MalformedProof, match="expected 4 public signals"):
-        check(vk, eff_bundle.proof, eff_bundle.public_signals)
+        check(vk, bundle.proof, bundle.public_signals)
 
 
 @st.composite
@@ -131,33 +131,33 @@ def boundary_epochs(draw: st.DrawFn) -> tuple[list[int], list[int], int]:
                                                                  HealthCheck.too_slow])
 @given(case=boundary_epochs(), methods=st.sampled_from([0x00, 0x01, 0x12, 0x22]))
 def test_boundary_exactly_equal_proves_and_one_more_mj_is_refused(
-        eff_prover: Prover, eff_vk: dict, case: tuple[list[int], list[int], int], methods: int) -> None:
+        prover: Prover, vk: dict, case: tuple[list[int], list[int], int], methods: int) -> None:
     energy, work, tier = case
-    bundle = eff_prover.prove_efficiency(energy, work, 7, tier, 5, NODE, methods)
-    assert verify(eff_vk, bundle.proof, bundle.public_signals)
+    bundle = prover.prove_efficiency(energy, work, 7, tier, 5, NODE, methods)
+    assert verify(vk, bundle.proof, bundle.public_signals)
     assert bundle.work_units_total == sum(work) and bundle.methods == methods
 
     j = next(i for i, v in enumerate(energy) if v < MAX_VALUE)
     over = list(energy)
     over[j] += 1
     with pytest.raises(OverEfficiencyTier, match="over the tier"):
-        eff_prover.prove_efficiency(over, work, 7, tier, 5, NODE, methods)
+        prover.prove_efficiency(over, work, 7, tier, 5, NODE, methods)
     with pytest.raises(OverThreshold):  # the v1-style error callers already catch
         check_efficiency_inputs(energy, work, tier - 1, 5, NODE, methods)
     # The circuit itself refuses the witness the check refuses (no check on this path).
     with pytest.raises(ProverFailed):
-        eff_prover.prove_circuit_input(unchecked_efficiency_input(over, work, 7, tier, 5, NODE, methods))
+        prover.prove_circuit_input(unchecked_efficiency_input(over, work, 7, tier, 5, NODE, methods))
 
 
-def test_zero_work_is_refused_and_the_circuit_needs_zero_energy_for_it(eff_prover: Prover) -> None:
+def test_zero_work_is_refused_and_the_circuit_needs_zero_energy_for_it(prover: Prover) -> None:
     energy, work = [0] * 64, [0] * 64
     with pytest.raises(ZeroWork, match="total 0"):
         check_efficiency_inputs(energy, work, 1000, 5, NODE)
     with pytest.raises(ZeroWork):
-        eff_prover.prove_efficiency([1] * 64, work, 1, 1000, 5, NODE)
+        prover.prove_efficiency([1] * 64, work, 1, 1000, 5, NODE)
     # The circuit: W = 0 with any energy has slack = -1000·Σe, which wraps: no witness.
     with pytest.raises(ProverFailed):
-        eff_prover.prove_circuit_input(unchecked_efficiency_input([1] + [0] * 63, work, 1, 1000, 5, NODE, 0))
+        prover.prove_circuit_input(unchecked_efficiency_input([1] + [0] * 63, work, 1, 1000, 5, NODE, 0))
 
 
 @pytest.mark.parametrize("change, error", [
@@ -180,7 +180,7 @@ def test_out_of_range_inputs_are_refused_with_their_error(change: dict, error: t
 
 
 @pytest.mark.parametrize("case", ["tier_over_2_32", "methods_over_2_8", "total_not_the_sum", "energy_over_2_32"])
-def test_the_circuit_refuses_what_the_checks_refuse(eff_prover: Prover, case: str) -> None:
+def test_the_circuit_refuses_what_the_checks_refuse(prover: Prover, case: str) -> None:
     energy, work, tier, methods, total = [1] * 64, [1] * 64, 1000, 0, None
     if case == "tier_over_2_32":
         tier = 1 << 32
@@ -193,7 +193,7 @@ def test_the_circuit_refuses_what_the_checks_refuse(eff_prover: Prover, case: st
         tier = (1 << 32) - 1
         work = [(1 << 32) - 1] * 64
     with pytest.raises(ProverFailed):
-        eff_prover.prove_circuit_input(unchecked_efficiency_input(energy, work, 3, tier, 5, NODE, methods, total))
+        prover.prove_circuit_input(unchecked_efficiency_input(energy, work, 3, tier, 5, NODE, methods, total))
 
 
 def test_methods_codes() -> None:
