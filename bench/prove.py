@@ -63,7 +63,7 @@ def main() -> int:
     work = [rng.randrange(1_000, 20_000) for _ in range(64)]
     tier = -(-1000 * sum(energy) // sum(work))  # the lowest tier (µJ per unit) the epoch meets
     epoch, salt, methods = 29_427_000, random_salt(), methods_code("measured", "measured")
-    args_v2 = (energy, work, salt, tier, epoch, NODE, methods)
+    proof_args = (energy, work, salt, tier, epoch, NODE, methods)
     # The same input JSON the worker proves, for the CLI.
     circuit_input = efficiency_circuit_input(check_efficiency_inputs(energy, work, tier, epoch, NODE, methods), salt)
     cli_times: list[float] = []
@@ -78,13 +78,13 @@ def main() -> int:
         startup = time.perf_counter() - started
         # One untimed warm-up each (file cache, JIT), then alternate so both see the same machine load.
         run_cli(input_file, workdir)
-        assert prover.prove_efficiency(*args_v2).public_signals[-1] == circuit_input["commitment"]
+        assert prover.prove_efficiency(*proof_args).public_signals[-1] == circuit_input["commitment"]
         for _ in range(args.runs):
             elapsed, peak = run_cli(input_file, workdir)
             cli_times.append(elapsed)
             cli_peak = max(cli_peak, peak)
             started = time.perf_counter()
-            prover.prove_efficiency(*args_v2)
+            prover.prove_efficiency(*proof_args)
             our_times.append(time.perf_counter() - started)
         worker_peak = _vm_hwm_kib(prover._proc.pid)  # the worker's own peak resident memory
     py_peak = _vm_hwm_kib(os.getpid())

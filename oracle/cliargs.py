@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def _fail(text: str, expected: str) -> argparse.ArgumentTypeError:
@@ -18,27 +22,6 @@ def integer(text: str) -> int:
         raise _fail(text, "a decimal integer") from None
 
 
-def non_negative_int(text: str) -> int:
-    value = integer(text)
-    if value < 0:
-        raise _fail(text, "an integer >= 0")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = integer(text)
-    if value <= 0:
-        raise _fail(text, "a positive integer")
-    return value
-
-
-def port(text: str) -> int:
-    value = integer(text)
-    if not 1 <= value <= 65535:
-        raise _fail(text, "a TCP port 1-65535")
-    return value
-
-
 def number(text: str) -> float:
     """A finite decimal number."""
     try:
@@ -50,26 +33,25 @@ def number(text: str) -> float:
     return value
 
 
-def positive_number(text: str) -> float:
-    value = number(text)
-    if value <= 0:
-        raise _fail(text, "a number > 0")
-    return value
+def _within(parse: Callable[[str], T], ok: Callable[[T], bool], expected: str, name: str) -> Callable[[str], T]:
+    """A parser that reads a value with `parse` and refuses it unless `ok(value)` ("expected <expected>")."""
+
+    def parser(text: str) -> T:
+        value = parse(text)
+        if not ok(value):
+            raise _fail(text, expected)
+        return value
+
+    parser.__name__ = parser.__qualname__ = name
+    return parser
 
 
-def non_negative_number(text: str) -> float:
-    value = number(text)
-    if value < 0:
-        raise _fail(text, "a number >= 0")
-    return value
-
-
-def fraction(text: str) -> float:
-    """A number in [0, 1] (quality, shares)."""
-    value = number(text)
-    if not 0 <= value <= 1:
-        raise _fail(text, "a number between 0 and 1")
-    return value
+non_negative_int = _within(integer, lambda v: v >= 0, "an integer >= 0", "non_negative_int")
+positive_int = _within(integer, lambda v: v > 0, "a positive integer", "positive_int")
+port = _within(integer, lambda v: 1 <= v <= 65535, "a TCP port 1-65535", "port")
+positive_number = _within(number, lambda v: v > 0, "a number > 0", "positive_number")
+non_negative_number = _within(number, lambda v: v >= 0, "a number >= 0", "non_negative_number")
+fraction = _within(number, lambda v: 0 <= v <= 1, "a number between 0 and 1", "fraction")  # quality, shares
 
 
 def positive_ints(text: str) -> list[int]:

@@ -7,6 +7,7 @@ compute the same numbers. Pure functions, no I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 # --- units -----------------------------------------------------------------------------------------------------
@@ -111,3 +112,30 @@ def calldata_to_proof(calldata: Sequence[int]) -> dict[str, Any]:
 def in_field(value: int) -> bool:
     return 0 <= value < SNARK_SCALAR_FIELD
 
+
+@dataclass(frozen=True)
+class Submission:
+    """One epoch's claim as GreenProof takes it: its `Submission` struct (node, epoch, tier, work, methods,
+    commitment, proof), which `submitBatch` takes a list of and `submit` takes without the node (the sender).
+    Node, relay, on-chain re-verification and the tests extend it with what they keep next to it."""
+
+    node: str  # checksummed address
+    epoch: int
+    tier: int  # index into the node's efficiency class tiers
+    work: int  # W, work units in the epoch
+    methods: int
+    commitment: int
+    proof: Sequence[int] = field(hash=False)  # uint256[8] in calldata order (`proof_to_calldata`)
+
+    def submit_args(self) -> list[Any]:
+        """GreenProof.submit's arguments: (epoch, tier, work, methods, commitment, proof)."""
+        return [self.epoch, self.tier, self.work, self.methods, self.commitment, [int(w) for w in self.proof]]
+
+    def struct(self) -> tuple:
+        """GreenProof's `Submission` tuple, in field order (an item of submitBatch)."""
+        return (self.node, *self.submit_args())
+
+    def public_inputs(self, tier_uj_per_unit: int) -> list[int]:
+        """The proof's public inputs as GreenProof builds them from the fields (PUBLIC_SIGNALS order):
+        [τ (the tier's value, µJ per unit), W, epoch, uint160(node), methods, commitment]."""
+        return [tier_uj_per_unit, self.work, self.epoch, int(self.node, 16), self.methods, self.commitment]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ from web.chain import Chain
 from web.db.queries import Reader
 from web.db.engine import Database
 from web.routes import api, certificates, pages
-from web.routes.common import WebState, is_fragment_request
+from web.footprints import NodeFootprints
+from web.routes.common import DEFAULT_VERIFY_CONCURRENCY, VerifyGate, WebState, is_fragment_request
 from web.views import WEB_DIR
 
 # Only our own origin: no inline scripts or styles, no CDN, no framing.
@@ -67,20 +68,24 @@ class SecurityHeaders:
 
 def create_app(db: Database | Path | str, deployment: Deployment | None = None, rpc_url: str | None = None,
                follow: bool = False, confirmations: int = 2, poll_interval: float = 1.0,
-               cache_bytes: int = DEFAULT_MAX_BYTES, notice: str | None = None, migrate: bool = True) -> FastAPI:
+               cache_bytes: int = DEFAULT_MAX_BYTES, notice: str | None = None, migrate: bool = True,
+               verify_concurrency: int = DEFAULT_VERIFY_CONCURRENCY, node_dbs: Sequence[Path | str] = ()) -> FastAPI:
     """The web app over the index `db` (a Database, a SQLite path or a database URL; created if missing).
 
     deployment + rpc_url: enable the claim page's live reads and "verify again"; follow: also run the
     indexer in the background (`ecoai web` does); cache_bytes: the page cache's bound (0: no page cache, every
     request rendered); notice: a line shown on every page (e.g. that the data is a test network's); migrate:
-    upgrade the schema to the newest revision first (`ecoai web serve` does it once, before its workers).
+    upgrade the schema to the newest revision first (`ecoai web serve` does it once, before its workers);
+    verify_concurrency: "verify again" runs at most this many verifications at once (429 beyond); node_dbs: node
+    state databases (read-only) whose nodes' own footprints the node pages show (web.footprints).
     """
     database = db if isinstance(db, Database) else Database(db)
     if migrate:
         database.upgrade()  # create or migrate before any reader opens it
     chain = Chain.connect(deployment, rpc_url) if deployment is not None and rpc_url else None
     reader = Reader(database.reader)
-    state = WebState(reader=reader, chain=chain, notice=notice)
+    state = WebState(reader=reader, chain=chain, notice=notice, database=database,
+                     verify_gate=VerifyGate(verify_concurrency), footprints=NodeFootprints(node_dbs))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -101,12 +106,14 @@ def create_app(db: Database | Path | str, deployment: Deployment | None = None, 
                   swagger_ui_oauth2_redirect_url=None,
                   openapi_url="/api/openapi.json",
                   description="Eco Credits, leaderboards and Groth16 green proofs indexed from the chain. "
-                              "Units: 1 ECO = 1 kWh saved below the node's hardware-class baseline; energy in "
-                              "mJ (API) or kWh (pages); carbon bound in mg CO2 (API) or g/kg CO2 (pages).")
+                              "Units: 1 ECO = 1 kWh of energy saved per unit of work against the efficiency class's "
+                              "baseline: (baseline − proven tier) µJ per unit × the work units counted (items, "
+                              "tokens, …, capped per epoch); energy in "
+                              "mJ (API) or kWh (pages); efficiency in µJ per unit; carbon bound in mg CO2 (API) "
+                              "or g/kg CO2 (pages).")
     app.state.web = state
     app.state.certificates = certificates.certificate_chain(chain, deployment, rpc_url)
-    # First: its /claim (wallet config with network switch/add and retirement) takes precedence over pages'.
-    app.include_router(certificates.router)
+    app.include_router(certificates.router)  # /claim (with network switch/add and retirement), certificates
     app.include_router(pages.router)
     _add_api_docs(app)
     app.include_router(api.router)

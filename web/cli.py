@@ -18,6 +18,7 @@ from oracle.errors import UsageError
 from oracle.net import can_bind
 from oracle.paths import state_dir
 
+DEFAULT_VERIFY_CONCURRENCY = 2  # web.routes.common.DEFAULT_VERIFY_CONCURRENCY (not imported: keeps the CLI light)
 LOCAL_CHAIN_ID = 31337  # anvil: blocks are mined on demand and never reorganised
 WORKER_CONFIG_ENV = "ECOAI_WEB_WORKER_CONFIG"  # how `serve --workers N` hands its settings to each worker
 
@@ -57,6 +58,14 @@ def _serve_options(parser: argparse.ArgumentParser, sub: bool) -> None:
                              "every request)")
     parser.add_argument("--notice", default=d(None),
                         help="a line shown on every page, e.g. that the chain is a test network")
+    parser.add_argument("--verify-concurrency", type=positive_int, default=d(DEFAULT_VERIFY_CONCURRENCY),
+                        metavar="N",
+                        help="\"verify again\" runs at most N proof verifications at once per server process "
+                             f"(~0.7 s of CPU each); more are answered 429 with Retry-After (default "
+                             f"{DEFAULT_VERIFY_CONCURRENCY})")
+    parser.add_argument("--node-db", type=Path, action="append", default=d(None), dest="node_db", metavar="PATH",
+                        help="a node's state database (node.db), read read-only: the node pages show that node's "
+                             "own footprint (energy spent sampling and proving, reported off chain); repeatable")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -145,7 +154,7 @@ def run_both(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app(db, deployment, args.rpc_url, follow=True, confirmations=confirmations,
                      poll_interval=args.poll_interval, cache_bytes=args.page_cache_mb * 1024 * 1024,
-                     notice=args.notice)
+                     notice=args.notice, verify_concurrency=args.verify_concurrency, node_dbs=args.node_db or ())
     print(f"ecoai web: http://{args.host}:{args.port}/ (GreenProof {deployment.address('GreenProof')} on chain "
           f"{deployment.chain_id} via {args.rpc_url}; {confirmations} confirmations; index {db.display})", flush=True)
     stop_requests = _stop_on_signals()
@@ -167,7 +176,8 @@ def worker_app():  # -> FastAPI; uvicorn's factory in each `serve --workers N` p
     config: dict[str, Any] = json.loads(os.environ[WORKER_CONFIG_ENV])
     deployment = load_deployment(Path(config["deployment"])) if config["deployment"] else None
     return create_app(os.environ[DATABASE_URL_ENV], deployment, config["rpc_url"] if deployment else None,
-                      cache_bytes=config["cache_bytes"], notice=config["notice"], migrate=False)
+                      cache_bytes=config["cache_bytes"], notice=config["notice"], migrate=False,
+                      verify_concurrency=config["verify_concurrency"], node_dbs=config["node_dbs"])
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -189,7 +199,8 @@ def run_serve(args: argparse.Namespace) -> int:
     os.environ[DATABASE_URL_ENV] = db.url.render_as_string(hide_password=False)
     os.environ[WORKER_CONFIG_ENV] = json.dumps({
         "deployment": str(deployment_path) if deployment is not None else None, "rpc_url": args.rpc_url,
-        "cache_bytes": args.page_cache_mb * 1024 * 1024, "notice": args.notice})
+        "cache_bytes": args.page_cache_mb * 1024 * 1024, "notice": args.notice,
+        "verify_concurrency": args.verify_concurrency, "node_dbs": [str(p) for p in args.node_db or ()]})
     print(f"ecoai web serve: http://{args.host}:{args.port}/ ({args.workers} worker"
           f"{'s' if args.workers > 1 else ''}; index {db.display})", flush=True)
     stop_requests = _stop_on_signals()

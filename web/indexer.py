@@ -186,7 +186,7 @@ class Indexer:
                 insert_ignore(self.conn, table, table_rows)
             insert_ignore(self.conn, blocks, [{"number": n, "hash": h, "timestamp": t}
                                               for n, (h, t) in block_info.items()])
-            refresh(self.conn, None if "" in nodes else nodes, epochs)
+            refresh(self.conn, None if "" in nodes else nodes, epochs, (cursor_block, end))
             set_cursor(self.conn, end, end_hash)
         self.status.indexed_block = end
         self.status.updated_at = time.time()

@@ -59,6 +59,11 @@ def fmt_kwh(mj: int | float | None) -> str:
     return f"{kwh:,.3f} kWh" if kwh >= 1 or kwh == 0 else f"{kwh:.6f} kWh"
 
 
+def fmt_joules(mj: int | None) -> str:
+    """Joules from mJ (a node's own footprint is small next to the kWh it certifies)."""
+    return f"{(mj or 0) / 1000:,.1f} J"
+
+
 def fmt_eco(wei: str | int | None) -> str:
     """ECO with 4 decimals, or 8 below 1 ECO (a short local epoch earns thousandths); truncated, never rounded up."""
     value = int(wei or 0)
@@ -141,7 +146,8 @@ def make_env() -> Environment:
     env = Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True,
                       undefined=StrictUndefined, auto_reload=False, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(kwh=fmt_kwh, eco=fmt_eco, carbon=fmt_carbon, short=fmt_short, utc=fmt_time, num=fmt_int,
-                       duration=fmt_duration, efficiency=fmt_efficiency, score=fmt_score, plural=plural)
+                       duration=fmt_duration, efficiency=fmt_efficiency, score=fmt_score, plural=plural,
+                       joules=fmt_joules)
     env.globals.update(sort_labels=SORT_LABELS, credit_means=CREDIT_MEANS, proof_limits=PROOF_LIMITS,
                        eco_score_formula=ECO_SCORE_FORMULA)
     return env

@@ -41,12 +41,12 @@ The whole local demo in one command, on 127.0.0.1:
   5. the Prometheus exporter on --metrics-port (default 9464; 0 disables it).
 A taken port is replaced by a free one; the addresses are printed at start.
 
-State folder: $ECOAI_HOME (default .ecoai in the checkout): anvil/ (chain state), deployments/local.json,
-node.db (the node's epochs; `ecoai oracle status` reads it), logs/ (oracle.log, web.log).
+State folder: $ECOAI_HOME (default .ecoai in the checkout): anvil/ (chain state),
+deployments/local.json, node.db (the node's epochs; `ecoai oracle status` reads it), logs/.
 
-Ctrl-C (or SIGTERM) stops everything cleanly: the node's state is already on disk, anvil saves the chain
-(the next run reuses it), and a summary is printed (--json: one line). With --epochs N the oracle stops after N epochs; the web app keeps
-serving until Ctrl-C."""
+Ctrl-C (or SIGTERM) stops everything cleanly: the node's state is already on disk, anvil
+saves the chain (the next run reuses it), and a summary is printed (--json: one line).
+With --epochs N the oracle stops after N epochs; the web app keeps serving until Ctrl-C."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--rpc-port", type=port, default=8545, help="anvil port (default 8545; a free one if taken)")
     up.add_argument("--web-port", type=port, default=8000, help="web app port (default 8000)")
     up.add_argument("--metrics-port", type=non_negative_int, default=None,
-                    help="Prometheus exporter port (0 disables)")
+                    help="Prometheus exporter port (default 9464; a free one if taken; 0 disables it)")
     up.set_defaults(handler=cmd_up)
 
 
@@ -133,6 +133,8 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
                 web, web_url = None, None
         _show_where(anvil.url, web_url, config.exporter.port, home, client.address, view)
         log_recommendation(config, log)
+        log.info("measuring from the next epoch boundary (within %d s)%s; Ctrl-C stops everything", view.epoch_seconds,
+                 f", {plural(args.epochs, 'epoch')}" if args.epochs is not None else "")
         result = loop.run(args.epochs)
         summary = summarize(result, client, view)
         if web is not None and args.epochs is not None and not stop.is_set():

@@ -133,24 +133,30 @@ def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
+def _add_pro_rata(per_interval: list[float], a: float, b: float, rate: float, t0: float, t1: float) -> None:
+    """Add rate × overlap to each of the intervals of [t0, t1) (len(per_interval) equal ones) that [a, b) covers."""
+    n = len(per_interval)
+    width = (t1 - t0) / n
+    k = min(n - 1, int((a - t0) // width))
+    while k < n:
+        lo, hi = t0 + k * width, (t0 + (k + 1) * width if k < n - 1 else t1)
+        if lo >= b:
+            break
+        overlap = min(b, hi) - max(a, lo)
+        if overlap > 0:
+            per_interval[k] += rate * overlap
+        k += 1
+
+
 def _spread(spans: Iterable[tuple[float, float, float]], t0: float, t1: float, n: int) -> list[float]:
     """Amounts (a, b, amount) spread uniformly over [a, b) and split pro rata across the n intervals of [t0, t1)."""
-    width = (t1 - t0) / n
     per_interval = [0.0] * n
     for a0, b0, amount in spans:
         a, b = max(a0, t0), min(b0, t1)
         if b <= a:
             continue
         rate = amount / (b0 - a0)
-        k = min(n - 1, int((a - t0) // width))
-        while k < n:
-            lo, hi = t0 + k * width, (t0 + (k + 1) * width if k < n - 1 else t1)
-            if lo >= b:
-                break
-            overlap = min(b, hi) - max(a, lo)
-            if overlap > 0:
-                per_interval[k] += rate * overlap
-            k += 1
+        _add_pro_rata(per_interval, a, b, rate, t0, t1)
     return per_interval
 
 
@@ -222,7 +228,6 @@ def aggregate(readings: Iterable[Reading], gaps: Iterable[Gap], t0: float, t1: f
     """
     if not t1 > t0 or n < 1:
         raise ValueError(f"bad epoch window [{t0}, {t1}) / n={n}")
-    width = (t1 - t0) / n
     per_interval = [0.0] * n
     by_method: dict[str, float] = {}
     by_kind: dict[str, float] = {}
@@ -237,15 +242,7 @@ def aggregate(readings: Iterable[Reading], gaps: Iterable[Gap], t0: float, t1: f
         share = rate * (b - a)
         by_method[r.label] = by_method.get(r.label, 0.0) + share
         by_kind[r.kind] = by_kind.get(r.kind, 0.0) + share
-        k = min(n - 1, int((a - t0) // width))
-        while k < n:
-            lo, hi = t0 + k * width, (t0 + (k + 1) * width if k < n - 1 else t1)
-            if lo >= b:
-                break
-            overlap = min(b, hi) - max(a, lo)
-            if overlap > 0:
-                per_interval[k] += rate * overlap
-            k += 1
+        _add_pro_rata(per_interval, a, b, rate, t0, t1)
     recorded: list[Gap] = []
     accounted = {d: list(spans) for d, spans in covered.items()}  # readings and recorded gaps
     for g in gaps:

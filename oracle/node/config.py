@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,21 @@ def _ascii_label(name: str, value: str) -> str:
     return value
 
 
+def _specs(m: dict[str, Any], key: str, default: Any, check: Callable[[str], Any], expected: str) -> tuple:
+    """measure.<key>: one spec or a non-empty list of them, each checked by the measurement package (which owns
+    the spellings and resolves "auto" when the node opens them)."""
+    value = _expect(m, "measure", key, (str, list), default)
+    specs = (value,) if isinstance(value, str) else tuple(value)
+    if not specs:
+        raise UsageError(f"config field measure.{key}: expected {expected}")
+    for spec in specs:
+        try:
+            check(spec if isinstance(spec, str) else repr(spec))
+        except SourceUnavailable as exc:
+            raise UsageError(f"config field measure.{key}: {exc}") from None
+    return specs
+
+
 def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConfig:
     """Validate a parsed TOML document into a `NodeConfig`; unknown sections or keys are errors too."""
     known = {
@@ -233,28 +249,12 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     if epoch_seconds < 0:
         raise UsageError(f"config field node.epoch_seconds: expected >= 0, got {epoch_seconds}")
 
-    sources_value = _expect(m, "measure", "sources", (str, list), "auto")
-    sources = (sources_value,) if isinstance(sources_value, str) else tuple(sources_value)
-    if not sources:
-        raise UsageError('config field measure.sources: expected "auto" or a non-empty list')
-    for source in sources:
-        # The measurement package owns the spellings (and resolves "auto" when the node opens them).
-        try:
-            check_source_spec(source if isinstance(source, str) else repr(source))
-        except SourceUnavailable as exc:
-            raise UsageError(f"config field measure.sources: {exc}") from None
+    sources = _specs(m, "sources", "auto", check_source_spec, '"auto" or a non-empty list')
     sample_hz = float(_expect(m, "measure", "sample_hz", (int, float), MeasureConfig.sample_hz))
     if not 0.1 <= sample_hz <= 1000:
         raise UsageError(f"config field measure.sample_hz: expected 0.1..1000, got {sample_hz}")
-    work_value = _expect(m, "measure", "work_sources", (str, list), list(MeasureConfig.work_sources))
-    work_sources = (work_value,) if isinstance(work_value, str) else tuple(work_value)
-    if not work_sources:
-        raise UsageError("config field measure.work_sources: expected a non-empty list (e.g. [\"vllm:URL\"])")
-    for spec in work_sources:
-        try:
-            check_work_spec(spec if isinstance(spec, str) else repr(spec))
-        except SourceUnavailable as exc:
-            raise UsageError(f"config field measure.work_sources: {exc}") from None
+    work_sources = _specs(m, "work_sources", list(MeasureConfig.work_sources), check_work_spec,
+                          'a non-empty list (e.g. ["vllm:URL"])')
     allow_unmeasured = _expect(m, "measure", "allow_unmeasured", bool, MeasureConfig.allow_unmeasured)
     check_honest_sources(chain, sources, work_sources, allow_unmeasured)
     replay_offset_s = float(_expect(m, "measure", "replay_offset_s", (int, float), MeasureConfig.replay_offset_s))

@@ -40,11 +40,6 @@ class BatchRejected(Exception):
         return f"{self.name}({args})"
 
 
-def submission(item: Item) -> tuple:
-    """GreenProof's `Submission` struct for one item, in field order."""
-    return (item.node, item.epoch, item.tier, item.work, item.methods, item.commitment, [int(w) for w in item.proof])
-
-
 class RelayChain:
     """One relayer key's view of GreenProof. Not shared between threads: the intake and the settler each make
     their own (web3's HTTP session is not meant for concurrent use)."""
@@ -85,7 +80,7 @@ class RelayChain:
 
     # -- the batch transaction ----------------------------------------------------------------------------
     def _call(self, items: Sequence[Item]) -> Any:
-        return self.contract.functions.submitBatch([submission(i) for i in items])
+        return self.contract.functions.submitBatch([i.struct() for i in items])
 
     def dry_run(self, items: Sequence[Item]) -> int:
         """The gas submitBatch(items) needs now; BatchRejected with the custom error when it would revert."""

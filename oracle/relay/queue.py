@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from oracle.conventions import Submission
 from oracle.sqlite import connect, transaction
 
 QUEUED, BATCHED, SETTLED, FAILED = "queued", "batched", "settled", "failed"
@@ -69,14 +70,9 @@ class QueueError(Exception):
 
 
 @dataclass(frozen=True)
-class Item:
-    node: str
-    epoch: int
-    tier: int
-    work: int
-    methods: int
-    commitment: int
-    proof: list[int]
+class Item(Submission):
+    """A handed-over submission, its 6 public signals as the node sent them, and where it stands in the queue."""
+
     public_signals: list[str]
     status: str = QUEUED
     batch_id: int | None = None

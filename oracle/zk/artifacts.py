@@ -51,7 +51,8 @@ class Circuit:
         return KEYS_DIR / f"{self.name}_transcript.json"
 
 
-# 2^13 = 8192 >= 5649 constraints + 6 public inputs + 1.
+# 2^13 = 8192 >= 5649 constraints + 6 public inputs + 1. The title is in the committed Groth16Verifier.sol's doc
+# comment: changing it changes the generated verifier.
 EFFICIENCY = Circuit(name="efficiency", n_public=6, phase1_power=13, title="efficiency circuit (v2)")
 
 __all__ = ["Circuit", "EFFICIENCY", "COMPILED_DIR", "KEYS_DIR", "compile_circuit", "constraint_system_record",

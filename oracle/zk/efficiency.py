@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from oracle.conventions import N_INTERVALS, PUBLIC_SIGNALS, proof_to_calldata
+from oracle.conventions import N_INTERVALS, proof_to_calldata
 from oracle.zk.errors import (
     FieldOutOfRange,
     MethodOutOfRange,
@@ -132,7 +132,7 @@ def _checked_salt(salt: int) -> int:
 
 def efficiency_commitment(energy_mj: Sequence[int], work_units: Sequence[int], salt: int, node: int | str,
                           epoch: int) -> int:
-    """commitment = P(P(salt, node, epoch), P(energy words), P(work words)) (circuits/README.md, v2)."""
+    """commitment = P(P(salt, node, epoch), P(energy words), P(work words)) (circuits/README.md)."""
     energy = _checked_values(energy_mj, "energy (mJ)", ReadingOutOfRange)
     work = _checked_values(work_units, "work units", WorkOutOfRange)
     node_int = node_to_int(node)
@@ -190,7 +190,7 @@ def efficiency_circuit_input(inputs: EfficiencyInputs, salt: int) -> dict:
 
 @dataclass(frozen=True)
 class EfficiencyProofBundle:
-    """A v2 Groth16 proof as snarkjs writes it (proof.json, public.json); public signals
+    """A Groth16 proof as snarkjs writes it (proof.json, public.json); public signals
     [efficiency_uj_per_unit, work_units_total, epoch, node, methods, commitment] as decimal strings."""
 
     proof: dict = field(hash=False)

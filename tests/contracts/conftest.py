@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 from oracle.chain.anvil import Anvil, rpc_call
 from oracle.chain.deploy import connect, deploy_stack, load_params
 from oracle.chain.governance import decode_custom_error
-from oracle.conventions import label_to_bytes32
+from oracle.conventions import Submission, label_to_bytes32
 
 PARAMS = load_params()
 EPOCH_S = PARAMS.epoch_length_s
@@ -49,28 +49,17 @@ FLEET_BENEFICIARIES = (7, 8, 8)
 
 
 @dataclass(frozen=True)
-class EpochProof:
-    node: str
-    epoch: int
-    tier: int
-    work: int
-    methods: int
-    commitment: int
-    proof: list[int]  # uint256[8]
+class EpochProof(Submission):
     inputs: list[int]  # [τ, W, epoch, node, methods, commitment]
     snarkjs: dict = field(hash=False, compare=False)  # proof.json, for the Python verifier
 
     def submit_args(self, **changes: Any) -> list[Any]:
         """GreenProof.submit's arguments (epoch, tier, work, methods, commitment, proof), with `changes`."""
-        v = {"epoch": self.epoch, "tier": self.tier, "work": self.work, "methods": self.methods,
-             "commitment": self.commitment, "proof": list(self.proof)} | changes
-        return [v["epoch"], v["tier"], v["work"], v["methods"], v["commitment"], v["proof"]]
+        return Submission.submit_args(replace(self, **changes))
 
     def item(self, **changes: Any) -> tuple:
         """A GreenProof.Submission tuple (node, epoch, tier, work, methods, commitment, proof), with `changes`."""
-        v = {"node": self.node} | dict(zip(("epoch", "tier", "work", "methods", "commitment", "proof"),
-                                           self.submit_args(), strict=True)) | changes
-        return (v["node"], v["epoch"], v["tier"], v["work"], v["methods"], v["commitment"], v["proof"])
+        return replace(self, **changes).struct()
 
     def verifier_args(self, proof: list[int] | None = None, inputs: list[int] | None = None) -> tuple:
         p = self.proof if proof is None else proof
@@ -104,7 +93,7 @@ def raw_proof(prover: Any, node: str, epoch: int, tier: int, energy: list[int], 
     from oracle.conventions import proof_to_calldata
     from oracle.zk import random_salt
     from oracle.zk.efficiency import efficiency_commitment
-    from oracle.zk.prover import node_to_int
+    from oracle.zk import node_to_int
 
     salt = random_salt()
     commitment = efficiency_commitment(energy, work, salt, node, epoch)
@@ -142,13 +131,12 @@ class Proofs:
 def proofs() -> Proofs:
     """Real v2 proofs from circuits/efficiency (oracle.zk), made once per session (~1 s each)."""
     from oracle.zk import Prover
-    from oracle.zk.artifacts import EFFICIENCY
     from oracle.zk.efficiency import Method, methods_code
 
     node = _test_account(NODE).address
     e = base_epoch()
     replayed = methods_code(Method.REPLAYED, Method.REPLAYED)
-    with Prover(circuit=EFFICIENCY) as prover:
+    with Prover() as prover:
         fleet = [make_proof(prover, _test_account(i).address, e + k) for i in FLEET for k in (0, 1)]
         return Proofs(
             node, e,

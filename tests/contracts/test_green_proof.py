@@ -193,12 +193,11 @@ def test_an_idle_epoch_energy_without_work_cannot_be_proved():
     """The idle replayed trace (energy, no work): the prover refuses it (ZeroWork), and the circuit itself has no
     witness for 1000·Σe ≤ τ·0 with Σe > 0, so no proof exists to submit."""
     from oracle.zk import Prover
-    from oracle.zk.artifacts import EFFICIENCY
     from oracle.zk.errors import ProverFailed, ZeroWork
     from tests.contracts.conftest import NODE, _test_account, base_epoch, make_proof, raw_proof
 
     node = _test_account(NODE).address
-    with Prover(circuit=EFFICIENCY) as prover:
+    with Prover() as prover:
         with pytest.raises(ZeroWork):
             make_proof(prover, node, base_epoch(), tier=3, work=[0] * 64)
         with pytest.raises(ProverFailed):

@@ -29,7 +29,7 @@ def test_advice_names_the_recommended_configuration_of_the_h200_profile() -> Non
 def _record(epoch: int, seconds: int) -> EpochRecord:
     return EpochRecord(
         node="0xN", epoch=epoch, epoch_seconds=seconds, status="proved", intervals_mj=None, energy_mj=None,
-        gaps=None, energy_by_method=None, energy_by_kind=None, tier=0, threshold_mj=1, salt=1, commitment=1,
+        gaps=None, energy_by_method=None, energy_by_kind=None, tier=0, salt=1, commitment=1,
         proof=[0] * 8, bundle={}, nonce=None, raw_tx=None, tx_hash=None, gas_used=None, block=None, note=None,
         attempts=0,
     )

@@ -40,9 +40,8 @@ def prove(prover: Any, node: str, epoch: int, salt: int = 11) -> Any:
 @pytest.fixture(scope="session")
 def eff_prover() -> Iterator[Any]:
     from oracle.zk import Prover
-    from oracle.zk.artifacts import EFFICIENCY
 
-    with Prover(circuit=EFFICIENCY) as p:
+    with Prover() as p:
         yield p
 
 

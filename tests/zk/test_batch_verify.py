@@ -25,7 +25,7 @@ from oracle.zk.verifier import (
     vk_hash,
 )
 
-from .conftest import NODE, efficiency_epoch
+from .conftest import efficiency_epoch
 
 N_V2 = 4
 

@@ -1,4 +1,5 @@
-"""v2 (circuits/efficiency.circom): energy per unit of work ≤ a tier, proved, checked and refused."""
+"""The statement (oracle.zk.efficiency, circuits/efficiency.circom): energy per unit of work ≤ a tier, proved,
+checked and refused."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oracle.conventions import SNARK_SCALAR_FIELD, proof_to_calldata
-from oracle.paths import REPO_ROOT, node_tool
-from oracle.zk import MalformedProof, Prover, ProverFailed, check, verify
-from oracle.zk.artifacts import EFFICIENCY, ENERGY_BUDGET, constraint_system_record, compile_circuit, sha256_file
+from oracle.paths import REPO_ROOT
+from oracle.zk import Prover, ProverFailed, check, verify
+from oracle.zk.artifacts import EFFICIENCY
 from oracle.zk.efficiency import (
     EfficiencyProofBundle,
     Method,
@@ -27,7 +28,6 @@ from oracle.zk.efficiency import (
 from oracle.zk.errors import (
     MethodOutOfRange,
     OverEfficiencyTier,
-    OverThreshold,
     ReadingOutOfRange,
     TierOutOfRange,
     WorkOutOfRange,
@@ -35,12 +35,12 @@ from oracle.zk.errors import (
     ZeroWork,
 )
 
-from .conftest import NODE, EfficiencyEpoch, efficiency_epoch, unchecked_efficiency_input
+from .conftest import NODE, EfficiencyEpoch, unchecked_efficiency_input
 
 MAX_VALUE = (1 << 32) - 1
 
 
-def test_proof_has_the_v2_public_signals(bundle: EfficiencyProofBundle, epoch_inputs: EfficiencyEpoch) -> None:
+def test_proof_has_the_public_signals(bundle: EfficiencyProofBundle, epoch_inputs: EfficiencyEpoch) -> None:
     e = epoch_inputs
     assert bundle.public_signals == [
         str(e.tier), str(sum(e.work)), str(e.epoch), str(int(NODE, 16)), str(e.methods),
@@ -53,15 +53,6 @@ def test_proof_has_the_v2_public_signals(bundle: EfficiencyProofBundle, epoch_in
     assert calldata["proof"][2:6] == [int(p["pi_b"][0][1]), int(p["pi_b"][0][0]),
                                       int(p["pi_b"][1][1]), int(p["pi_b"][1][0])]
     assert calldata["inputs"] == [int(s) for s in bundle.public_signals] and len(calldata["inputs"]) == 6
-
-
-def test_snarkjs_cli_accepts_the_proof(bundle: EfficiencyProofBundle, tmp_path: Path) -> None:
-    (tmp_path / "proof.json").write_text(json.dumps(bundle.proof))
-    (tmp_path / "public.json").write_text(json.dumps(bundle.public_signals))
-    result = subprocess.run([node_tool("snarkjs"), "groth16", "verify", str(EFFICIENCY.verification_key),
-                             "public.json", "proof.json"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0 and "OK" in result.stdout, result.stdout + result.stderr
 
 
 _SNARKJS_VERIFY_MANY = """
@@ -93,11 +84,6 @@ def test_each_public_signal_plus_one_is_rejected_by_snarkjs_and_oracle_zk(
                              str(EFFICIENCY.verification_key), str(tmp_path / "cases.json")],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert json.loads(result.stdout) == [True] + [False] * 6, result.stderr
-
-
-def test_a_v2_proof_does_not_verify_under_the_v1_key(bundle: EfficiencyProofBundle, vk: dict) -> None:
-    with pytest.raises(MalformedProof, match="expected 4 public signals"):
-        check(vk, bundle.proof, bundle.public_signals)
 
 
 @st.composite
@@ -142,7 +128,7 @@ def test_boundary_exactly_equal_proves_and_one_more_mj_is_refused(
     over[j] += 1
     with pytest.raises(OverEfficiencyTier, match="over the tier"):
         prover.prove_efficiency(over, work, 7, tier, 5, NODE, methods)
-    with pytest.raises(OverThreshold):  # the v1-style error callers already catch
+    with pytest.raises(OverEfficiencyTier):
         check_efficiency_inputs(energy, work, tier - 1, 5, NODE, methods)
     # The circuit itself refuses the witness the check refuses (no check on this path).
     with pytest.raises(ProverFailed):
@@ -203,38 +189,11 @@ def test_methods_codes() -> None:
         methods_code("guessed", "measured")
 
 
-def test_a_v1_prover_does_not_prove_v2(prover: Prover) -> None:
-    e = efficiency_epoch(1)
-    with pytest.raises(TypeError, match="efficiency"):
-        prover.prove_efficiency(e.energy, e.work, e.salt, e.tier, e.epoch, e.node)
-
-
-def test_recompiled_circuit_matches_the_v2_keys(tmp_path: Path) -> None:
-    r1cs, wasm = compile_circuit(tmp_path, EFFICIENCY)
-    committed = json.loads(EFFICIENCY.constraint_system.read_text())
-    assert constraint_system_record(r1cs, EFFICIENCY) == committed, (
-        "circuits/efficiency.circom changed: rerun scripts/ceremony.py --circuit efficiency")
-    assert committed["public_inputs"] == 6 and committed["private_inputs"] == 129
-    assert sha256_file(wasm) == sha256_file(EFFICIENCY.wasm)
-
-
-def test_v2_transcript_hashes_match_published_files() -> None:
-    transcript = json.loads(EFFICIENCY.transcript.read_text())
-    assert transcript["circuit"] == "circuits/efficiency.circom"
-    for name, digest in transcript["published"].items():
-        path = EFFICIENCY.wasm if name == EFFICIENCY.wasm.name else EFFICIENCY.zkey.parent / name
-        assert sha256_file(path) == digest
-    beacon = next(s for s in transcript["steps"] if s["step"] == "phase2 beacon")
-    assert list(beacon["outputs"].values()) == [sha256_file(EFFICIENCY.zkey)]
-    assert "power 13" in transcript["phase1"]
-    assert EFFICIENCY.transcript != ENERGY_BUDGET.transcript
-
-
-def test_generated_v2_verifier_is_the_template_output() -> None:
-    result = subprocess.run([sys.executable, "scripts/gen_verifier.py",
-                             "--circuit", "efficiency", "--check"], cwd=REPO_ROOT, capture_output=True, text=True)
+def test_generated_verifier_is_the_template_output() -> None:
+    result = subprocess.run([sys.executable, "scripts/gen_verifier.py", "--check"], cwd=REPO_ROOT,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    source = (REPO_ROOT / "contracts" / "Groth16Verifier.sol").read_text()  # v2's deployed verifier
+    source = (REPO_ROOT / "contracts" / "Groth16Verifier.sol").read_text()  # the deployed verifier
     assert "contract Groth16Verifier {" in source and "uint256[6] calldata input" in source
     assert "function verifyBatch(uint256[8][] calldata proofs, uint256[6][] calldata inputs)" in source
     assert "staticcall(gas(), 0x08" in source and "_GAS" not in source

@@ -16,7 +16,7 @@ from oracle.chain.deploy import connect, deploy_stack, load_params
 from oracle.chain.deployment import Deployment
 from oracle.chain.governance import Governor, send_transaction
 from oracle.chain.keys import dev_account
-from oracle.zk import EFFICIENCY, Prover, random_salt
+from oracle.zk import Prover, random_salt
 
 CLASS_ID = "H200/encoder-bf16/item"  # require_measured = false: the estimated/replayed methods code is accepted
 REGION = "KR"
@@ -64,7 +64,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         tier0 = params.classes[CLASS_ID].tiers_uj_per_unit[0]
 
         proofs = {}
-        with Prover(circuit=EFFICIENCY) as prover:
+        with Prover() as prover:
             for epoch in (first, first + 1, first + 2, first + 3):
                 bundle = prover.prove_efficiency(ENERGY, WORK, random_salt(), tier0, epoch, node_key.address,
                                                  METHODS)

@@ -8,7 +8,7 @@ import pytest
 from py_ecc.optimized_bn128 import G1, G2, multiply, pairing
 from py_ecc.optimized_bn128 import final_exponentiate as py_ecc_final_exponentiate
 
-from oracle.zk import MalformedProof, ProofBundle, check
+from oracle.zk import MalformedProof, EfficiencyProofBundle, check
 from oracle.zk.verifier import final_exponentiate
 
 
@@ -18,7 +18,7 @@ def test_final_exponentiation_equals_py_ecc() -> None:
     assert final_exponentiate(f) != final_exponentiate(f * f)
 
 
-def test_broken_verification_key_is_malformed(vk: dict, bundle: ProofBundle) -> None:
+def test_broken_verification_key_is_malformed(vk: dict, bundle: EfficiencyProofBundle) -> None:
     for change in ({"protocol": "plonk"}, {"IC": []}, {"vk_alpha_1": ["1", "3", "1"]}):
         with pytest.raises(MalformedProof):
             check({**copy.deepcopy(vk), **change}, bundle.proof, bundle.public_signals)

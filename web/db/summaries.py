@@ -1,7 +1,10 @@
 """The web index's summary tables (`nodes`, `classes`, `totals`, `epoch_stats`), derived from the raw event tables.
 
 `refresh` runs inside the transaction that changed the raw rows, so readers see both or neither; every
-refresh and every reorg roll-back bumps the index version, which retires the page cache's pages. SQLAlchemy
+refresh and every reorg roll-back bumps the index version, which retires the page cache's pages. The `totals`
+row holds running counters: an indexer batch adds what its block range's rows add (`range_totals`, by the raw
+tables' block indexes), a roll-back subtracts what the forgotten blocks had added; neither rescans the index.
+SQLAlchemy
 Core throughout: the same statements run on SQLite and PostgreSQL.
 """
 
@@ -85,24 +88,39 @@ RANK_COLUMNS = {key: f"rank_{key}" for key in SORTS}
 CLASS_RANK_COLUMNS = {key: f"class_rank_{key}" for key in CLASS_SORTS}
 
 
-def refresh(conn: Connection, nodes_: set[str] | None = None, epochs: set[int] | None = None) -> None:
-    """Recompute summary rows from the raw tables: for the given nodes/epochs, or everything when None."""
+def refresh(conn: Connection, nodes_: set[str] | None = None, epochs: set[int] | None = None,
+            blocks_: tuple[int, int] | None = None) -> None:
+    """Recompute summary rows from the raw tables: for the given nodes/epochs, or everything when None.
+
+    blocks_ = (after, upto): the raw rows just added are those with after < block ≤ upto (the indexer's batch),
+    and the totals row moves by what they add (`range_totals`); without it the totals are recounted in full."""
     _refresh_classes(conn)
-    _refresh_nodes(conn, nodes_)
+    node_delta = _refresh_nodes(conn, nodes_)
     _refresh_ranks(conn)
     _refresh_class_counts(conn)
     _refresh_epochs(conn, epochs)
-    _refresh_totals(conn)
+    if blocks_ is None:
+        recount_totals(conn)
+    else:
+        add_totals(conn, {**range_totals(conn, *blocks_), "nodes": node_delta})
     bump_index_version(conn)
 
 
 def rollback_to(conn: Connection, block: int, block_hash: str) -> None:
-    """Forget every event above `block` (a reorg replaced them) and rebuild the summaries; call in a transaction."""
+    """Forget every event above `block` (a reorg replaced them) and rebuild the summaries; call in a transaction.
+    The totals row moves back by what the forgotten rows had added."""
+    removed = range_totals(conn, block, None)
     for table in RAW_TABLES:
         column = table.c.number if table is blocks else table.c.block
         conn.execute(delete(table).where(column > block))
     set_cursor(conn, block, block_hash)
-    refresh(conn)
+    _refresh_classes(conn)
+    node_delta = _refresh_nodes(conn, None)
+    _refresh_ranks(conn)
+    _refresh_class_counts(conn)
+    _refresh_epochs(conn, None)
+    add_totals(conn, {**{k: -v for k, v in removed.items()}, "nodes": node_delta})
+    bump_index_version(conn)
 
 
 def _refresh_classes(conn: Connection) -> None:
@@ -130,9 +148,10 @@ def class_row(args: dict[str, Any], block: int) -> dict[str, dict[str, Any]]:
         "require_measured": int(bool(args["requireMeasured"])), "block": block, "nodes": 0}}
 
 
-def _refresh_nodes(conn: Connection, targets: set[str] | None) -> None:
+def _refresh_nodes(conn: Connection, targets: set[str] | None) -> int:
+    """Rewrite the `nodes` rows of `targets` (all when None); returns how many rows the table gained."""
     if targets is not None and not targets:
-        return
+        return 0
     registry: dict[str, dict[str, Any]] = {}
     events = select(node_events).order_by(node_events.c.node, node_events.c.block, node_events.c.log_index)
     if targets is not None:
@@ -166,10 +185,10 @@ def _refresh_nodes(conn: Connection, targets: set[str] | None) -> None:
         stats_query = stats_query.where(proofs.c.node.in_(sorted(targets)))
     stats = {row["node"]: row for row in conn.execute(stats_query).mappings()}
     if targets is None:
-        conn.execute(delete(nodes))
+        removed = conn.execute(delete(nodes)).rowcount
         wanted = set(registry) | set(stats)
     else:
-        conn.execute(delete(nodes).where(nodes.c.node.in_(sorted(targets))))
+        removed = conn.execute(delete(nodes).where(nodes.c.node.in_(sorted(targets)))).rowcount
         wanted = (set(registry) | set(stats)) & targets
     rows = []
     for node in sorted(wanted):
@@ -199,6 +218,7 @@ def _refresh_nodes(conn: Connection, targets: set[str] | None) -> None:
         rows.append(row)
     if rows:
         conn.execute(insert(nodes), rows)
+    return len(rows) - removed
 
 
 def _refresh_ranks(conn: Connection) -> None:
@@ -238,19 +258,59 @@ def _exact_total(conn: Connection, column: Any, *where: Any) -> int:
     return parse_exact_sum(conn.execute(select(exact_sum_text(column)).where(*where)).scalar())
 
 
-def _refresh_totals(conn: Connection) -> None:
-    n = conn.execute(select(func.count(), func.coalesce(func.sum(nodes.c.proofs), 0),
-                            func.coalesce(func.sum(nodes.c.energy_bound_mj_total), 0),
-                            func.coalesce(func.sum(nodes.c.carbon_bound_mg), 0))).one()
+# The totals row's counters and what each counts in the raw tables (every one is additive over blocks: a
+# transaction lies in one block, so distinct settling transactions add up block range by block range).
+WEI_TOTALS = ("credits_wei", "claimed_wei", "minted_wei", "retired_wei")
+COUNT_TOTALS = ("nodes", "proofs", "energy_bound_mj_total", "carbon_bound_mg", "claims", "retirements", "settlements")
+
+
+def range_totals(conn: Connection, after: int, upto: int | None) -> dict[str, int]:
+    """What the raw rows with after < block ≤ upto (upto None: no upper bound) add to the totals row, `nodes`
+    excepted (a node's row is derived, not raw). Each query uses its table's block index: O(rows in range)."""
+
+    def in_range(table: Any) -> list[Any]:
+        return [table.c.block > after] + ([table.c.block <= upto] if upto is not None else [])
+
+    p = conn.execute(select(func.count(), func.coalesce(func.sum(proofs.c.energy_bound_mj), 0),
+                            func.coalesce(func.sum(proofs.c.carbon_bound_mg), 0),
+                            func.count(func.distinct(proofs.c.tx_hash))).where(*in_range(proofs))).one()
+    return {
+        "proofs": int(p[0]), "energy_bound_mj_total": int(p[1]), "carbon_bound_mg": int(p[2]),
+        "settlements": int(p[3]),
+        "credits_wei": _exact_total(conn, proofs.c.credits_wei, *in_range(proofs)),
+        "claimed_wei": _exact_total(conn, claims.c.amount_wei, *in_range(claims)),
+        "claims": int(conn.execute(select(func.count()).where(*in_range(claims))).scalar()),
+        "minted_wei": _exact_total(conn, transfers.c.amount_wei, transfers.c.sender == ZERO_ADDRESS,
+                                   *in_range(transfers)),
+        "retired_wei": _exact_total(conn, retirements.c.amount_wei, *in_range(retirements)),
+        "retirements": int(conn.execute(select(func.count()).where(*in_range(retirements))).scalar()),
+    }
+
+
+def add_totals(conn: Connection, delta: dict[str, int]) -> None:
+    """Move the totals row's running counters by `delta` (negative on a roll-back); wei stay exact (text)."""
+    if not any(delta.values()):
+        return
+    current = conn.execute(select(totals).where(totals.c.id == 1)).mappings().one()
+    values: dict[str, Any] = {}
+    for key, change in delta.items():
+        if change:
+            new = int(current[key]) + change
+            assert new >= 0, f"totals.{key} would fall below zero: the running counters drifted"
+            values[key] = str(new) if key in WEI_TOTALS else new
+    conn.execute(update(totals).where(totals.c.id == 1).values(**values))
+
+
+def full_totals(conn: Connection) -> dict[str, int]:
+    """The totals row as a full recount from the raw tables would have it (O(all rows): tests, repairs)."""
+    return {**range_totals(conn, -(2**62), None),
+            "nodes": int(conn.execute(select(func.count()).select_from(nodes)).scalar())}
+
+
+def recount_totals(conn: Connection) -> None:
+    """Set the totals row from a full recount (a full refresh; the indexer's batches use `add_totals`)."""
     conn.execute(update(totals).where(totals.c.id == 1).values(
-        nodes=int(n[0]), proofs=int(n[1]), energy_bound_mj_total=int(n[2]), carbon_bound_mg=int(n[3]),
-        credits_wei=str(_exact_total(conn, nodes.c.credits_wei, nodes.c.credits_wei != "0")),
-        claimed_wei=str(_exact_total(conn, claims.c.amount_wei)),
-        minted_wei=str(_exact_total(conn, transfers.c.amount_wei, transfers.c.sender == ZERO_ADDRESS)),
-        claims=int(conn.execute(select(func.count()).select_from(claims)).scalar()),
-        retired_wei=str(_exact_total(conn, retirements.c.amount_wei)),
-        retirements=int(conn.execute(select(func.count()).select_from(retirements)).scalar()),
-        settlements=int(conn.execute(select(func.count(func.distinct(proofs.c.tx_hash)))).scalar())))
+        **{k: str(v) if k in WEI_TOTALS else v for k, v in full_totals(conn).items()}))
 
 
 def exact_sum(values: Iterable[str]) -> int:

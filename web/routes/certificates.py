@@ -1,9 +1,10 @@
 """The wallet pages: claim (with network switch/add) and retire, the certificate page and the public retirement
 index. Live chain reads: none of these pages goes through the page cache.
 
-Certificate data comes from the RetirementCertificate contract itself (`certificate(id)`, `tokenURI`, `Retired`
-events), so a certificate page works the moment its transaction is mined, before the indexer has seen it; the
-retirement index uses the indexer's `Reader.retirements` when the index has it, else the contract's events.
+A certificate page reads the index (`Reader.certificate`, `retirements_of`) and only the SVG image from the
+contract's `tokenURI`; a certificate mined after the index's cursor (the page right after the retire
+transaction) is read from the contract instead (`certificate(id)`, `tokenURI`, its Retired event above the
+cursor). The retirement index is the indexer's (`Reader.retirements`, `retirement_holders`, `totals()`).
 """
 
 from __future__ import annotations
@@ -168,30 +169,60 @@ def decode_token_uri(uri: str) -> tuple[dict[str, Any], str | None]:
     return metadata, image if isinstance(image, str) and SVG_DATA_URI.match(image) else None
 
 
-def _retired_logs(certs: CertificateChain, chain: Chain, token_id: int | None = None) -> list[dict[str, Any]]:
-    assert certs.contract is not None
-    filters = {"tokenId": token_id} if token_id is not None else None
-    logs = certs.contract.events.Retired().get_logs(from_block=chain.start_block, argument_filters=filters)
-    return [{"token_id": int(e["args"]["tokenId"]), "holder": e["args"]["holder"], "amount_wei": int(e["args"]["amount"]),
-             "beneficiary_name": e["args"]["beneficiaryName"], "message": e["args"]["message"],
-             "tx_hash": "0x" + bytes(e["transactionHash"]).hex(), "block": int(e["blockNumber"])} for e in logs]
+def _holder_total(reader: Reader, holder: str, token_id: int) -> int:
+    """What `holder` had retired up to and including certificate `token_id` (the contract's holderTotal)."""
+    total = int(reader.totals()["retirements"] or 0)
+    return sum(int(r["amount_wei"]) for r in reader.retirements_of(holder, max(total, 1)) if int(r["token_id"]) <= token_id)
 
 
-def read_certificate(chain: Chain, certs: CertificateChain, reader: Reader, token_id: int) -> dict[str, Any] | None:
-    """One certificate from the chain (None if it does not exist): its fields, metadata, image and transaction."""
+def _image(certs: CertificateChain, token_id: int) -> tuple[str | None, str | None]:
+    """The contract's tokenURI: its name and SVG image (the index does not store the image)."""
+    if certs.contract is None:
+        return None, None
+    metadata, image = decode_token_uri(certs.contract.functions.tokenURI(token_id).call())
+    return metadata.get("name"), image
+
+
+def indexed_certificate(reader: Reader, certs: CertificateChain, token_id: int) -> dict[str, Any] | None:
+    """A certificate the indexer has seen (None if it has not): every field from the index (Reader.certificate),
+    only the image from the contract's tokenURI."""
+    row = reader.certificate(token_id)
+    if row is None:
+        return None
+    name, image = _image(certs, token_id)
+    return {"token_id": token_id, "holder": row["holder"], "amount_wei": int(row["amount_wei"]),
+            "retired_at": int(row["timestamp"]), "holder_total_wei": _holder_total(reader, row["holder"], token_id),
+            "beneficiary_name": row["beneficiary_name"], "message": row["message"], "metadata_name": name,
+            "image": image, "tx_hash": row["tx_hash"], "block": int(row["block"]), "indexed": True}
+
+
+def chain_certificate(chain: Chain, certs: CertificateChain, reader: Reader, token_id: int) -> dict[str, Any] | None:
+    """A certificate mined after the index's cursor (None if it does not exist): read from the contract
+    (`certificate(id)`, `tokenURI`), its transaction from the Retired event of that token above the cursor."""
     assert certs.contract is not None
     try:
         holder, amount, retired_at, holder_total, name, message = \
             certs.contract.functions.certificate(token_id).call()
     except ContractLogicError:
         return None  # ERC721NonexistentToken
-    metadata, image = decode_token_uri(certs.contract.functions.tokenURI(token_id).call())
-    indexed = reader.certificate(token_id)
-    logs = [indexed] if indexed is not None else _retired_logs(certs, chain, token_id)
+    metadata_name, image = _image(certs, token_id)
+    cursor = reader.cursor()
+    from_block = max(chain.start_block, int(cursor["block"]) + 1) if cursor is not None else chain.start_block
+    logs = certs.contract.events.Retired().get_logs(from_block=from_block, argument_filters={"tokenId": token_id})
     return {"token_id": token_id, "holder": holder, "amount_wei": int(amount), "retired_at": int(retired_at),
             "holder_total_wei": int(holder_total), "beneficiary_name": name, "message": message,
-            "metadata_name": metadata.get("name"), "image": image,
-            "tx_hash": logs[0]["tx_hash"] if logs else None, "block": logs[0]["block"] if logs else None}
+            "metadata_name": metadata_name, "image": image,
+            "tx_hash": "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else None,
+            "block": int(logs[0]["blockNumber"]) if logs else None, "indexed": False}
+
+
+def read_certificate(chain: Chain | None, certs: CertificateChain, reader: Reader,
+                     token_id: int) -> dict[str, Any] | None:
+    """One certificate: from the index when it has it, else (just mined) from the chain; None if none exists."""
+    cert = indexed_certificate(reader, certs, token_id)
+    if cert is None and chain is not None and certs.contract is not None:
+        cert = chain_certificate(chain, certs, reader, token_id)
+    return cert
 
 
 def _no_certificates(chain: Chain | None, certs: CertificateChain) -> None:
@@ -203,17 +234,17 @@ def _no_certificates(chain: Chain | None, certs: CertificateChain) -> None:
 
 @router.get("/certificates/{token_id}", name="certificate_page")
 async def certificate_page(request: Request, token_id: TokenIdParam) -> HTMLResponse:
-    chain, certs = web_state(request).chain, _certs(request)
-    _no_certificates(chain, certs)
+    state, certs = web_state(request), _certs(request)
     try:
-        cert = await run_in_threadpool(read_certificate, chain, certs, web_state(request).reader, token_id)
+        cert = await run_in_threadpool(read_certificate, state.chain, certs, state.reader, token_id)
     except (OSError, ValueError, Web3Exception) as exc:
         raise HTTPException(502, f"the chain did not answer: {type(exc).__name__}") from None
     if cert is None:
+        _no_certificates(state.chain, certs)
         raise HTTPException(404, f"no retirement certificate #{token_id}")
-    assert chain is not None and certs.contract is not None
-    return render(request, "certificate.html", nav="certificates", cert=cert, contract=certs.contract.address,
-                  explorer=EXPLORERS.get(chain.chain_id))
+    explorer = EXPLORERS.get(state.chain.chain_id) if state.chain is not None else None
+    return render(request, "certificate.html", nav="certificates", cert=cert,
+                  contract=certs.contract.address if certs.contract is not None else None, explorer=explorer)
 
 
 @router.get("/certificates", name="certificates_index")

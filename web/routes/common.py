@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -20,6 +19,7 @@ from web.cache import is_fragment
 from web.chain import Chain
 from web.db.queries import Page, Reader
 from web.db.summaries import CLASS_SORTS
+from web.footprints import NodeFootprints
 
 MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 100
@@ -39,8 +39,7 @@ class SortKey(str, Enum):
 
 assert {k.value for k in SortKey} == set(CLASS_SORTS), "SortKey must list exactly the orderings the index ranks"
 
-VERIFY_CONCURRENCY_ENV = "ECOAI_WEB_VERIFY_CONCURRENCY"
-DEFAULT_VERIFY_CONCURRENCY = 2
+DEFAULT_VERIFY_CONCURRENCY = 2  # `ecoai web --verify-concurrency N`
 VERIFY_RETRY_AFTER_S = 5
 
 
@@ -50,9 +49,7 @@ class VerifyGate:
     run, and a proof verified once is answered from the index (web.db.verifications). `runs` counts the
     verifications actually run. Used from the event loop only, so plain counters suffice."""
 
-    def __init__(self, slots: int | None = None, retry_after_s: int = VERIFY_RETRY_AFTER_S) -> None:
-        if slots is None:
-            slots = int(os.environ.get(VERIFY_CONCURRENCY_ENV) or DEFAULT_VERIFY_CONCURRENCY)
+    def __init__(self, slots: int = DEFAULT_VERIFY_CONCURRENCY, retry_after_s: int = VERIFY_RETRY_AFTER_S) -> None:
         if slots < 1:
             raise ValueError("at least one concurrent verification")
         self.slots = slots
@@ -74,8 +71,8 @@ class Busy(Exception):
 @dataclass
 class WebState:
     """One app's handles: the index reader, the chain (None: no live reads), the running indexer, a notice, the
-    index database (for the stored verifications; derived from the reader when not given) and the gate of
-    "verify again"."""
+    index database (for the stored verifications; derived from the reader when not given), the gate of
+    "verify again" and the node databases the nodes' own footprints are read from (web.footprints)."""
 
     reader: Reader
     chain: Chain | None
@@ -83,6 +80,7 @@ class WebState:
     indexer: Any = None  # web.indexer.IndexerThread while `follow` runs it
     database: Any = None  # web.db.engine.Database
     verify_gate: VerifyGate = field(default_factory=VerifyGate)
+    footprints: NodeFootprints = field(default_factory=NodeFootprints)
 
     def index_database(self) -> Any:
         if self.database is None:  # Reader(database.reader): the bound method knows its Database

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from oracle.conventions import ECO_DECIMALS, MG_PER_G, MJ_PER_KWH, calldata_to_proof
+from oracle.conventions import MG_PER_G, MJ_PER_KWH, calldata_to_proof
 from web.chain import verification_key_path
 from web.db.queries import NODE_CHART_EPOCHS, NODE_PAGE_SIZE, Page, method_labels
 from web.routes.common import (AddressParam, Busy, ClassQuery, EpochParam, PageQuery, SizeQuery, SortKey,
@@ -62,7 +62,8 @@ async def leaderboard(request: Request, sort: SortKey = SortKey.efficiency, clas
 @router.get("/nodes/{address}", name="node_page")
 async def node_page(request: Request, address: AddressParam, page: PageQuery = 1,
                     size: SizeQuery = NODE_PAGE_SIZE) -> HTMLResponse:
-    reader = web_state(request).reader
+    state = web_state(request)
+    reader = state.reader
     node = node_or_404(reader, address)
     total = int(node["proofs"])
     check_page(Page([], page, size, total))
@@ -79,7 +80,8 @@ async def node_page(request: Request, address: AddressParam, page: PageQuery = 1
     cls = reader.efficiency_class(node["class_id"]) if node["class_id"] else None
     return render(request, "node.html", nav="leaderboard", node=node, proofs=proofs, chart=chart,
                   rank=node["rank_credits"], class_rank=node["class_rank_efficiency"], cls=cls,
-                  saved_mj=node["credits_eco"] * MJ_PER_KWH, footprint_mj=None, method_labels=method_labels)
+                  saved_mj=node["credits_eco"] * MJ_PER_KWH, footprint=state.footprints.of(node["node"]),
+                  method_labels=method_labels)
 
 
 @router.get("/proofs/{address}/{epoch}", name="proof_page")
@@ -137,14 +139,3 @@ async def parameters(request: Request) -> HTMLResponse:
     reader = web_state(request).reader
     return render(request, "parameters.html", nav="parameters", params=reader.parameters(), classes=reader.classes(),
                   tiers=lambda c: json.loads(c["tiers_uj_per_unit"]))
-
-
-@router.get("/claim", name="claim")
-async def claim_page(request: Request) -> HTMLResponse:
-    chain = web_state(request).chain
-    config = None
-    if chain is not None:
-        config = {"chain_id": hex(chain.chain_id), "green_proof": chain.green_proof.address,
-                  "token": chain.eco_credit.address, "claim_data": chain.claim_calldata(),
-                  "symbol": "ECO", "decimals": ECO_DECIMALS}
-    return render(request, "claim.html", nav="claim", config=config)

@@ -1,32 +1,29 @@
-// Draws the charts whose data the server put in data-series attributes as JSON: no inline JS (CSP).
+// Draws the overview chart from the data the server put in its data-series attribute as JSON: no inline JS
+// (CSP). The node page's chart is an SVG drawn by the server (_efficiency_chart.html).
 (function () {
   "use strict";
-  const GREEN = "#1f7a4d", BLUE = "#0b5cad", GREY = "#8a9a8f";
+  const GREEN = "#1f7a4d", BLUE = "#0b5cad";
 
   function build(canvas) {
-    if (!canvas.dataset.series || typeof Chart === "undefined") return;
+    if (canvas.dataset.chart !== "overview" || !canvas.dataset.series || typeof Chart === "undefined") return;
     const data = JSON.parse(canvas.dataset.series);
-    const kind = canvas.dataset.chart;
-    const datasets = kind === "overview"
-      ? [
+    new Chart(canvas, {
+      data: {
+        labels: data.labels,
+        datasets: [
           { type: "bar", label: "Energy bound (kWh)", data: data.energy_kwh, backgroundColor: GREEN, yAxisID: "y" },
           { type: "line", label: "Credits earned (ECO = kWh saved)", data: data.credits_eco, borderColor: BLUE,
             backgroundColor: BLUE, yAxisID: "y1", pointRadius: 2 },
-        ]
-      : [
-          { type: "bar", label: "Energy bound (kWh)", data: data.energy_kwh, backgroundColor: GREEN, yAxisID: "y" },
-          { type: "line", label: "Carbon bound (g CO₂)", data: data.carbon_g, borderColor: GREY,
-            backgroundColor: GREY, yAxisID: "y1", pointRadius: 2 },
-        ];
-    new Chart(canvas, {
-      data: { labels: data.labels, datasets: datasets },
+        ],
+      },
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
         scales: {
-          x: { title: { display: true, text: "epoch" } },
+          // Labels are the epochs' start times (month-day hour:minute, UTC); an epoch number where unknown.
+          x: { title: { display: true, text: "epoch start (UTC)" } },
           y: { position: "left", beginAtZero: true, title: { display: true, text: "kWh" } },
           y1: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
-                title: { display: true, text: kind === "overview" ? "ECO" : "g CO₂" } },
+                title: { display: true, text: "ECO" } },
         },
       },
     });
