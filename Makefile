@@ -14,7 +14,7 @@ export SOLCX_BINARY_PATH := $(SOLCX_DIR)
 # anvil, circom2 and snarkjs come from node_modules; ecoai and ape from the venv.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help bootstrap run test bench image clean
+.PHONY: help bootstrap run test bench faults faults-quick image clean
 .DEFAULT_GOAL := help
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make test       bootstrap, then run the whole pytest suite (contracts on anvil, browser, ...)"
 	@echo "make bench      bootstrap, then run every benchmark in bench/ (prints figures)"
 	@echo "make bootstrap  install .venv, node_modules and the offline solc shim when missing or stale"
+	@echo "make faults     bootstrap, then the full fault campaign (fuzzed submissions, kill -9, RPC faults, hostile HTTP)"
 	@echo "make image      build the container image (docker or podman; see docs/kubernetes.md)"
 	@echo "make clean      remove build outputs and runtime state (.build, .ecoai); keeps installs"
 
@@ -51,6 +52,12 @@ test: bootstrap
 
 bench: bootstrap
 	@set -e; for f in bench/*.py; do echo "== $$f"; $(PY) $$f; done
+
+faults: bootstrap
+	$(PY) bench/faults.py
+
+faults-quick: bootstrap
+	$(PY) bench/faults.py --quick
 
 IMAGE ?= ecoai:0.1.0
 # Needs a container builder; machines without one (CI, this project's dev boxes) get a clear message, exit 1.

@@ -13,15 +13,10 @@ The simulator replays the profile with multiplicative log-normal measurement noi
 from __future__ import annotations
 
 import statistics
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from oracle.optimize.bandit import simulate  # noqa: E402
-from oracle.optimize.pareto import Constraints, recommend  # noqa: E402
-from oracle.optimize.profile import (  # noqa: E402
+from oracle.optimize.bandit import simulate
+from oracle.optimize.pareto import Constraints, recommend
+from oracle.optimize.profile import (
     CPU_DIGITS_PROFILE,
     H200_DIGITS_PROFILE,
     H200_PROFILE,

@@ -27,10 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-from oracle.zk.artifacts import (  # noqa: E402  (the path insert above makes the checkout importable)
+from oracle.zk.artifacts import (
     COMPILED_DIR,
     EFFICIENCY,
     KEYS_DIR,
@@ -38,8 +35,8 @@ from oracle.zk.artifacts import (  # noqa: E402  (the path insert above makes th
     constraint_system_record,
     sha256_file,
 )
-from oracle.paths import node_tool  # noqa: E402
-from oracle.progress import Steps  # noqa: E402
+from oracle.paths import REPO_ROOT, node_tool
+from oracle.progress import Steps
 
 # Phase-1 power (Circuit.phase1_power): 2^power >= constraints + public inputs + 1, 2^13 = 8192 >= 5649 + 6 + 1.
 BEACON_ITERATIONS_EXP = 10

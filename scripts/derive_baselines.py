@@ -73,6 +73,18 @@ def baseline_and_tiers(samples: list[float]) -> tuple[int, tuple[int, ...]]:
     return beta, tuple(tiers)
 
 
+def h200_item_class(workload: str, quality_floor: str, samples: list[float], lines: list[str], peak: float,
+                    peak_text: str, require_measured: bool) -> DerivedClass:
+    """The class H200/<workload>/item from its µJ-per-item samples: β and tiers by the percentile rule,
+    max_units_per_second = the peak work rate × MARGIN; `lines` (where the samples come from) gain the rule and
+    `peak_text` (what the peak is)."""
+    beta, tiers = baseline_and_tiers(samples)
+    cap = math.ceil(peak * MARGIN)
+    provenance = [*lines, *_rule_lines(samples, beta, tiers), f"{peak_text} × {MARGIN} → max_units_per_second {cap}"]
+    return DerivedClass(f"H200/{workload}/item", "H200", workload, "item", quality_floor, beta, tiers,
+                        MIN_WORK_PER_EPOCH, cap, require_measured, provenance)
+
+
 # --- per-configuration profile ------------------------------------------------------------------------------
 def profile_rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
@@ -82,21 +94,19 @@ def profile_rows(path: Path) -> list[dict[str, str]]:
 def mlp_class(path: Path = H200_MLP_PROFILE) -> DerivedClass:
     rows = profile_rows(path)
     samples = [float(r["energy_j_per_item"]) * 1e6 for r in rows]
-    beta, tiers = baseline_and_tiers(samples)
     peak = max(float(r["items_per_s"]) for r in rows)
     peak_row = max(rows, key=lambda r: float(r["items_per_s"]))
     lines = [f"source: {path.relative_to(REPO)} (NVML total-energy counter, H200, 3-s windows; PROVENANCE.md)",
              f"samples: {len(rows)} configurations (precision × batch), µJ/item:"]
     lines += [f"  {r['precision']:>4} batch {r['batch']:>3}: {float(r['energy_j_per_item']) * 1e6:12.2f}"
               for r in sorted(rows, key=lambda r: -float(r["energy_j_per_item"]))]
-    lines += _rule_lines(samples, beta, tiers)
-    lines.append(f"peak throughput {peak:,.1f} items/s ({peak_row['precision']} batch {peak_row['batch']}) × "
-                 f"{MARGIN} → max_units_per_second {math.ceil(peak * MARGIN)}")
-    return DerivedClass(
-        "H200/mlp8x4096/item", "H200", "mlp8x4096", "item",
+    return h200_item_class(
+        "mlp8x4096",
         "8 x (Linear 4096->4096 + GELU) inference, the same weights at fp32, bf16 or fp16; one item = one input "
         "row; no smaller or pruned model, no int8 (quality not measured: random weights)",
-        beta, tiers, MIN_WORK_PER_EPOCH, math.ceil(peak * MARGIN), True, lines)
+        samples, lines, peak,
+        f"peak throughput {peak:,.1f} items/s ({peak_row['precision']} batch {peak_row['batch']})",
+        require_measured=True)
 
 
 # --- served trace ---------------------------------------------------------------------------------------------
@@ -157,7 +167,6 @@ def encoder_class(path: Path = H200_TRACE, epoch_s: int = DEMO_EPOCH_S) -> Deriv
     windows = trace.windows(epoch_s)
     serving = [(a, e, w) for a, e, w in windows if w > 0]
     samples = [efficiency_uj(e, w) for _, e, w in serving]
-    beta, tiers = baseline_and_tiers(samples)
     peak = peak_rate(trace, epoch_s)
     lines = [f"source: {path.relative_to(REPO)} (150-s NVML trace, H200, bf16 encoder serving bursty load; "
              "PROVENANCE.md)",
@@ -166,14 +175,11 @@ def encoder_class(path: Path = H200_TRACE, epoch_s: int = DEMO_EPOCH_S) -> Deriv
              f"samples: {len(serving)} serving windows of {epoch_s} s (of {len(windows)}; from trace start), µJ/item:"]
     lines += [f"  {a:5.1f}-{a + epoch_s:5.1f} s: {e:9,.0f} mJ {w:6,d} items → {efficiency_uj(e, w):12,.0f}"
               for a, e, w in serving]
-    lines += _rule_lines(samples, beta, tiers)
-    lines.append(f"peak work rate over any {epoch_s}-s window {peak:,.1f} items/s × {MARGIN} → "
-                 f"max_units_per_second {math.ceil(peak * MARGIN)}")
-    return DerivedClass(
-        "H200/encoder-bf16/item", "H200", "encoder-bf16", "item",
+    return h200_item_class(
+        "encoder-bf16",
         "the recorded bf16 transformer encoder (6 layers, d=1024, seq 128); one item = one served request item; "
         "replayed demo class (local chains only)",
-        beta, tiers, MIN_WORK_PER_EPOCH, math.ceil(peak * MARGIN), False, lines)
+        samples, lines, peak, f"peak work rate over any {epoch_s}-s window {peak:,.1f} items/s", require_measured=False)
 
 
 def tier_met(efficiency: float, tiers: tuple[int, ...]) -> int | None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +18,34 @@ from oracle.paths import NODE_BIN, REPO_ROOT, SOLCX_DIR
 # ape-foundry and our subprocesses find anvil, circom2 and snarkjs only on PATH.
 os.environ.setdefault("SOLCX_BINARY_PATH", str(SOLCX_DIR))  # the checkout's solc shim, never ~/.solcx
 os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
+             proc: subprocess.Popen[bytes] | None = None) -> Any:
+    """Poll `predicate` until it returns something truthy (an OSError or sqlite3.Error counts as not yet: a server
+    still starting, a database being written); AssertionError on timeout or when `proc` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (OSError, sqlite3.Error):
+            value = None
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited ({proc.returncode}) while waiting for {what}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def node_rows(home: Path) -> dict[int, dict[str, Any]]:
+    """The node's recorded epochs (<home>/node.db), by epoch."""
+    db = sqlite3.connect(home / "node.db")
+    db.row_factory = sqlite3.Row
+    try:
+        return {row["epoch"]: dict(row) for row in db.execute("SELECT * FROM node_epochs")}
+    finally:
+        db.close()
 
 
 @pytest.fixture(autouse=True)

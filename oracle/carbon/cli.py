@@ -9,7 +9,7 @@ from typing import Any
 
 from oracle.cliargs import non_negative_number, number, positive_number
 from oracle.conventions import mj_to_kwh
-from oracle.errors import UsageError
+from oracle.errors import UsageError, writing
 
 
 def _epoch_spec(spec: str) -> tuple[int | None, int | None, set[int] | None]:
@@ -109,10 +109,8 @@ def run(args: argparse.Namespace) -> int:
     if epochs_info is not None:
         report.update(epochs_info)
         if args.csv is not None:
-            try:
+            with writing(args.csv):
                 write_emissions_csv(args.csv, emissions_rows(epochs, row, report["intensity_g_per_kwh"]))
-            except OSError as exc:
-                raise UsageError(f"cannot write {args.csv}: {exc}") from exc
             report["csv"] = str(args.csv)
     if args.json:
         print(json.dumps(report, sort_keys=True))

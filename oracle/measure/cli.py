@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from oracle.cliargs import non_negative_number, positive_number
-from oracle.errors import UsageError
+from oracle.errors import UsageError, writing
 from oracle.measure import Item, Reading, Sampler, SourceUnavailable, open_sources
 from oracle.measure.summary import headline, summarise
 from oracle.measure.store import Store
@@ -61,10 +61,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from oracle.measure.plot import plot_power_energy
 
-        try:
+        with writing(args.plot):
             plot_power_energy([it for it in collected if isinstance(it, Reading)], args.plot)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.plot}: {exc}") from exc
         summary["plot"] = str(args.plot)
     if args.json:
         print(json.dumps(summary, sort_keys=True))

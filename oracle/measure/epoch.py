@@ -133,6 +133,20 @@ def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
+def _holes(covered: dict[str, list[tuple[float, float]]], t0: float, t1: float) -> list[tuple[float, float, str]]:
+    """The spans of [t0, t1) that no span of a key covers (beyond COVER_TOLERANCE_S), as (start, end, key)."""
+    out: list[tuple[float, float, str]] = []
+    for key, spans in covered.items():
+        cursor = t0
+        for a, b in _merge(spans):
+            if a > cursor + COVER_TOLERANCE_S:
+                out.append((cursor, a, key))
+            cursor = max(cursor, b)
+        if t1 > cursor + COVER_TOLERANCE_S:
+            out.append((cursor, t1, key))
+    return out
+
+
 def _add_pro_rata(per_interval: list[float], a: float, b: float, rate: float, t0: float, t1: float) -> None:
     """Add rate × overlap to each of the intervals of [t0, t1) (len(per_interval) equal ones) that [a, b) covers."""
     n = len(per_interval)
@@ -201,14 +215,7 @@ def aggregate_work(readings: Iterable[WorkReading], gaps: Iterable[WorkGap], t0:
         if b > a:
             recorded.append(WorkGap(a, b, g.counter, g.source, g.reason))
             covered[g.counter].append((a, b))
-    for counter, cov in covered.items():
-        cursor = t0
-        for a, b in _merge(cov):
-            if a > cursor + COVER_TOLERANCE_S:
-                recorded.append(WorkGap(cursor, a, counter, "", "no reading"))
-            cursor = max(cursor, b)
-        if t1 > cursor + COVER_TOLERANCE_S:
-            recorded.append(WorkGap(cursor, t1, counter, "", "no reading"))
+    recorded += [WorkGap(a, b, counter, "", "no reading") for a, b, counter in _holes(covered, t0, t1)]
     work_units, total = _round_running(_spread(spans, t0, t1, n))
     if max(work_units) > MAX_INTERVAL_UNITS:
         raise ValueError(f"an interval holds {max(work_units)} work units, above the circuit's 32-bit range")
@@ -251,15 +258,8 @@ def aggregate(readings: Iterable[Reading], gaps: Iterable[Gap], t0: float, t1: f
         if b > a:
             recorded.append(Gap(a, b, g.device, g.source, g.reason))
             accounted[g.device].append((a, b))
-    holes: list[Gap] = []  # spans nobody accounted for (sampler not running, readings lost in a crash)
-    for device, spans in accounted.items():
-        cursor = t0
-        for a, b in _merge(spans):
-            if a > cursor + COVER_TOLERANCE_S:
-                holes.append(Gap(cursor, a, device, "", "no reading"))
-            cursor = max(cursor, b)
-        if t1 > cursor + COVER_TOLERANCE_S:
-            holes.append(Gap(cursor, t1, device, "", "no reading"))
+    # spans nobody accounted for (sampler not running, readings lost in a crash)
+    holes = [Gap(a, b, device, "", "no reading") for a, b, device in _holes(accounted, t0, t1)]
     cumulative, running = [0], 0.0
     for e in per_interval:
         running += e

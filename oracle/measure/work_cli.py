@@ -6,20 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
+from oracle.cliargs import non_negative_int
 from oracle.errors import UsageError
 from oracle.measure.reading import SourceUnavailable, WorkUnitMismatch
 from oracle.measure.store import Store, node_store_path
 from oracle.measure.work import check_counter_name, check_unit
-
-
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"work cannot be negative: {n}")
-    return n
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add = sub.add_parser("add", help="add N units of work to a counter",
                          description="Adds N units of work to the named counter (created on first use with "
                                      "--unit; a later add in another unit is refused) and prints the new total.")
-    add.add_argument("n", type=_count, metavar="N", help="units of work done since the last add (whole number)")
+    add.add_argument("n", type=non_negative_int, metavar="N", help="units of work done since the last add (whole number)")
     add.add_argument("--unit", default="item", help="what one unit is: token, image, request, item, ... (item)")
     add.add_argument("--name", default="default", help="counter name (default)")
     add.add_argument("--db", type=Path, help="store (default: the node's, <state>/node/measure.sqlite)")

@@ -155,6 +155,15 @@ def _ascii_label(name: str, value: str) -> str:
     return value
 
 
+def _path(section: dict[str, Any], name: str, key: str, base_dir: Path | None) -> Path | None:
+    """<name>.<key>: an optional file path (~ expanded), relative to the config file's folder."""
+    text = _expect(section, name, key, str, "")
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    return base_dir / path if not path.is_absolute() and base_dir is not None else path
+
+
 def _specs(m: dict[str, Any], key: str, default: Any, check: Callable[[str], Any], expected: str) -> tuple:
     """measure.<key>: one spec or a non-empty list of them, each checked by the measurement package (which owns
     the spellings and resolves "auto" when the node opens them)."""
@@ -203,12 +212,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     parsed = urlparse(rpc_url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise UsageError(f"config field chain.rpc_url: expected an http(s) URL, got {rpc_url!r}")
-    deployment_text = _expect(c, "chain", "deployment", str, "")
-    deployment = None
-    if deployment_text:
-        deployment = Path(deployment_text).expanduser()
-        if not deployment.is_absolute() and base_dir is not None:
-            deployment = base_dir / deployment
+    deployment = _path(c, "chain", "deployment", base_dir)
     confirmations = _expect(c, "chain", "confirmations", int, None)
     if confirmations is not None and confirmations < 1:
         raise UsageError(f"config field chain.confirmations: expected >= 1, got {confirmations}")
@@ -222,12 +226,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
         raise UsageError(
             f"config field key.passphrase_env: expected an environment variable name, got {passphrase_env!r}"
         )
-    passphrase_text = _expect(k, "key", "passphrase_file", str, "")
-    passphrase_file = None
-    if passphrase_text:
-        passphrase_file = Path(passphrase_text).expanduser()
-        if not passphrase_file.is_absolute() and base_dir is not None:
-            passphrase_file = base_dir / passphrase_file
+    passphrase_file = _path(k, "key", "passphrase_file", base_dir)
     chain = ChainConfig(network, rpc_url, deployment, 1)
     if confirmations is None:
         confirmations = LOCAL_CONFIRMATIONS if chain.is_local else REMOTE_CONFIRMATIONS

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from oracle.cliargs import non_negative_int, non_negative_number, positive_int, positive_ints, positive_number
-from oracle.errors import UsageError
+from oracle.errors import writing
 from oracle.optimize.pareto import (
     Constraints,
     Prices,
@@ -242,9 +242,8 @@ def plot(rec: Recommendation, rows: list[ProfileRow], path: Path) -> None:
 
     fig, _, _ = frontier_figure(rec, rows)
     try:
-        fig.savefig(path, dpi=120)
-    except OSError as exc:
-        raise UsageError(f"cannot write plot {path}: {exc}") from None
+        with writing(path, "plot"):
+            fig.savefig(path, dpi=120)
     finally:
         plt.close(fig)
 

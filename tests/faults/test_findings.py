@@ -37,3 +37,19 @@ def test_a_far_future_epoch_is_refused_with_epoch_not_ended_not_a_panic(admitted
     name = errors.get(data[:10], "Panic(0x11)" if data.startswith("0x4e487b71") else data)
     assert name == "EpochNotEnded", f"submit(epoch=2^62) reverted with {name}"
 
+
+
+@pytest.mark.slow
+def test_the_node_survives_an_endpoint_answering_errors_and_garbage(tmp_path, report) -> None:
+    """F2 (rpc campaign, full run: 6 of 24 windows failed, all "errors"/"drop"/receipt windows with garbage):
+    an endpoint answering HTTP 200 with an empty body makes `ecoai oracle run` exit 1 with a traceback
+    (json.decoder.JSONDecodeError from oracle/node/chain.py `_rpc` ← block_number ← recheck_accepted ← drain:
+    only connection errors are treated as "RPC unavailable"); a JSON-RPC error at start-up (check_connection,
+    Web3RPCError 'header not found') exits 1 as well instead of waiting for the endpoint. Expected: the node
+    logs "RPC unavailable", backs off and keeps measuring, as it does for a dropped connection."""
+    import campaign_rpc
+
+    result = campaign_rpc.campaign(tmp_path, rounds=1, window_s=8.0, heal_s=5.0, budget_s=300,
+                                   modes=("errors",), seed=5)
+    report(result)
+    assert not [f for f in result.failures if "exited" in f or "Traceback" in f], result.failures

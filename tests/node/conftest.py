@@ -6,8 +6,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,15 +72,6 @@ def ecoai(*args: str, env: dict[str, str] | None = None, log: Path | None = None
             err.close()  # type: ignore[union-attr]
 
 
-def node_rows(home: Path) -> dict[int, dict[str, Any]]:
-    db = sqlite3.connect(home / "node.db")
-    db.row_factory = sqlite3.Row
-    try:
-        return {row["epoch"]: dict(row) for row in db.execute("SELECT * FROM node_epochs")}
-    finally:
-        db.close()
-
-
 def reading_ids(home: Path) -> set[int]:
     path = home / "node" / "measure.sqlite"  # the node's own store (not `ecoai measure`'s <state>/measure.sqlite)
     if not path.exists():
@@ -92,23 +81,6 @@ def reading_ids(home: Path) -> set[int]:
         return {row[0] for row in db.execute("SELECT id FROM readings")}
     finally:
         db.close()
-
-
-def wait_for(
-    predicate: Callable[[], Any], timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except sqlite3.Error:
-            value = None
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"process exited ({proc.returncode}) while waiting for {what}")
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def proved_events(w3: Web3, deployment: Deployment, node: str) -> list[Any]:

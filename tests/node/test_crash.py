@@ -16,7 +16,9 @@ from oracle.chain.deployment import Deployment
 from oracle.node.keys import dev_account
 from oracle.zk import efficiency_commitment
 
-from .conftest import DEV_KEYS, NODE, ecoai, node_rows, proved_events, reading_ids, wait_for
+from tests.conftest import node_rows, wait_for
+
+from .conftest import DEV_KEYS, NODE, ecoai, proved_events, reading_ids
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

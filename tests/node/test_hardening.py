@@ -30,7 +30,9 @@ from oracle.node.state import NodeState
 from oracle.paths import REPO_ROOT
 from oracle.zk import random_salt
 
-from .conftest import NODE, proved_events, wait_for, write_config
+from tests.conftest import wait_for
+
+from .conftest import NODE, proved_events, write_config
 from .lying_rpc import LyingRpc
 
 pytestmark = [pytest.mark.chain]

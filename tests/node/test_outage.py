@@ -14,7 +14,9 @@ from oracle.net import free_port
 from oracle.chain.deploy import admit_node, deploy_local
 from oracle.chain.deployment import default_path
 
-from .conftest import BENEFICIARY, DEMO_CLASS, DEV_KEYS, NODE, ecoai, node_rows, proved_events, wait_for, write_config
+from tests.conftest import node_rows, wait_for
+
+from .conftest import BENEFICIARY, DEMO_CLASS, DEV_KEYS, NODE, ecoai, proved_events, write_config
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

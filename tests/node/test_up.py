@@ -18,7 +18,9 @@ from oracle.net import free_port
 from oracle.chain.deployment import Deployment
 from oracle.paths import REPO_ROOT
 
-from .conftest import BENEFICIARY, DEV_KEYS, NODE, proved_events, wait_for
+from tests.conftest import wait_for
+
+from .conftest import BENEFICIARY, DEV_KEYS, NODE, proved_events
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ import pytest
 from oracle.net import can_bind, free_port
 from oracle.paths import REPO_ROOT
 
-from .conftest import wait_for
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -18,7 +18,9 @@ from oracle.node.config import parse_config
 from oracle.node.keys import dev_account
 from oracle.zk import efficiency_commitment
 
-from .conftest import BENEFICIARY, DEMO_CLASS, NODE, ecoai, node_rows, proved_events, write_config
+from tests.conftest import node_rows
+
+from .conftest import BENEFICIARY, DEMO_CLASS, NODE, ecoai, proved_events, write_config
 
 IDLE_NODE, IDLE_BENEFICIARY = dev_account(3), dev_account(4)
 

@@ -1,5 +1,5 @@
 """Relay test fixtures: real v2 proofs (oracle.zk), the relay's HTTP app on a real uvicorn on loopback, and a
-real `python -m oracle.relay` process (the `ecoai relay` command) started and stopped per test."""
+real `ecoai relay` process started and stopped per test."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from oracle.chain.keys import dev_account
 from oracle.net import free_port
 from oracle.paths import REPO_ROOT
+from tests.conftest import wait_for
 
 DEMO_CLASS = "H200/encoder-bf16/item"  # default_params.toml's replayed demo class (local chains only)
 DEMO_TIER = 0  # its tier 0 is 149,172 µJ per item
@@ -58,22 +58,6 @@ def get_json(url: str, timeout: float = 5.0) -> Any:
         return json.load(response)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
-             proc: subprocess.Popen[bytes] | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except OSError:
-            value = None
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"relay exited ({proc.returncode}) while waiting for {what}")
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[[Any], str]]:
     """`serve(app)` runs the ASGI app on a real uvicorn on 127.0.0.1 (a free port) in a thread; returns its URL.
@@ -99,13 +83,11 @@ def serve() -> Iterator[Callable[[Any], str]]:
 
 
 class RelayProcess:
-    """`python -m oracle.relay …` (the same handler as `ecoai relay`), or `ecoai relay …`, as a child process."""
+    """`ecoai relay …` (oracle.app.cli) as a child process."""
 
     def __init__(self, rpc_url: str, deployment: Path, state: Path, log: Path, batch_size: int = 2,
-                 interval_s: float = 60.0, key: str = f"dev:{RELAYER}", via_ecoai: bool = False) -> None:
-        # via_ecoai: start it as `ecoai relay` (oracle.app.cli) rather than `python -m oracle.relay`.
-        command = ["oracle.app.cli", "relay"] if via_ecoai else ["oracle.relay"]
-        self.args = [sys.executable, "-m", *command, "--rpc-url", rpc_url, "--deployment", str(deployment),
+                 interval_s: float = 60.0, key: str = f"dev:{RELAYER}") -> None:
+        self.args = [sys.executable, "-m", "oracle.app.cli", "relay", "--rpc-url", rpc_url, "--deployment", str(deployment),
                      "--key", key, "--batch-size", str(batch_size), "--interval", str(interval_s),
                      "--state", str(state)]
         self.log = log

@@ -17,8 +17,9 @@ from web3.logs import DISCARD
 from oracle.chain.anvil import Anvil, rpc_call
 from oracle.node.relay_client import RelayUnavailable, hand_over
 
-from .conftest import BENEFICIARIES, DEMO_CLASS, DEMO_TIER, NODES, RELAYER, RelayProcess, node_address, prove, \
-    wait_for
+from tests.conftest import wait_for
+
+from .conftest import BENEFICIARIES, DEMO_CLASS, DEMO_TIER, NODES, RELAYER, RelayProcess, node_address, prove
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 EPOCH_S = 5  # default_params.toml

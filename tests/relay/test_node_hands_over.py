@@ -6,16 +6,16 @@ go to the node's beneficiary (never to the relayer)."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from web3 import Web3
 
 from oracle.paths import REPO_ROOT
+
+from tests.conftest import node_rows
 
 from .conftest import RELAYER, RelayProcess, node_address
 
@@ -45,22 +45,13 @@ relay_url = "{relay_url}"
     return path
 
 
-def node_rows(home: Path) -> dict[int, dict[str, Any]]:
-    db = sqlite3.connect(home / "node.db")
-    db.row_factory = sqlite3.Row
-    try:
-        return {row["epoch"]: dict(row) for row in db.execute("SELECT * FROM node_epochs")}
-    finally:
-        db.close()
-
-
 def test_a_node_hands_its_epochs_to_a_relay_that_settles_them(anvil, deployed, admit, ecoai_home: Path,
                                                                 tmp_path: Path, relays) -> None:
     node, beneficiary, relayer = node_address(NODE), node_address(BENEFICIARY), node_address(RELAYER)
     admit(node, beneficiary)
     deployment_file = ecoai_home / "deployments" / "local.json"
     relay = RelayProcess(anvil.url, deployment_file, tmp_path / "relay-state", tmp_path / "relay.log",
-                         batch_size=2, interval_s=4.0, via_ecoai=True)
+                         batch_size=2, interval_s=4.0)
     relays.append(relay)
     relay.start()
     config = node_config(tmp_path / "oracle.toml", anvil.url, deployment_file, relay.url)

@@ -68,7 +68,15 @@ def test_node_and_proof_pages_and_verify_again(page, web_server, web_chain) -> N
     assert proof["node"] in page.locator("#node-address").inner_text()
     assert web_chain.accounts[3] in page.locator("dl.facts").inner_text()  # its beneficiary
     assert page.locator("#node-proofs tbody tr").count() == 2
-    page.wait_for_function("() => Chart.getChart('node-chart') !== undefined")
+    # The chart is an SVG the server draws: one visible bar per accepted epoch, oldest first, titled with the
+    # epoch and its proven tier.
+    bars = page.locator("svg#node-chart rect.bar")
+    epochs = sorted(p["epoch"] for p in web_chain.proofs if p["node"] == proof["node"])
+    assert bars.count() == len(epochs) == 2
+    titles = [bars.nth(i).locator("title").text_content() for i in range(bars.count())]
+    assert [t.split(",")[0] for t in titles] == [f"epoch {e}" for e in epochs] and all("at most" in t for t in titles)
+    assert all(bars.nth(i).bounding_box()["height"] > 0 for i in range(bars.count()))
+    assert page.locator("#node-footprint").inner_text() == "not reported"  # this server was given no node.db
     screenshot(page, "node")
     page.locator(f"a[href='/proofs/{proof['node']}/{proof['epoch']}']").click()
     page.wait_for_url(f"**/proofs/{proof['node']}/{proof['epoch']}")
@@ -82,6 +90,34 @@ def test_node_and_proof_pages_and_verify_again(page, web_server, web_chain) -> N
     assert "pairing check passed" in page.locator("#verify-python").inner_text()
     screenshot(page, "proof-verified")
     assert page.js_errors == []
+
+
+def test_a_busy_verifier_shows_its_429_in_the_page(page, web_server, web_chain) -> None:
+    """Every "verify again" slot taken: the 429 (its message and Retry-After) replaces the result area instead of
+    being dropped (htmx swaps only 2xx unless static/htmx-errors.js says so); once a slot frees up, it verifies."""
+    gate = web_server.app.state.web.verify_gate
+    proof = web_chain.proofs[-1]
+    page.goto(f"{web_server.url}/proofs/{proof['node']}/{proof['epoch']}")
+    page.wait_for_function("() => window.htmx !== undefined")
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if "/verify" in r.url else None)
+    runs, gate.busy = gate.runs, gate.slots  # every slot taken (what concurrent verifications would do)
+    try:
+        page.locator("#verify-button").click()
+        page.wait_for_selector("#verify-result .error-message")
+    finally:
+        gate.busy = 0
+    assert statuses == [429] and gate.runs == runs
+    message = page.locator("#verify-result").inner_text()
+    assert "too many verifications" in message and f"in {gate.retry_after_s} s" in message
+    assert page.locator("#verify-result").get_attribute("data-retry-after") == str(gate.retry_after_s)
+    screenshot(page, "proof-verify-busy")
+    page.locator("#verify-button").click()  # a slot is free again: the same button now verifies
+    page.wait_for_selector("#verify-python", timeout=60_000)
+    assert "pairing check passed" in page.locator("#verify-python").inner_text()
+    assert statuses == [429, 200]
+    # Chromium reports any 4xx/5xx response on the console; nothing else may be there.
+    assert [e for e in page.js_errors if "status of 429" not in e] == []
 
 
 # The claim flow with an injected EIP-1193 wallet is the DAO member's journey in test_journeys.py (wrong chain →

@@ -27,6 +27,9 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path: Path) -> None:
     port = subprocess.run([*ECOAI, "web", "--port", "70000"], capture_output=True, text=True, cwd=REPO_ROOT,
                           timeout=60)
     assert port.returncode == 2 and "--port" in port.stderr
+    slots = subprocess.run([*ECOAI, "web", "serve", "--verify-concurrency", "0"], capture_output=True, text=True,
+                           cwd=REPO_ROOT, timeout=60)
+    assert slots.returncode == 2 and "--verify-concurrency" in slots.stderr
 
 
 @pytest.mark.chain
@@ -61,6 +64,8 @@ def test_index_and_serve_as_separate_processes(web_chain, index_url: str, tmp_pa
     chain_args = ["--deployment", str(web_chain.deployment_file), "--rpc-url", web_chain.anvil.url,
                   "--poll-interval", "0.2"]
     health_port, port = free_port(), free_port()
+    node = web_chain.proofs[0]["node"]
+    node_db = _node_db_with_footprint(tmp_path / "node.db", node, 4200)
     logs = [tmp_path / f"{name}.log" for name in ("index1", "index2", "serve")]
     files = [log.open("w") for log in logs]
     processes = [subprocess.Popen([*ECOAI, "web", "index", *chain_args, "--health-port", str(health_port)],
@@ -72,7 +77,8 @@ def test_index_and_serve_as_separate_processes(web_chain, index_url: str, tmp_pa
                                           stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env))
         processes.append(subprocess.Popen([*ECOAI, "web", "serve", "--port", str(port), "--workers", "2",
                                            "--deployment", str(web_chain.deployment_file), "--rpc-url",
-                                           web_chain.anvil.url], stdout=files[2], stderr=subprocess.STDOUT,
+                                           web_chain.anvil.url, "--verify-concurrency", "1",
+                                           "--node-db", str(node_db)], stdout=files[2], stderr=subprocess.STDOUT,
                                           cwd=REPO_ROOT, env=env))
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: json.load(urllib.request.urlopen(f"{url}/api/totals", timeout=2))["proofs"] == 3,
@@ -82,6 +88,9 @@ def test_index_and_serve_as_separate_processes(web_chain, index_url: str, tmp_pa
         wait_for(lambda: "waiting for the indexer lock held by" in logs[1].read_text(),
                  "the second indexer to wait for the lock", timeout=60)
         assert index_url.split("@")[-1] not in " ".join(processes[2].args)  # not in the process list
+        for _ in range(4):  # --node-db reaches every worker: each answers with the node's reported footprint
+            page = urllib.request.urlopen(f"{url}/nodes/{node}", timeout=5).read().decode()
+            assert 'data-mj="4200">4.2 J<' in page and "estimated: cli test" in page
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -89,3 +98,18 @@ def test_index_and_serve_as_separate_processes(web_chain, index_url: str, tmp_pa
         for f in files:
             f.close()
     assert codes == [0] * len(processes), [log.read_text()[-2000:] for log in logs]
+
+
+def _node_db_with_footprint(path: Path, node: str, footprint_mj: int) -> Path:
+    """A node.db as the node writes it (oracle.node.state), one closed epoch with its own footprint."""
+    from oracle.measure.epoch import EpochEnergy
+    from oracle.node import state as st
+    from oracle.node.state import NodeState
+
+    state = NodeState(path)
+    energy = EpochEnergy(1, 64.0, 128.0, (5,) * 64, 320, {"replay": 320}, {"replayed": 320}, ("gpu0",), (),
+                         (3,) * 64, 192, "item", "replayed", ("replay:h200",))
+    state.open_epoch(node, 1, 64)
+    state.record_closed(node, 1, energy, st.PROVING, [], [], 0, 100, 1, "tier 0", footprint_mj, "estimated: cli test")
+    state.close()
+    return path

@@ -232,3 +232,33 @@ def test_notice_is_shown_on_every_page_only_when_given(db: Path) -> None:
         for path in ("/", "/leaderboard", "/parameters", "/claim"):
             assert "Test network: &lt;b&gt;not real&lt;/b&gt;" in noticed.get(path).text, path
             assert 'class="banner"' not in plain.get(path).text, path
+
+
+def test_the_node_page_shows_the_footprint_a_node_db_reports(db: Path, tmp_path: Path) -> None:
+    """`--node-db`: a node's own footprint, read read-only from the node.db its node writes (oracle.node.state),
+    shown next to the energy it certified and labelled as off chain; other nodes keep "not reported"."""
+    from oracle.node import state as st
+    from oracle.node.state import NodeState
+    from oracle.measure.epoch import EpochEnergy
+
+    node_db = tmp_path / "node.db"
+    state = NodeState(node_db)
+    for epoch, footprint in ((10, 1500), (11, 2250)):
+        energy = EpochEnergy(epoch, epoch * 64.0, (epoch + 1) * 64.0, (5,) * 64, 320, {"replay": 320},
+                             {"replayed": 320}, ("gpu0",), (), (3,) * 64, 192, "item", "replayed", ("replay:h200",))
+        assert state.open_epoch(NODE_A.lower(), epoch, 64)  # the node's own spelling: matched case-insensitively
+        state.record_closed(NODE_A.lower(), epoch, energy, st.PROVING, [], [], 0, 100, 1, "tier 0", footprint,
+                            "estimated: 40 W × proving time")
+    state.close()
+    before = node_db.read_bytes()
+    with TestClient(create_app(db, node_dbs=[node_db, tmp_path / "missing.db"])) as client:
+        page = client.get(f"/nodes/{NODE_A}").text
+        assert 'id="node-footprint" data-mj="3750">3.8 J<' in page
+        assert "estimated: 40 W × proving time; over 2 epochs. Reported off chain by the node — not part of the " \
+               "proof" in page
+        assert 'id="node-energy-bound"' in page  # next to the energy it certified
+        other = client.get(f"/nodes/{NODE_B}").text
+        assert 'id="node-footprint">not reported<' in other
+    assert node_db.read_bytes() == before  # read-only: the web never writes a node's state
+    with TestClient(create_app(db)) as client:  # no --node-db: nothing reported
+        assert 'id="node-footprint">not reported<' in client.get(f"/nodes/{NODE_A}").text

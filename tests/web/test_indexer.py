@@ -19,7 +19,7 @@ from web.chain import Chain
 from web.db.engine import Database
 from web.db.queries import Reader
 from web.db.schema import claims, cursor, proofs, set_cursor, set_meta, transaction
-from web.db.summaries import refresh
+from web.db.summaries import full_totals, refresh
 from web.indexer import Indexer
 
 pytestmark = pytest.mark.chain
@@ -33,6 +33,16 @@ def make_indexer(web_chain, db: str, confirmations: int = 0, **kwargs) -> Indexe
 def reader_of(indexer: Indexer) -> Reader:
     """A page's view of what the indexer committed (its own connection stays the indexer's)."""
     return Reader(indexer.db.reader())
+
+
+def assert_totals_are_a_recount(indexer: Indexer) -> None:
+    """The running counters of the totals row (moved batch by batch and reversed on roll-back) equal a full
+    recount from the raw tables."""
+    reader = reader_of(indexer)
+    row = dict(reader.totals())
+    recount = full_totals(reader.conn)
+    assert {k: int(row[k]) for k in recount} == recount
+    reader.close()
 
 
 def test_indexed_proofs_match_the_chain(web_chain, index_url: str) -> None:
@@ -118,8 +128,9 @@ def test_reorg_below_the_cursor_rolls_back(web_chain, index_url: str) -> None:
     (The snapshot/revert leaves the shared chain as it was for the other tests.)"""
     url = web_chain.anvil.url
     ben_b = web_chain.accounts[4]
-    indexer = make_indexer(web_chain, index_url)
+    indexer = make_indexer(web_chain, index_url, batch_blocks=3)  # several batches: the totals add up
     indexer.sync()
+    assert_totals_are_a_recount(indexer)
     before = dict(reader_of(indexer).totals())  # (another test may have claimed for another wallet)
     snapshot = rpc_call(url, "evm_snapshot")
     try:
@@ -127,6 +138,7 @@ def test_reorg_below_the_cursor_rolls_back(web_chain, index_url: str) -> None:
         indexer.sync()
         assert reader_of(indexer).totals()["claims"] == before["claims"] + 1
         assert len(reader_of(indexer).claims_of(ben_b)) == 1
+        assert_totals_are_a_recount(indexer)
     finally:
         assert rpc_call(url, "evm_revert", [snapshot]) is True
     for _ in range(3):  # the new branch is longer than the old one
@@ -137,6 +149,7 @@ def test_reorg_below_the_cursor_rolls_back(web_chain, index_url: str) -> None:
     assert head == web_chain.w3.eth.block_number  # re-indexed up to the new branch's head
     assert reader.claims_of(ben_b) == []
     assert dict(reader.totals()) == before  # events below the fork stay, the claim's are gone
+    assert_totals_are_a_recount(indexer)  # the roll-back reversed exactly what the claim's blocks had added
     assert web_chain.green_proof.functions.accrued(ben_b).call() > 0  # the claim really is undone on chain
     indexer.close()
 

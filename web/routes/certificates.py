@@ -171,8 +171,8 @@ def decode_token_uri(uri: str) -> tuple[dict[str, Any], str | None]:
 
 def _holder_total(reader: Reader, holder: str, token_id: int) -> int:
     """What `holder` had retired up to and including certificate `token_id` (the contract's holderTotal)."""
-    total = int(reader.totals()["retirements"] or 0)
-    return sum(int(r["amount_wei"]) for r in reader.retirements_of(holder, max(total, 1)) if int(r["token_id"]) <= token_id)
+    every = max(int(reader.totals()["retirements"] or 0), 1)
+    return sum(int(r["amount_wei"]) for r in reader.retirements_of(holder, every) if int(r["token_id"]) <= token_id)
 
 
 def _image(certs: CertificateChain, token_id: int) -> tuple[str | None, str | None]:
@@ -209,11 +209,14 @@ def chain_certificate(chain: Chain, certs: CertificateChain, reader: Reader, tok
     cursor = reader.cursor()
     from_block = max(chain.start_block, int(cursor["block"]) + 1) if cursor is not None else chain.start_block
     logs = certs.contract.events.Retired().get_logs(from_block=from_block, argument_filters={"tokenId": token_id})
+    tx_hash = "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else None
+    block = int(logs[0]["blockNumber"]) if logs else None
+    if not logs and (row := reader.certificate(token_id)) is not None:  # indexed meanwhile, below the new cursor
+        tx_hash, block = row["tx_hash"], int(row["block"])
     return {"token_id": token_id, "holder": holder, "amount_wei": int(amount), "retired_at": int(retired_at),
             "holder_total_wei": int(holder_total), "beneficiary_name": name, "message": message,
             "metadata_name": metadata_name, "image": image,
-            "tx_hash": "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else None,
-            "block": int(logs[0]["blockNumber"]) if logs else None, "indexed": False}
+            "tx_hash": tx_hash, "block": block, "indexed": False}
 
 
 def read_certificate(chain: Chain | None, certs: CertificateChain, reader: Reader,
@@ -225,13 +228,6 @@ def read_certificate(chain: Chain | None, certs: CertificateChain, reader: Reade
     return cert
 
 
-def _no_certificates(chain: Chain | None, certs: CertificateChain) -> None:
-    if chain is None:
-        raise HTTPException(503, "this server has no chain connection: certificates are read from the chain")
-    if certs.contract is None:
-        raise HTTPException(404, "this deployment has no RetirementCertificate contract")
-
-
 @router.get("/certificates/{token_id}", name="certificate_page")
 async def certificate_page(request: Request, token_id: TokenIdParam) -> HTMLResponse:
     state, certs = web_state(request), _certs(request)
@@ -240,7 +236,9 @@ async def certificate_page(request: Request, token_id: TokenIdParam) -> HTMLResp
     except (OSError, ValueError, Web3Exception) as exc:
         raise HTTPException(502, f"the chain did not answer: {type(exc).__name__}") from None
     if cert is None:
-        _no_certificates(state.chain, certs)
+        if state.chain is None or certs.contract is None:
+            raise HTTPException(404, f"no retirement certificate #{token_id} in the index (and no chain connection "
+                                     "to look for a newer one)")
         raise HTTPException(404, f"no retirement certificate #{token_id}")
     explorer = EXPLORERS.get(state.chain.chain_id) if state.chain is not None else None
     return render(request, "certificate.html", nav="certificates", cert=cert,
