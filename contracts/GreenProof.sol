@@ -541,9 +541,9 @@ contract GreenProof is AccessControl, Pausable {
             return;
         }
         uint64 current = _epochAt(block.timestamp);
-        (, uint64 end) = _epochBounds(current);
-        _schedule.push(Segment(end, current + 1, newEpochLength));
-        emit EpochScheduleChanged(end, current + 1, newEpochLength);
+        (, uint256 end) = _epochBounds(current);
+        _schedule.push(Segment(uint64(end), current + 1, newEpochLength)); // the current epoch's end: < 2^64
+        emit EpochScheduleChanged(uint64(end), current + 1, newEpochLength);
     }
 
     /// @notice Sets how long after an epoch's end its proof is accepted.
@@ -577,11 +577,11 @@ contract GreenProof is AccessControl, Pausable {
         return _epochAt(timestamp);
     }
 
-    /// @notice An epoch's time span [start, end), unix seconds.
+    /// @notice An epoch's time span [start, end), unix seconds (uint256: a far-future epoch's end may pass 2^64).
     /// @param epoch The epoch number.
     /// @return start First second of the epoch.
     /// @return end First second after the epoch.
-    function epochBounds(uint64 epoch) external view returns (uint64 start, uint64 end) {
+    function epochBounds(uint64 epoch) external view returns (uint256 start, uint256 end) {
         return _epochBounds(epoch);
     }
 
@@ -676,7 +676,7 @@ contract GreenProof is AccessControl, Pausable {
     function creditsFor(bytes32 classId, uint8 tier, uint64 work, uint64 epoch) external view returns (uint256) {
         ClassParams memory p = _classParams[_classIndex[classId]];
         if (tier >= p.tierCount) revert UnknownTier(classId, tier);
-        (uint64 start, uint64 end) = _epochBounds(epoch);
+        (uint256 start, uint256 end) = _epochBounds(epoch);
         return _credits(p, p.tiersUjPerUnit[tier], work, end - start);
     }
 
@@ -748,11 +748,11 @@ contract GreenProof is AccessControl, Pausable {
     ///      node's class into `run` (parameters in force now) unless cached. Returns the epoch's length.
     function _check(Run memory run, uint256 ptr) private view returns (uint256) {
         uint64 epoch = uint64(_word(ptr, IN_EPOCH));
-        uint64 start;
-        uint64 end;
+        uint256 start; // uint256: a far-future epoch's end may pass 2^64 (then EpochNotEnded, not a Panic)
+        uint256 end;
         Segment memory last = run.last;
         if (epoch >= last.firstEpoch) {
-            start = last.origin + (epoch - last.firstEpoch) * last.length;
+            start = uint256(last.origin) + uint256(epoch - last.firstEpoch) * last.length;
             end = start + last.length;
         } else {
             (start, end) = _epochBounds(epoch);
@@ -923,14 +923,15 @@ contract GreenProof is AccessControl, Pausable {
         p.requireMeasured = requireMeasured;
     }
 
-    /// @dev The segment holding `epoch`: the last one with firstEpoch ≤ epoch (usually the last).
-    function _epochBounds(uint64 epoch) private view returns (uint64 start, uint64 end) {
+    /// @dev The segment holding `epoch`: the last one with firstEpoch ≤ epoch (usually the last). In uint256:
+    ///      (epoch − firstEpoch) · length may pass 2^64 for a far-future epoch.
+    function _epochBounds(uint64 epoch) private view returns (uint256 start, uint256 end) {
         uint256 i = _schedule.length;
         Segment memory s;
         do {
             s = _schedule[--i];
         } while (s.firstEpoch > epoch);
-        start = s.origin + (epoch - s.firstEpoch) * s.length;
+        start = uint256(s.origin) + uint256(epoch - s.firstEpoch) * s.length;
         end = start + s.length;
     }
 

@@ -32,7 +32,7 @@ from web.db.lock import IndexerLock, LockBusy, LockLost
 from web.db.queries import Parameters, Reader
 from web.db.schema import (PARAM_EVENTS, batches, blocks, claims, cursor, get_meta, insert_ignore, node_events,
                            param_events, proofs, retirements, set_cursor, set_meta, transaction, transfers)
-from web.db.summaries import refresh, rollback_to
+from web.db.summaries import range_totals, refresh, rollback_to, totals_difference
 
 log = logging.getLogger("ecoai.web.indexer")
 
@@ -182,11 +182,13 @@ class Indexer:
             self.lock.confirm()  # fencing: a lease lost while we read the chain rolls this batch back
             governance = Reader(self.conn).parameters()
             rows, nodes, epochs = self._decode(events, block_info, receipts, governance)
+            present = range_totals(self.conn, cursor_block, end)  # rows a replay finds already there (usually none)
             for table, table_rows in rows.items():
                 insert_ignore(self.conn, table, table_rows)
             insert_ignore(self.conn, blocks, [{"number": n, "hash": h, "timestamp": t}
                                               for n, (h, t) in block_info.items()])
-            refresh(self.conn, None if "" in nodes else nodes, epochs, (cursor_block, end))
+            refresh(self.conn, None if "" in nodes else nodes, epochs,
+                    totals_difference(range_totals(self.conn, cursor_block, end), present))
             set_cursor(self.conn, end, end_hash)
         self.status.indexed_block = end
         self.status.updated_at = time.time()

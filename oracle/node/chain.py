@@ -1,12 +1,14 @@
 """The node's thin adapter to GreenProof over JSON-RPC (web3.py), built only from the deployment file's ABIs.
 
 Expected faults surface as two exceptions the epoch loop handles without a stack trace:
-`RpcUnavailable` (the endpoint does not answer: retry later) and `SubmitRejected` (the contract refuses the
-submission, with the custom error's name).
+`RpcUnavailable` (the endpoint does not answer, or answers something that is not an answer: retry later) and
+`SubmitRejected` (the contract refuses the submission, with the custom error's name). `is_outage` is the one
+place that tells the two kinds of failure apart.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -15,8 +17,11 @@ from typing import Any, TypeVar
 
 import requests
 from eth_utils import keccak
-from web3 import Web3
-from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+from web3 import HTTPProvider, Web3
+from web3.exceptions import (
+    BadResponseFormat, BlockNotFound, ContractLogicError, ProviderConnectionError, TimeExhausted, TransactionNotFound,
+    Web3RPCError,
+)
 
 from oracle.chain.deployment import Deployment
 from oracle.chain.governance import TransactionRejected, error_selectors
@@ -30,14 +35,61 @@ log = logging.getLogger("ecoai.oracle")
 T = TypeVar("T")
 QUICK_RETRY_BASE_S = 0.4  # first quick retry after 0.2-0.4 s: long enough for a blip, short for the loop
 
-# Transport failures of an endpoint that is down, restarting or overloaded.
+# Failures of an endpoint that is down, restarting, overloaded or broken: transport errors, timeouts, HTTP
+# errors (5xx), bodies that are not JSON-RPC (empty, truncated, HTML) and JSON-RPC errors (e.g. "header not
+# found"). A contract revert (ContractLogicError, custom error in its data) is an answer, never an outage.
 TRANSIENT = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
+    requests.exceptions.RequestException,  # ConnectionError, Timeout, HTTPError (5xx), ...
     ConnectionError,
     TimeoutError,
     TimeExhausted,
+    ProviderConnectionError,
+    json.JSONDecodeError,  # HTTP 200 with an empty or truncated body
+    BadResponseFormat,
+    Web3RPCError,
 )
+
+# JSON-RPC errors that are the endpoint's answer to the call, not an outage: the caller handles them.
+DRY_RUN_REFUSALS = ("revert", "out of gas", "outofgas", "gas required exceeds", "exceeds allowance",
+                    "insufficient funds", "opcode", "evm error")
+POOL_REFUSALS = ("already known", "already imported", "nonce too low", "nonce has already been used",
+                 "underpriced", "insufficient funds", "fee cap", "feecap", "gas limit", "intrinsic gas",
+                 "exceeds block", "max fee per gas", "invalid sender", "invalid signature", "oversized")
+
+
+def is_outage(exc: BaseException, refusals: Sequence[str] = ()) -> bool:
+    """True when `exc` says the endpoint is unavailable (retry later), False for an answer the caller handles: a
+    contract revert, or a JSON-RPC error whose message contains one of `refusals` (e.g. "nonce too low")."""
+    if isinstance(exc, ContractLogicError) or not isinstance(exc, TRANSIENT):
+        return False
+    if isinstance(exc, Web3RPCError):
+        message = str(exc).lower()
+        return not any(r in message for r in refusals)
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    """One short line for the log: the exception's type, and a JSON-RPC error's message."""
+    if isinstance(exc, Web3RPCError):
+        error = exc.rpc_response.get("error", {}) if isinstance(exc.rpc_response, dict) else {}
+        message = error.get("message") if isinstance(error, dict) else None
+        return f"{type(exc).__name__}: {str(message or exc)[:80]}"
+    return type(exc).__name__
+
+
+class _CheckedHTTPProvider(HTTPProvider):
+    """web3's HTTPProvider, refusing an answer that is not to the request it sent (another JSON-RPC id, not an
+    object): BadResponseFormat, an outage, rather than another request's result read as this one's."""
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        request_data = self.encode_rpc_request(method, params)
+        sent_id = json.loads(request_data)["id"]
+        response = self.decode_rpc_response(self._make_request(method, request_data))
+        if not isinstance(response, dict):
+            raise BadResponseFormat(f"{method}: the answer is not a JSON-RPC object")
+        if response.get("id") != sent_id and not ("error" in response and response.get("id") is None):
+            raise BadResponseFormat(f"{method}: the answer has id {response.get('id')!r}, the request {sent_id!r}")
+        return response
 
 
 class RpcUnavailable(Exception):
@@ -111,7 +163,7 @@ class GreenProofClient:
         fee_caps: FeeCaps = DEFAULT_FEE_CAPS, on_rpc: Callable[[bool], None] | None = None,
     ) -> None:
         self.url = rpc_url
-        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}))
+        self.w3 = Web3(_CheckedHTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}))
         # web3's own retry middleware would hide outages from our queue; we retry here, visibly.
         self.deployed = deployed
         self.contract = deployed.green_proof(self.w3)
@@ -124,16 +176,22 @@ class GreenProofClient:
         self.on_rpc = on_rpc or (lambda ok: None)
 
     # -- plumbing ------------------------------------------------------------------------------------------
-    def rpc(self, what: str, call: Callable[[], T]) -> T:
-        """Run one RPC interaction; a few quick retries for blips, then RpcUnavailable for the queue."""
+    def rpc(self, what: str, call: Callable[[], T], refusals: Sequence[str] = ()) -> T:
+        """Run one RPC interaction; a few quick retries for blips, then RpcUnavailable for the queue. Any
+        failure `is_outage` classifies as the endpoint's is retried; reverts and JSON-RPC errors naming one of
+        `refusals` reach the caller as they are."""
         backoff = Backoff(base_s=QUICK_RETRY_BASE_S)
         for attempt in range(self.quick_retries + 1):
             try:
                 value = call()
-            except TRANSIENT as exc:
+            except Exception as exc:
+                if not is_outage(exc, refusals):
+                    if isinstance(exc, (ContractLogicError, Web3RPCError)):
+                        self.on_rpc(True)  # the endpoint answered: a revert, a refusal
+                    raise
                 if attempt == self.quick_retries:
                     self.on_rpc(False)
-                    raise RpcUnavailable(f"{what}: {self.url} unreachable ({type(exc).__name__})") from None
+                    raise RpcUnavailable(f"{what}: {self.url} unavailable ({_describe(exc)})") from None
                 time.sleep(backoff.next_delay())
             else:
                 self.on_rpc(True)
@@ -244,7 +302,8 @@ class GreenProofClient:
         try:
             # Against the pending block: its timestamp is the chain's "now", which is what a new block will carry
             # (the latest block can be older than the epoch's end on an idle chain).
-            gas = self.rpc("eth_estimateGas", lambda: call.estimate_gas({"from": self.address}, "pending"))
+            gas = self.rpc("eth_estimateGas", lambda: call.estimate_gas({"from": self.address}, "pending"),
+                           refusals=DRY_RUN_REFUSALS)
         except ContractLogicError as exc:
             raise SubmitRejected(self._revert_name(exc)) from None
         except Web3RPCError as exc:  # e.g. a proof whose points make the pairing precompile burn all gas
@@ -273,7 +332,7 @@ class GreenProofClient:
     def broadcast(self, raw_tx: str, tx_hash: str) -> str:
         """Send the stored signed transaction. Returns 'sent', 'known' (already in pool or mined) or 'stale-nonce'."""
         try:
-            self.rpc("eth_sendRawTransaction", lambda: self.w3.eth.send_raw_transaction(raw_tx))
+            self.rpc("eth_sendRawTransaction", lambda: self.w3.eth.send_raw_transaction(raw_tx), refusals=POOL_REFUSALS)
             return "sent"
         except Web3RPCError as exc:
             message = str(exc).lower()

@@ -10,7 +10,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from oracle.chain.deployment import load_deployment
 from oracle.conventions import bytes32_to_label
@@ -20,11 +21,13 @@ from oracle.node.chain import EfficiencyClassView, FeeCaps, GreenProofClient, Rp
 from oracle.node.config import NodeConfig
 from oracle.node.keys import NodeKey, load_key
 from oracle.node.loop import OracleLoop
+from oracle.node.retry import Backoff
 from oracle.node.schedule import EpochSchedule
 from oracle.node.state import NodeState
 from oracle.paths import state_dir
 
 log = logging.getLogger("ecoai.oracle")
+T = TypeVar("T")
 
 
 def node_db_path() -> Path:
@@ -64,7 +67,34 @@ class ChainView:
         return self.efficiency.baseline_uj_per_unit
 
 
-def connect(config: NodeConfig, key: NodeKey | None = None, wait_s: float = 30.0) -> GreenProofClient:
+def wait_for_endpoint(url: str, call: Callable[[], T], wait_s: float | None = None) -> T:
+    """Start-up: run `call` until the RPC endpoint answers. An outage (RpcUnavailable: unreachable, 5xx,
+    garbage, JSON-RPC errors) is logged once and waited out with backoff, for ever unless `wait_s` is given
+    (then UsageError once it has passed); anything else (a wrong chain id, no contract) raises at once."""
+    backoff = Backoff(base_s=1.0, cap_s=30.0)
+    deadline = None if wait_s is None else time.monotonic() + wait_s
+    waiting = False
+    while True:
+        try:
+            value = call()
+        except RpcUnavailable as exc:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise UsageError(f"config field chain.rpc_url: {exc}") from None
+            if not waiting:
+                log.warning("RPC unavailable at start (%s); waiting for %s with backoff", exc, url)
+                waiting = True
+            delay = backoff.next_delay()
+            time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - now)))
+            continue
+        if waiting:
+            log.info("RPC endpoint %s is back; starting", url)
+        return value
+
+
+def connect(config: NodeConfig, key: NodeKey | None = None, wait_s: float | None = None) -> GreenProofClient:
+    """The node's chain client, once the endpoint answers and serves the deployment's chain and contract
+    (waits for an unavailable endpoint: see wait_for_endpoint)."""
     key = key or load_key(config.key.account, config.key.passphrase_env, config.chain.is_local,
                                           config.key.passphrase_file)
     deployed = load_deployment(config.chain.deployment_path(), "config field chain.deployment")
@@ -72,19 +102,17 @@ def connect(config: NodeConfig, key: NodeKey | None = None, wait_s: float = 30.0
         config.submit.max_fee_per_gas_gwei, config.submit.max_priority_fee_gwei, config.submit.max_gas_per_submit
     )
     client = GreenProofClient(config.chain.rpc_url, deployed, key, fee_caps=caps)
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            client.check_connection()
-            return client
-        except RpcUnavailable as exc:
-            if time.monotonic() >= deadline:
-                raise UsageError(f"config field chain.rpc_url: {exc}") from None
-            log.warning("%s; waiting for it", exc)
-            time.sleep(1.0)
+    wait_for_endpoint(client.url, client.check_connection, wait_s)
+    return client
 
 
-def read_chain(client: GreenProofClient, config: NodeConfig, epoch_seconds: int | None) -> ChainView:
+def read_chain(client: GreenProofClient, config: NodeConfig, epoch_seconds: int | None,
+               wait_s: float | None = None) -> ChainView:
+    """What the node reads from GreenProof at start (waits for an unavailable endpoint, as `connect`)."""
+    return wait_for_endpoint(client.url, lambda: _read_chain(client, config, epoch_seconds), wait_s)
+
+
+def _read_chain(client: GreenProofClient, config: NodeConfig, epoch_seconds: int | None) -> ChainView:
     beneficiary, class_b, region_b, active, admitted_at = client.node_info()
     if not active:
         raise UsageError(

@@ -17,7 +17,7 @@ from web.db.engine import Database
 from web.db.lock import IndexerLock
 from web.db.queries import Reader, method_labels
 from web.db.schema import claims, epoch_stats, get_meta, nodes, transaction, verifications
-from web.db.summaries import full_totals, refresh, rollback_to
+from web.db.summaries import full_totals, range_totals, refresh, rollback_to
 
 
 def reader_of(location: str) -> Reader:
@@ -117,7 +117,7 @@ def test_totals_are_running_counters_that_a_roll_back_reverses(seeded: str) -> N
             conn.execute(insert(claims).values(tx_hash="0xc1", log_index=0, beneficiary=BEN, recipient=BEN,
                                                amount_wei=str(big), amount_eco=big / 1e18, block=cursor + 1,
                                                timestamp=1))
-            refresh(conn, set(), set(), (cursor, cursor + 1))
+            refresh(conn, set(), set(), range_totals(conn, cursor, cursor + 1))
         after = dict(reader.totals())
         assert int(after["claims"]) == int(before["claims"]) + 1
         assert int(after["claimed_wei"]) == int(before["claimed_wei"]) + big

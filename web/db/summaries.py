@@ -2,8 +2,8 @@
 
 `refresh` runs inside the transaction that changed the raw rows, so readers see both or neither; every
 refresh and every reorg roll-back bumps the index version, which retires the page cache's pages. The `totals`
-row holds running counters: an indexer batch adds what its block range's rows add (`range_totals`, by the raw
-tables' block indexes), a roll-back subtracts what the forgotten blocks had added; neither rescans the index.
+row holds running counters: an indexer batch adds what the rows it inserted add (`range_totals` of its block
+range after minus before the inserts, by the raw tables' block indexes), a roll-back subtracts what the forgotten blocks had added; neither rescans the index.
 SQLAlchemy
 Core throughout: the same statements run on SQLite and PostgreSQL.
 """
@@ -89,20 +89,21 @@ CLASS_RANK_COLUMNS = {key: f"class_rank_{key}" for key in CLASS_SORTS}
 
 
 def refresh(conn: Connection, nodes_: set[str] | None = None, epochs: set[int] | None = None,
-            blocks_: tuple[int, int] | None = None) -> None:
+            added: dict[str, int] | None = None) -> None:
     """Recompute summary rows from the raw tables: for the given nodes/epochs, or everything when None.
 
-    blocks_ = (after, upto): the raw rows just added are those with after < block ≤ upto (the indexer's batch),
-    and the totals row moves by what they add (`range_totals`); without it the totals are recounted in full."""
+    added: what the raw rows just inserted add to the totals (the indexer's batch: `range_totals` of its block
+    range after the inserts minus before them, so a replayed row adds nothing); the totals row moves by that.
+    Without it the totals are recounted in full."""
     _refresh_classes(conn)
     node_delta = _refresh_nodes(conn, nodes_)
     _refresh_ranks(conn)
     _refresh_class_counts(conn)
     _refresh_epochs(conn, epochs)
-    if blocks_ is None:
+    if added is None:
         recount_totals(conn)
     else:
-        add_totals(conn, {**range_totals(conn, *blocks_), "nodes": node_delta})
+        add_totals(conn, {**added, "nodes": node_delta})
     bump_index_version(conn)
 
 
@@ -285,6 +286,10 @@ def range_totals(conn: Connection, after: int, upto: int | None) -> dict[str, in
         "retired_wei": _exact_total(conn, retirements.c.amount_wei, *in_range(retirements)),
         "retirements": int(conn.execute(select(func.count()).where(*in_range(retirements))).scalar()),
     }
+
+
+def totals_difference(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {key: value - before.get(key, 0) for key, value in after.items()}
 
 
 def add_totals(conn: Connection, delta: dict[str, int]) -> None:

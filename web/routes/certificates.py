@@ -183,22 +183,19 @@ def _image(certs: CertificateChain, token_id: int) -> tuple[str | None, str | No
     return metadata.get("name"), image
 
 
-def indexed_certificate(reader: Reader, certs: CertificateChain, token_id: int) -> dict[str, Any] | None:
-    """A certificate the indexer has seen (None if it has not): every field from the index (Reader.certificate),
-    only the image from the contract's tokenURI."""
-    row = reader.certificate(token_id)
-    if row is None:
-        return None
-    name, image = _image(certs, token_id)
-    return {"token_id": token_id, "holder": row["holder"], "amount_wei": int(row["amount_wei"]),
-            "retired_at": int(row["timestamp"]), "holder_total_wei": _holder_total(reader, row["holder"], token_id),
-            "beneficiary_name": row["beneficiary_name"], "message": row["message"], "metadata_name": name,
+def indexed_certificate(row: Any, holder_total_wei: int, metadata_name: str | None,
+                        image: str | None) -> dict[str, Any]:
+    """A certificate the indexer has seen: every field from the index (Reader.certificate), only the image from
+    the contract's tokenURI."""
+    return {"token_id": int(row["token_id"]), "holder": row["holder"], "amount_wei": int(row["amount_wei"]),
+            "retired_at": int(row["timestamp"]), "holder_total_wei": holder_total_wei,
+            "beneficiary_name": row["beneficiary_name"], "message": row["message"], "metadata_name": metadata_name,
             "image": image, "tx_hash": row["tx_hash"], "block": int(row["block"]), "indexed": True}
 
 
-def chain_certificate(chain: Chain, certs: CertificateChain, reader: Reader, token_id: int) -> dict[str, Any] | None:
+def chain_certificate(chain: Chain, certs: CertificateChain, token_id: int, from_block: int) -> dict[str, Any] | None:
     """A certificate mined after the index's cursor (None if it does not exist): read from the contract
-    (`certificate(id)`, `tokenURI`), its transaction from the Retired event of that token above the cursor."""
+    (`certificate(id)`, `tokenURI`), its transaction from its Retired event at or above `from_block`."""
     assert certs.contract is not None
     try:
         holder, amount, retired_at, holder_total, name, message = \
@@ -206,39 +203,40 @@ def chain_certificate(chain: Chain, certs: CertificateChain, reader: Reader, tok
     except ContractLogicError:
         return None  # ERC721NonexistentToken
     metadata_name, image = _image(certs, token_id)
-    cursor = reader.cursor()
-    from_block = max(chain.start_block, int(cursor["block"]) + 1) if cursor is not None else chain.start_block
-    logs = certs.contract.events.Retired().get_logs(from_block=from_block, argument_filters={"tokenId": token_id})
-    tx_hash = "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else None
-    block = int(logs[0]["blockNumber"]) if logs else None
-    if not logs and (row := reader.certificate(token_id)) is not None:  # indexed meanwhile, below the new cursor
-        tx_hash, block = row["tx_hash"], int(row["block"])
+    logs = certs.contract.events.Retired().get_logs(from_block=max(chain.start_block, from_block),
+                                                    argument_filters={"tokenId": token_id})
     return {"token_id": token_id, "holder": holder, "amount_wei": int(amount), "retired_at": int(retired_at),
             "holder_total_wei": int(holder_total), "beneficiary_name": name, "message": message,
             "metadata_name": metadata_name, "image": image,
-            "tx_hash": tx_hash, "block": block, "indexed": False}
-
-
-def read_certificate(chain: Chain | None, certs: CertificateChain, reader: Reader,
-                     token_id: int) -> dict[str, Any] | None:
-    """One certificate: from the index when it has it, else (just mined) from the chain; None if none exists."""
-    cert = indexed_certificate(reader, certs, token_id)
-    if cert is None and chain is not None and certs.contract is not None:
-        cert = chain_certificate(chain, certs, reader, token_id)
-    return cert
+            "tx_hash": "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else None,
+            "block": int(logs[0]["blockNumber"]) if logs else None, "indexed": False}
 
 
 @router.get("/certificates/{token_id}", name="certificate_page")
 async def certificate_page(request: Request, token_id: TokenIdParam) -> HTMLResponse:
+    """One certificate: from the index when it has it, else (just mined) from the chain. Index reads run here, on
+    the event loop like every page's (the reader's connection is not shared with the thread pool); only chain
+    reads go to the thread pool."""
     state, certs = web_state(request), _certs(request)
+    reader = state.reader
+    row = reader.certificate(token_id)
     try:
-        cert = await run_in_threadpool(read_certificate, state.chain, certs, state.reader, token_id)
+        if row is not None:
+            holder_total = _holder_total(reader, row["holder"], token_id)
+            name, image = await run_in_threadpool(_image, certs, token_id)
+            cert = indexed_certificate(row, holder_total, name, image)
+        elif state.chain is not None and certs.contract is not None:
+            cursor = reader.cursor()
+            from_block = int(cursor["block"]) + 1 if cursor is not None else 0
+            cert = await run_in_threadpool(chain_certificate, state.chain, certs, token_id, from_block)
+            if cert is not None and cert["tx_hash"] is None and (row := reader.certificate(token_id)) is not None:
+                cert.update(tx_hash=row["tx_hash"], block=int(row["block"]))  # indexed meanwhile, below the cursor
+        else:
+            raise HTTPException(404, f"no retirement certificate #{token_id} in the index (and no chain connection "
+                                     "to look for a newer one)")
     except (OSError, ValueError, Web3Exception) as exc:
         raise HTTPException(502, f"the chain did not answer: {type(exc).__name__}") from None
     if cert is None:
-        if state.chain is None or certs.contract is None:
-            raise HTTPException(404, f"no retirement certificate #{token_id} in the index (and no chain connection "
-                                     "to look for a newer one)")
         raise HTTPException(404, f"no retirement certificate #{token_id}")
     explorer = EXPLORERS.get(state.chain.chain_id) if state.chain is not None else None
     return render(request, "certificate.html", nav="certificates", cert=cert,
