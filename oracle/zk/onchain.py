@@ -5,7 +5,7 @@ The steps, each a pure function over web3.py objects (no EcoAI server involved):
 2. `decode_submission`: the transaction that emitted it, its calldata decoded with the deployment's GreenProof
    ABI: `submit(epoch, tier, work, methods, commitment, proof)` (node = the transaction's sender) or
    `submitBatch(Submission[])` (the item whose node and epoch match).
-3. `rebuild_public_inputs`: the inputs exactly as GreenProof builds them,
+3. `Submission.public_inputs`: the inputs exactly as GreenProof builds them,
    `[tiers[class][tier], work, epoch, uint160(node), methods, commitment]`, the tier's value taken from the
    event's `efficiencyUjPerUnit` (what the contract used) and cross-checked against the class's tiers at that
    block (`efficiencyClass(classId)`).
@@ -22,7 +22,7 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from oracle.conventions import PUBLIC_SIGNALS, calldata_to_proof
+from oracle.conventions import PUBLIC_SIGNALS, Submission, calldata_to_proof
 from oracle.errors import UsageError
 
 LOG_CHUNK_BLOCKS = 50_000  # eth_getLogs range per query (public RPC endpoints cap the range)
@@ -58,18 +58,12 @@ class ProvedEvent:
 
 
 @dataclass(frozen=True)
-class Submission:
-    """One submission as decoded from calldata: what GreenProof read to build the public inputs."""
+class DecodedSubmission(Submission):
+    """One submission as decoded from a transaction's calldata: what GreenProof read to build the public inputs,
+    and how it arrived."""
 
-    function: str  # "submit" or "submitBatch"
-    sender: str  # the transaction's sender (the node for submit, the relayer for submitBatch)
-    node: str
-    epoch: int
-    tier: int
-    work: int
-    methods: int
-    commitment: int
-    proof: list[int] = field(hash=False)  # uint256[8]
+    function: str = "submit"  # or "submitBatch"
+    sender: str = ""  # the transaction's sender (the node for submit, the relayer for submitBatch)
     batch_index: int | None = None  # position in the batch (submitBatch)
     batch_size: int | None = None
 
@@ -79,7 +73,7 @@ class OnchainEpoch:
     """An accepted epoch rebuilt from the chain: its event, its submission and the public inputs."""
 
     event: ProvedEvent
-    submission: Submission
+    submission: DecodedSubmission
     public_inputs: list[int] = field(hash=False)  # [tier value, work, epoch, node, methods, commitment]
     class_tiers_at_block: list[int] | None = field(default=None, hash=False)  # None: the view was not readable
 
@@ -132,7 +126,7 @@ def _hex(value: Any) -> str:
     return str(value)
 
 
-def decode_submission(green: Contract, tx: Any, node: str, epoch: int) -> Submission:
+def decode_submission(green: Contract, tx: Any, node: str, epoch: int) -> DecodedSubmission:
     """The submission of (node, epoch) in transaction `tx` (a web3 transaction dict), decoded with GreenProof's
     ABI. OnchainMismatch when the transaction is not a direct call of GreenProof's submit/submitBatch, or the
     batch holds no item for (node, epoch)."""
@@ -152,16 +146,18 @@ def decode_submission(green: Contract, tx: Any, node: str, epoch: int) -> Submis
             raise OnchainMismatch(f"transaction {_hex(tx['hash'])} is a submit from {sender}, not from node {node}")
         if int(args["epoch"]) != epoch:
             raise OnchainMismatch(f"transaction {_hex(tx['hash'])} submits epoch {args['epoch']}, not {epoch}")
-        return Submission("submit", sender, node, epoch, int(args["tier"]), int(args["work"]), int(args["methods"]),
-                          int(args["commitment"]), [int(w) for w in args["proof"]])
+        return DecodedSubmission(node=node, epoch=epoch, tier=int(args["tier"]), work=int(args["work"]),
+                                 methods=int(args["methods"]), commitment=int(args["commitment"]),
+                                 proof=[int(w) for w in args["proof"]], function="submit", sender=sender)
     if name == "submitBatch":
         items = list(args["items"])
         for index, raw in enumerate(items):
             item = _batch_item(raw)
             if Web3.to_checksum_address(item["node"]) == node and int(item["epoch"]) == epoch:
-                return Submission("submitBatch", sender, node, epoch, int(item["tier"]), int(item["work"]),
-                                  int(item["methods"]), int(item["commitment"]), [int(w) for w in item["proof"]],
-                                  index, len(items))
+                return DecodedSubmission(node=node, epoch=epoch, tier=int(item["tier"]), work=int(item["work"]),
+                                         methods=int(item["methods"]), commitment=int(item["commitment"]),
+                                         proof=[int(w) for w in item["proof"]], function="submitBatch",
+                                         sender=sender, batch_index=index, batch_size=len(items))
         raise OnchainMismatch(f"transaction {_hex(tx['hash'])}: no item of its batch of {len(items)} is node {node} "
                               f"epoch {epoch}")
     raise OnchainMismatch(f"transaction {_hex(tx['hash'])} calls GreenProof.{name}, not submit or submitBatch")
@@ -175,12 +171,6 @@ def _batch_item(raw: Any) -> dict[str, Any]:
     if isinstance(raw, dict):
         return dict(raw)
     return dict(zip(_SUBMISSION_FIELDS, raw, strict=True))
-
-
-def rebuild_public_inputs(submission: Submission, tier_value: int) -> list[int]:
-    """GreenProof's public inputs: [tiers[class][tier], work, epoch, uint160(node), methods, commitment]."""
-    return [tier_value, submission.work, submission.epoch, int(submission.node, 16), submission.methods,
-            submission.commitment]
 
 
 def check_consistent(event: ProvedEvent, submission: Submission) -> None:
@@ -214,7 +204,7 @@ def fetch_onchain_epoch(w3: Web3, green: Contract, node: str, epoch: int, from_b
     submission = decode_submission(green, tx, node, epoch)
     check_consistent(event, submission)
     tiers = class_tiers_at(green, event.class_id, event.block_number)
-    return OnchainEpoch(event, submission, rebuild_public_inputs(submission, event.efficiency_uj_per_unit), tiers)
+    return OnchainEpoch(event, submission, submission.public_inputs(event.efficiency_uj_per_unit), tiers)
 
 
 def tampered(inputs: Sequence[int], index: int) -> list[int]:

@@ -37,6 +37,8 @@ from eth_utils import keccak
 from py_ecc.bn128 import G2, curve_order as R, field_modulus as Q
 from py_ecc.optimized_bn128 import FQ, FQ2, add, multiply, normalize
 
+from oracle.conventions import Submission
+
 U256 = 2**256
 ENC_CLASS = "H200/encoder-bf16/item"  # replayed demo class (any methods); tiers 149172 < 186824 < 290578 < ...
 MLP_CLASS = "H200/mlp8x4096/item"  # require_measured (methods must be 0); tiers 493 < 1262 < ...
@@ -54,17 +56,10 @@ def _words(*values: int) -> bytes:
 
 
 @dataclass(frozen=True)
-class Valid:
+class Valid(Submission):
     """A real proof and the arguments it is valid for."""
-    name: str
-    node: str
-    epoch: int
-    tier: int
-    work: int
-    methods: int
-    commitment: int
-    proof: tuple[int, ...]
-    inputs: tuple[int, ...]
+    name: str = ""
+    inputs: tuple[int, ...] = ()
     settled: bool = False
 
     def args(self) -> list[int]:
@@ -480,8 +475,9 @@ def build_setup(tmp: Path, anvil_url: str, rng: random.Random, rerand_per_settle
                 energy, work, tau = [1] * 64, [10 + i % 5 for i in range(64)], mlp_tiers[tier]
             bundle = prover.prove_efficiency(energy, work, random_salt(), tau, epoch, node, methods)
             data = bundle.calldata()
-            valids.append(Valid(name, node, epoch, tier, bundle.work_units_total, methods, bundle.commitment,
-                                tuple(int(x) for x in data["proof"]), tuple(int(x) for x in data["inputs"])))
+            valids.append(Valid(node=node, epoch=epoch, tier=tier, work=bundle.work_units_total, methods=methods,
+                                commitment=bundle.commitment, proof=tuple(int(x) for x in data["proof"]),
+                                name=name, inputs=tuple(int(x) for x in data["inputs"])))
     log(f"  10 real proofs in {time.monotonic() - t0:.1f} s")
 
     # The chain clock after every proven epoch's end (E .. E+3), well inside maxEpochAge.

@@ -179,7 +179,7 @@ def _green(chain: Chain):  # type: ignore[no-untyped-def]
 
 
 def test_decode_rejects_what_cannot_be_rebuilt(chain: Chain) -> None:
-    from oracle.zk.onchain import OnchainMismatch, decode_submission, rebuild_public_inputs
+    from oracle.zk.onchain import OnchainMismatch, decode_submission
 
     green = _green(chain)
     proof = list(range(1, 9))
@@ -188,7 +188,7 @@ def test_decode_rejects_what_cannot_be_rebuilt(chain: Chain) -> None:
     sub = decode_submission(green, tx, chain.node, 7)
     assert (sub.function, sub.tier, sub.work, sub.methods, sub.commitment, sub.proof) == ("submit", 1, 500, 0x21,
                                                                                           99, proof)
-    assert rebuild_public_inputs(sub, 186_824) == [186_824, 500, 7, int(chain.node, 16), 0x21, 99]
+    assert sub.public_inputs(186_824) == [186_824, 500, 7, int(chain.node, 16), 0x21, 99]
     other = dev_account(RELAYER).address
     with pytest.raises(OnchainMismatch, match="not from node"):
         decode_submission(green, {**tx, "from": other}, chain.node, 7)
