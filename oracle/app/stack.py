@@ -30,12 +30,14 @@ def pick_port(wanted: int, what: str) -> int:
     return port
 
 
-def start_web(port: int, deployment_file: Path, rpc_url: str, log_file: Path) -> subprocess.Popen[bytes]:
-    """`ecoai web` as a child process, its output appended to `log_file`."""
+def start_web(port: int, deployment_file: Path, rpc_url: str, log_file: Path,
+              node_db: Path | None = None) -> subprocess.Popen[bytes]:
+    """`ecoai web` as a child process, its output appended to `log_file`; with `node_db`, the node pages show that
+    node's own footprint (read-only, reported off chain)."""
     with open(log_file, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "oracle.app.cli", "web", "--port", str(port), "--deployment", str(deployment_file),
-             "--rpc-url", rpc_url],
+             "--rpc-url", rpc_url, *(["--node-db", str(node_db)] if node_db else [])],
             cwd=REPO_ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -23,7 +23,7 @@ from oracle.errors import UsageError
 from oracle.node.chain import RpcUnavailable
 from oracle.node.cli import add_loop_flags
 from oracle.node.config import NodeConfig, parse_config
-from oracle.node.service import ChainView
+from oracle.node.service import ChainView, node_db_path
 from oracle.paths import state_dir
 from oracle.progress import plural
 
@@ -125,7 +125,7 @@ def run_up(args: argparse.Namespace) -> tuple[dict[str, Any] | None, int]:
         web_url = None
         if not args.no_web:
             web_port = pick_port(args.web_port, "the web app")
-            web = start_web(web_port, deployment_file, anvil.url, home / "logs" / "web.log")
+            web = start_web(web_port, deployment_file, anvil.url, home / "logs" / "web.log", node_db=node_db_path())
             web_url = f"http://127.0.0.1:{web_port}/"
             if not wait_web(web_url, web, stop):
                 log.warning("the web app did not start (see %s); the oracle runs without it", home / "logs" / "web.log")
