@@ -10,6 +10,7 @@ from oracle.node import state as st
 from oracle.node.chain import GreenProofClient, RpcUnavailable
 from oracle.node.loop import RunResult
 from oracle.node.service import ChainView
+from oracle.progress import plural
 
 
 def summarize(result: RunResult, client: GreenProofClient, view: ChainView) -> dict[str, Any]:
@@ -96,9 +97,9 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(summary, separators=(",", ":")))
         return
     print(
-        f"{summary['epochs']} epoch(s): {len(summary['proofs_accepted'])} proof(s) accepted, "
+        f"{plural(summary['epochs'], 'epoch')}: {plural(len(summary['proofs_accepted']), 'proof')} accepted, "
         f"{len(summary['over_budget'])} over budget, {len(summary['incomplete'])} incomplete, "
         f"{len(summary['zero_work'])} zero work, {len(summary['failed'])} failed, {summary['pending']} pending; "
-        f"{summary['credits']:.6f} ECO earned; {summary['work_units']} {summary['work_unit']}(s), "
+        f"{summary['credits']:.6f} ECO earned; {plural(summary['work_units'], summary['work_unit'] or 'unit')}, "
         f"{summary['energy_kwh']:.6f} kWh, {summary['carbon_kg']:.6f} kg CO2 ({summary['region']})"
     )
