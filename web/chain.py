@@ -14,20 +14,10 @@ from web3.exceptions import ContractLogicError, TransactionNotFound
 
 from oracle.chain.deployment import Deployment
 from oracle.conventions import calldata_to_proof
-from oracle.errors import UsageError
 from oracle.paths import REPO_ROOT
 
 CERTIFICATE = "RetirementCertificate"
 
-
-def load_deployment(path: Path) -> Deployment:
-    """The deployment file (docs/INTERFACES.md); one clear UsageError when it is missing or malformed."""
-    try:
-        return Deployment.load(path)
-    except FileNotFoundError:
-        raise UsageError(f"deployment file {path} does not exist (deploy first, e.g. `ecoai up`)") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"deployment file {path} is not a valid EcoAI deployment: {exc}") from None
 
 
 @dataclass

@@ -103,11 +103,11 @@ def _database(args: argparse.Namespace):  # -> web.db.engine.Database
 
 
 def _chain_settings(args: argparse.Namespace):  # -> (Deployment, confirmations)
-    from web.chain import load_deployment
+    from oracle.chain.deployment import load_deployment
 
     if not args.rpc_url.startswith(("http://", "https://")):
         raise UsageError(f"--rpc-url must be an http(s) URL, got {args.rpc_url!r}")
-    deployment = load_deployment(args.deployment or default_path())
+    deployment = load_deployment(args.deployment or default_path(), "--deployment")
     confirmations = getattr(args, "confirmations", None)
     if confirmations is None:
         confirmations = 0 if deployment.chain_id == LOCAL_CHAIN_ID else 3
@@ -170,11 +170,11 @@ def run_both(args: argparse.Namespace) -> int:
 def worker_app():  # -> FastAPI; uvicorn's factory in each `serve --workers N` process
     """The app of one serve worker, from the settings its parent put in the environment (not argv)."""
     from web.app import create_app
-    from web.chain import load_deployment
+    from oracle.chain.deployment import load_deployment
     from web.db.engine import DATABASE_URL_ENV
 
     config: dict[str, Any] = json.loads(os.environ[WORKER_CONFIG_ENV])
-    deployment = load_deployment(Path(config["deployment"])) if config["deployment"] else None
+    deployment = load_deployment(Path(config["deployment"]), "--deployment") if config["deployment"] else None
     return create_app(os.environ[DATABASE_URL_ENV], deployment, config["rpc_url"] if deployment else None,
                       cache_bytes=config["cache_bytes"], notice=config["notice"], migrate=False,
                       verify_concurrency=config["verify_concurrency"], node_dbs=config["node_dbs"])

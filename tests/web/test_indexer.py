@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from chainsetup import ENCODER
 from oracle.chain.anvil import rpc_call
 from oracle.conventions import efficiency_credits_wei, energy_bound_mj
+from tests.conftest import wait_for
 from web.chain import Chain
 from web.db.engine import Database
 from web.db.queries import Reader
@@ -182,16 +182,17 @@ def test_two_indexers_one_writes_the_other_waits(web_chain, index_url: str, capl
     caplog.set_level(logging.INFO, logger="ecoai.web.indexer")
     one = threading.Thread(target=first.run, args=(stop_first, 0.05))
     one.start()
-    assert wait_until(lambda: first.status.indexed_block == web_chain.w3.eth.block_number)
+    wait_for(lambda: first.status.indexed_block == web_chain.w3.eth.block_number, 30, "the first indexer")
     two = threading.Thread(target=second.run, args=(stop_second, 0.05))
     two.start()
     try:
-        assert wait_until(lambda: "waiting for the indexer lock held by indexer-one" in caplog.text)
+        wait_for(lambda: "waiting for the indexer lock held by indexer-one" in caplog.text, 30, "the wait line")
         assert second.status.indexed_block is None and not second.lock.held
         stop_first.set()
         one.join(10)
         first.close()  # releases the lock
-        assert wait_until(lambda: second.lock.held and second.status.indexed_block == web_chain.w3.eth.block_number)
+        wait_for(lambda: second.lock.held and second.status.indexed_block == web_chain.w3.eth.block_number, 30,
+                 "the second indexer to take over")
     finally:
         stop_first.set()
         stop_second.set()
@@ -201,12 +202,3 @@ def test_two_indexers_one_writes_the_other_waits(web_chain, index_url: str, capl
         assert second.conn.execute(select(func.count()).select_from(proofs)).scalar() == 3
     assert reader_of(second).totals()["proofs"] == 3
     second.close()
-
-
-def wait_until(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
