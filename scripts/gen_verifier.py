@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         if current != source.encode():
             print(f"gen_verifier: {args.out} is not what {args.vkey} generates", file=sys.stderr)
             return 1
+        vk = json.loads(args.vkey.read_bytes())
+        print(f"ok: {args.out} is byte-identical to the template rendered from {source_label(args.vkey)} "
+              f"(sha256 {hashlib.sha256(current).hexdigest()[:16]}…; {len(vk['IC']) - 1} public inputs, "
+              f"alpha/beta/gamma/delta and {len(vk['IC'])} IC points embedded)")
         return 0
     args.out.write_bytes(source.encode())
     return 0

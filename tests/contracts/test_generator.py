@@ -30,6 +30,7 @@ def test_committed_verifier_is_regenerated_byte_identically_from_the_key():
     assert rendered == VERIFIER.read_bytes()
     result = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok: ") and "byte-identical" in result.stdout and "6 public inputs" in result.stdout
 
 
 def test_check_fails_when_the_verifier_differs(tmp_path: Path):
