@@ -61,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     admit.add_argument("--beneficiary", required=True, help="wallet (0x address) credited for the node's epochs")
     admit.add_argument("--node", default=None, help="node address (default: the config's key.account)")
+    admit.add_argument("--label", default="", help="the node's public name, shown on the leaderboard (emitted in "
+                       "NodeAdmitted; governance vouches for it)")
     admit.set_defaults(handler=cmd_admit)
 
     status = commands.add_parser(
@@ -195,7 +197,7 @@ def cmd_admit(args: argparse.Namespace) -> int:
         if not config.node.class_id:
             raise UsageError("config field node.class_id: needed to admit a node (e.g. \"H200/encoder-bf16/item\")")
         tx = Governor.at(config.chain.rpc_url, deployment, governor).admit_node(
-            node, addresses["beneficiary"], config.node.class_id, config.node.region
+            node, addresses["beneficiary"], config.node.class_id, config.node.region, args.label
         )
     except TransactionRejected as exc:
         print(f"ecoai oracle admit: GreenProof refused: {exc.reason}", file=sys.stderr)

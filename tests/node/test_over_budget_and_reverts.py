@@ -136,7 +136,10 @@ def test_governor_admits_the_node_from_the_cli(
     assert "AccessControlUnauthorizedAccount" in capsys.readouterr().err
     assert main([*args, "--governor", "dev:0", "--beneficiary", "0x1234"]) == 2  # one clear line, exit 2
     assert "--beneficiary: not an address" in capsys.readouterr().err
-    assert main([*args, "--governor", "dev:0"]) == 0
-    info = deployed.green_proof(Web3(Web3.HTTPProvider(anvil.url))).functions.nodeInfo(NODE.address).call()
+    assert main([*args, "--governor", "dev:0", "--label", "lab-7 rack 3"]) == 0
+    green = deployed.green_proof(Web3(Web3.HTTPProvider(anvil.url)))
+    info = green.functions.nodeInfo(NODE.address).call()
     assert info[0] == BENEFICIARY.address and info[3] is True
+    [admitted] = green.events.NodeAdmitted().get_logs(from_block=0, argument_filters={"node": NODE.address})
+    assert admitted.args.label == "lab-7 rack 3"  # the public name the leaderboard shows
     assert DEV_KEYS[0] not in capsys.readouterr().out
