@@ -267,10 +267,15 @@ def test_setting_the_length_shorter_also_keeps_epochs_disjoint(stack, proofs):
     e = proofs.epoch
     s.mine_at(e * EPOCH_S + 4)
     s.green.setEpochLength(2, sender=s.governor)
-    spans = [tuple(g.epochBounds(x).call()) for x in range(e - 1, e + 6)]
+    # The change takes effect at the end of the epoch it was mined in (anvil may have mined it a second or two after
+    # the block above, possibly already in epoch e + 1): read that epoch from the block, not from the wall clock.
+    current = s.now() // EPOCH_S
+    spans = [tuple(g.epochBounds(x).call()) for x in range(current - 1, current + 6)]
     for (start, end), (next_start, _) in zip(spans, spans[1:]):
         assert start < end == next_start
-    assert spans[2] == ((e + 1) * EPOCH_S, (e + 1) * EPOCH_S + 2)
+    assert spans[1] == (current * EPOCH_S, (current + 1) * EPOCH_S)  # the epoch in progress keeps its length
+    assert spans[2] == ((current + 1) * EPOCH_S, (current + 1) * EPOCH_S + 2)  # the next one is the first short one
+    assert current >= e
     s.rejects("InvalidDuration", g.setEpochLength(0), s.governor)
 
 
