@@ -20,6 +20,8 @@ intervals of any span add up exactly to the counter's whole-unit increase over i
 
 from __future__ import annotations
 
+import abc
+
 import bisect
 import csv
 import math
@@ -59,7 +61,7 @@ WORK_SPEC_FORMS = ("vllm:URL[#[{LABELS}][@UNIT]]", "tgi:URL[...]", "triton:URL[.
                    "prometheus:URL#METRIC[{LABELS}]@UNIT", "work:NAME[@UNIT]", "replay[:FILE]")
 
 
-class CumulativeWorkSource:
+class CumulativeWorkSource(abc.ABC):
     """Turns successive reads of a cumulative counter into work readings and gaps (the shared arithmetic).
 
     Subclasses set `counter`, `source`, `kind`, `unit` and implement `read()` -> {series: (value, created)},
@@ -85,8 +87,9 @@ class CumulativeWorkSource:
     def devices(self) -> list[str]:
         return [self.counter]
 
+    @abc.abstractmethod
     def read(self) -> dict[Any, tuple[float, float | None]]:
-        raise NotImplementedError
+        """The counter's series now: {series: (cumulative value, created time or None)}."""
 
     def health(self) -> str | None:
         """None when the counter answers now, else why not (a cheap check for start-up and status pages)."""

@@ -12,21 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-# Config keys the cluster needs that the node's loader may not know yet (docs/kubernetes.md, "Node changes"):
-# the passphrase as a mounted file, and the exporter listening on the pod IP instead of loopback.
-PENDING_KEYS = {("key", "passphrase_file"), ("exporter", "host")}
-
 
 def _load_config() -> Any:
-    """The node's config loader; its module moves during the oracle/ restructuring, so look in both places."""
-    for name in ("oracle.node.config", "oracle.app.config", "oracle.config"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "load_config"):
-            return module
-    pytest.fail("no oracle config loader (load_config) found")
+    """The node's own config loader."""
+    return importlib.import_module("oracle.node.config")
 
 
 
@@ -35,59 +24,18 @@ def _configmap_toml(kube: Any) -> str:
     return cm["data"]["oracle.toml"]
 
 
-def _unknown_pending(config: Any, data: dict[str, Any]) -> set[tuple[str, str]]:
-    """The pending keys the loader rejects as unknown (each tried alone on top of an otherwise valid file)."""
-    from oracle.errors import UsageError
-
-    unknown = set()
-    for section, key in PENDING_KEYS:
-        try:
-            config.parse_config({section: {key: data[section][key]}})
-        except UsageError as exc:
-            if "unknown field" in str(exc):
-                unknown.add((section, key))
-    return unknown
-
-
 def test_oracle_configmap_parses_with_the_node_loader(kube: Any, tmp_path: Path) -> None:
     config = _load_config()
-    text = _configmap_toml(kube)
-    data = tomllib.loads(text)
-    unknown = _unknown_pending(config, data)
-    for section, key in unknown:  # what the loader does not know yet is checked by the xfail test below
-        del data[section][key]
     path = tmp_path / "oracle.toml"
-    path.write_text(text if not unknown else _dump(data))
-    loaded = config.load_config(path)
+    path.write_text(_configmap_toml(kube))
+    loaded = config.load_config(path)  # the node's own loader: an unknown key or a bad value raises UsageError
     assert loaded.chain.network == "ethereum:sepolia"
     assert loaded.chain.deployment == Path("/etc/ecoai/deployment/deployment.json")
     assert loaded.key.account == "ape:ecoai-node"
     assert loaded.measure.sources == ("nvml",)
-    assert loaded.exporter.port == 9464
-
-
-def test_pending_node_config_keys_are_supported(kube: Any) -> None:
-    config = _load_config()
-    unknown = _unknown_pending(config, tomllib.loads(_configmap_toml(kube)))
-    if unknown:
-        pytest.fail(f"node config loader does not know {sorted('.'.join(k) for k in unknown)} yet "
-                     "(requested in docs/kubernetes.md, 'Node changes')")
-
-
-def _dump(data: dict[str, Any]) -> str:
-    lines = []
-    for section, values in data.items():
-        lines.append(f"[{section}]")
-        for key, value in values.items():
-            if isinstance(value, str):
-                lines.append(f'{key} = "{value}"')
-            elif isinstance(value, list):
-                lines.append(f"{key} = [{', '.join(repr(v).replace(chr(39), chr(34)) for v in value)}]")
-            elif isinstance(value, bool):
-                lines.append(f"{key} = {'true' if value else 'false'}")
-            else:
-                lines.append(f"{key} = {value}")
-    return "\n".join(lines) + "\n"
+    assert loaded.exporter.port == 9464 and loaded.exporter.host == "0.0.0.0"
+    assert loaded.key.passphrase_file == Path("/var/run/secrets/ecoai/passphrase")
+    assert loaded.measure.work_sources and loaded.measure.work_sources[0].startswith("vllm:")
 
 
 def test_configmap_ports_and_paths_match_the_daemonset(by_kind_name: dict, kube: Any) -> None:
