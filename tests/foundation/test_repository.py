@@ -25,7 +25,7 @@ def tracked_text_files() -> list[str]:
 def test_pattern_finds_what_it_must() -> None:
     for text in ("../" + "shared/data/x.csv", 'Path("/' + 'work/main")', "see /" + "home/me/x", " /" + "root/.x"):
         assert OUTSIDE.search(text), text
-    for text in ("https://example.org/work/x", "~/work/x", "a/home/b", "/usr/bin/env", "node_modules/x"):
+    for text in ("https://example.org/" + "work/x", "~/" + "work/x", "a/home/b", "/usr/bin/env", "node_modules/x"):
         assert not OUTSIDE.search(text), text
 
 
