@@ -15,15 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from faulty_rpc import check_loopback  # the one loopback check, next to the proxy
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
-
-
-def check_loopback(url: str) -> None:
-    host = urlparse(url).hostname
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise ValueError(f"fault campaign talks to loopback only, not {url}")
 
 
 class JsonRpc:

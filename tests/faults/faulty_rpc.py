@@ -1,7 +1,8 @@
-"""A FAULTY JSON-RPC endpoint for the fault campaign: a loopback HTTP proxy in front of a real anvil, built on
-the idea of tests/node/lying_rpc.py (which only rewrites fee answers), that can also drop connections, delay,
-answer errors and garbage, and lie about receipts and the head. Every eth_sendRawTransaction is recorded
-(decoded: nonce, max fee, tip, gas) so a campaign can show nothing unsafe was ever sent."""
+"""A FAULTY JSON-RPC endpoint, the one test proxy in front of a real anvil (loopback HTTP): it can drop
+connections, delay, answer errors and garbage, and lie about fees, gas, receipts and the head (`mode`, used by the
+fault campaign), or rewrite chosen methods' answers (`lies`, used by tests/node/test_hardening.py). Every
+eth_sendRawTransaction is recorded (decoded: nonce, max fee, tip, gas) so a test can show nothing unsafe was ever
+sent, and every method called is in `calls`."""
 
 from __future__ import annotations
 
@@ -13,13 +14,21 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlparse
 
-from faultlib import check_loopback
 
 # mode → what the proxy does to each request
 MODES = ("healthy", "drop", "delay", "errors", "absurd_fees", "absurd_gas", "forged_receipt", "reverted_receipt",
          "stale_head")
 ABSURD = hex(20_000 * 10**9)  # 20,000 gwei
+
+
+def check_loopback(url: str) -> None:
+    """Tests and campaigns talk to loopback only (this module has no imports of its own from tests/, so the node
+    tests can use it too)."""
+    host = urlparse(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"fault campaign talks to loopback only, not {url}")
 
 
 def decode_raw_tx(raw: str) -> dict[str, int]:
@@ -42,6 +51,8 @@ class FaultyRpc:
         check_loopback(upstream)
         self.upstream = upstream
         self.mode = "healthy"
+        # method -> the result to answer instead of anvil's (a value, or a function of anvil's result), any mode
+        self.lies: dict[str, Any] = {}
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.calls: list[str] = []
@@ -203,6 +214,10 @@ class FaultyRpc:
         elif mode == "stale_head" and method == "eth_blockNumber":
             self._count("stale head")
             ans["result"] = "0x1"
+        lie = self.lies.get(method)
+        if lie is not None:
+            ans.pop("error", None)
+            ans["result"] = lie(ans.get("result")) if callable(lie) else lie
 
     def __enter__(self) -> FaultyRpc:
         self.thread.start()

@@ -34,6 +34,7 @@ class StandInGpu:
     counter_mj: list[int] = field(default_factory=list)  # successive counter values; None entries = lost
     power_mw: list[int] = field(default_factory=list)
     supports_counter: bool = True
+    uuid: str | None = "GPU-00000000-0000-0000-0000-000000000000"  # None: the UUID query fails
 
 
 class StandInNvml:
@@ -68,6 +69,12 @@ class StandInNvml:
 
     def nvmlDeviceGetName(self, h: int) -> bytes:
         return self.gpus[h].name.encode()  # older pynvml returns bytes: the source must decode
+
+    def nvmlDeviceGetUUID(self, h: int) -> bytes:
+        uuid = self.gpus[h].uuid
+        if uuid is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return uuid.encode()  # bytes, as older pynvml returns: the source must decode
 
     def nvmlDeviceGetEnforcedPowerLimit(self, h: int) -> int:
         return self.gpus[h].power_limit_mw

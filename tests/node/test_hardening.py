@@ -31,9 +31,9 @@ from oracle.paths import REPO_ROOT
 from oracle.zk import random_salt
 
 from tests.conftest import wait_for
+from tests.faults.faulty_rpc import FaultyRpc
 
 from .conftest import NODE, proved_events, write_config
-from .lying_rpc import LyingRpc
 
 pytestmark = [pytest.mark.chain]
 
@@ -60,7 +60,7 @@ def test_fees_above_the_caps_from_a_lying_rpc_are_never_signed(
     node_config: Path, anvil, deployed: Deployment, ecoai_home: Path, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with LyingRpc(anvil.url) as lying:
+    with FaultyRpc(anvil.url) as lying:
         # The local defaults: max fee 50 gwei, max priority fee 5 gwei, 1.5 M gas per submit.
         config = load_config(write_config(tmp_path / "lying.toml", lying.url, ecoai_home / "deployments" / "local.json"))
         client = connect(config)
