@@ -10,7 +10,6 @@ error next to a baseline that predicts the geometric mean of the training rows.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from faultlib import CampaignResult, Deadline
-from nodestack import NodeStack, wait_until
+from nodestack import NodeStack
 
 NAMED = ("sampling", "proving", "after_send")
 PHASES = (("submitted", "after broadcast"), ("proved", "signing/sending"), ("closed", "proving"),

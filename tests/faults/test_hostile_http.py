@@ -4,8 +4,6 @@ bench/faults.py http)."""
 
 from __future__ import annotations
 
-import pytest
-
 import campaign_http
 
 

@@ -7,7 +7,6 @@ import csv
 import http.server
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
