@@ -7,12 +7,15 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 from oracle import __version__
+from oracle.carbon.cli import EFFICIENCY_CLASSES_READER, NODE_CLASS_ID_READER
 from oracle.errors import UsageError
 from oracle.node.cli import read_chain_config
+from oracle.node.config import load_config
 from oracle.zk.cli import ONCHAIN_CONFIG_READER
 
 # Modules that add subcommands, in the order `ecoai --help` lists them.
@@ -51,7 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
     # `ecoai verify --onchain` (oracle.zk, a layer below the node) reads the node's config file: the application
     # layer, which knows both, hands it the node's reader.
     subparsers.choices["verify"].set_defaults(**{ONCHAIN_CONFIG_READER: read_chain_config})
+    # `ecoai report --class` (oracle.carbon) reads the deployment parameters' efficiency classes (oracle.chain) and
+    # the node config's node.class_id (oracle.node): the same hand-over.
+    subparsers.choices["report"].set_defaults(**{EFFICIENCY_CLASSES_READER: _efficiency_classes,
+                                                 NODE_CLASS_ID_READER: _node_class_id})
     return parser
+
+
+def _efficiency_classes(params: Path | None) -> Mapping[str, Any]:
+    from oracle.chain.deploy import load_params  # only when a class is asked for
+
+    return load_params(params).classes
+
+
+def _node_class_id(config: Path) -> str:
+    return load_config(config).node.class_id
 
 
 def main(argv: Sequence[str] | None = None) -> int:

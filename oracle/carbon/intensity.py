@@ -72,7 +72,7 @@ def lookup(region: str) -> Intensity:
 
 
 def world() -> Intensity:
-    """The generation-weighted world mean: the reference grid of the Eco Score."""
+    """The generation-weighted world mean (the table's world row)."""
     return _table()["world"]
 
 

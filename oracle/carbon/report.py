@@ -1,4 +1,5 @@
-"""Carbon report: energy × grid factor (location-based, with source and year) plus the Eco Score."""
+"""Carbon report: energy × grid factor (location-based, with source and year), and the Eco Score of the work done
+with that energy (oracle.carbon.ecoscore: efficiency against the class baseline; no work, no score)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,15 @@ import datetime as dt
 import os
 import platform
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oracle.carbon.ecoscore import eco_score
-from oracle.conventions import mj_to_kwh
+from oracle.carbon.ecoscore import efficiency_eco_score, epochs_eco_score
 from oracle.carbon.electricitymaps import LiveIntensity
-from oracle.carbon.intensity import BASIS, Intensity, lookup, table_version, world
+from oracle.carbon.intensity import BASIS, Intensity, lookup, table_version
+from oracle.conventions import UJ_PER_KWH, UJ_PER_MJ, mj_to_kwh
 from oracle.measure.epoch import EpochEnergy
-from oracle.measure.tdp import hardware_class
-
-DEFAULT_HARDWARE_CLASS = "H200"
 
 # CodeCarbon's emissions.csv columns, in its order (codecarbon 3.3.2, output_methods/emissions_data.py).
 EMISSIONS_CSV_COLUMNS = (
@@ -31,23 +30,27 @@ EMISSIONS_CSV_COLUMNS = (
 GPU_SOURCES = ("nvml", "replay")
 CPU_SOURCES = ("rapl", "cpu")
 
+NO_WORK_NOTE = "no work, no score: the Eco Score is energy per unit of useful work against the class baseline"
 
-def carbon_report(energy_kwh: float, region: str, hours: float | None = None, quality: float = 1.0,
-                  hardware: str = DEFAULT_HARDWARE_CLASS, live: LiveIntensity | None = None) -> dict[str, Any]:
-    """The report dict (`ecoai report --json`). Raises ValueError / UnknownRegion on bad input.
 
-    eco_score is None (with eco_score_note) when `hours` is not given: efficiency needs a duration.
-    """
+@dataclass(frozen=True)
+class Baseline:
+    """β of the Eco Score: an efficiency class's baseline (class_id and unit set) or one given explicitly."""
+
+    uj_per_unit: float
+    class_id: str | None = None
+    unit: str | None = None
+
+
+def carbon_report(energy_kwh: float, region: str, live: LiveIntensity | None = None) -> dict[str, Any]:
+    """The carbon part of `ecoai report --json`: energy × the region's grid intensity (the table's, or `live`).
+
+    Raises ValueError / UnknownRegion on bad input."""
     if energy_kwh < 0:
         raise ValueError(f"energy must be >= 0 kWh (got {energy_kwh})")
-    if not 0.0 <= quality <= 1.0:
-        raise ValueError(f"quality retained must be between 0 and 1 (got {quality})")
     row = lookup(region)
     intensity, source = (live.g_per_kwh, live.describe()) if live else (row.g_per_kwh, row.describe())
-    hw = hardware_class(hardware)
-    if hw is None:
-        raise ValueError(f"unknown hardware class {hardware!r}")
-    report: dict[str, Any] = {
+    return {
         "energy_kwh": energy_kwh,
         "carbon_kg": energy_kwh * intensity / 1000.0,
         "intensity_g_per_kwh": intensity,
@@ -57,19 +60,75 @@ def carbon_report(energy_kwh: float, region: str, hours: float | None = None, qu
         "basis": BASIS,
         "year": None if live else row.year,
         "table_version": table_version(),
-        "hours": hours,
-        "hardware_class": hw.hardware_class,
-        "quality": quality,
-        "eco_score": None,
     }
-    if hours is None:
-        report["eco_score_note"] = "give --hours to compute the Eco Score (energy efficiency needs a duration)"
-        return report
-    score = eco_score(energy_kwh, hours, intensity, quality, hw.tdp_w, world().g_per_kwh)
-    report["eco_score"] = round(score.score, 2)
-    report["eco_score_inputs"] = {**score.to_dict(), "reference_power_source": hw.source,
-                                  "reference_intensity_source": world().describe()}
-    return report
+
+
+def _score_fields(baseline: Baseline | None, efficiency: float | None, work: int | None,
+                  unit: str | None) -> dict[str, Any]:
+    return {"eco_score": None, "efficiency_uj_per_unit": efficiency,
+            "baseline_uj_per_unit": baseline.uj_per_unit if baseline else None,
+            "class_id": baseline.class_id if baseline else None, "work_units": work,
+            "work_unit": unit if unit is not None else (baseline.unit if baseline else None)}
+
+
+def energy_eco_score(energy_kwh: float, work_units: int | None, baseline: Baseline | None) -> dict[str, Any]:
+    """The Eco Score fields of an energy figure and the work done with it: η = energy (µJ) / W against β.
+
+    eco_score is None, with eco_score_note saying what is missing, without work (W absent or 0) or baseline."""
+    if energy_kwh < 0 or (work_units is not None and work_units < 0):
+        raise ValueError(f"energy and work must be >= 0 (got {energy_kwh} kWh, {work_units} units)")
+    efficiency = UJ_PER_KWH * energy_kwh / work_units if work_units else None
+    out = _score_fields(baseline, efficiency, work_units, None)
+    if work_units is None:
+        out["eco_score_note"] = ("give --work W (units of useful work done with this energy) and --class CLASS_ID "
+                                 "or --baseline-uj-per-unit B for the Eco Score")
+    elif work_units == 0:
+        out["eco_score_note"] = NO_WORK_NOTE
+    elif baseline is None:
+        out["eco_score_note"] = "give --class CLASS_ID or --baseline-uj-per-unit B for the Eco Score"
+    else:
+        assert efficiency is not None
+        out["eco_score"] = efficiency_eco_score(efficiency, baseline.uj_per_unit)
+    return out
+
+
+def epochs_score_report(epochs: Sequence[EpochEnergy], baseline: Baseline | None) -> dict[str, Any]:
+    """The Eco Score fields of recorded epochs: η_i = 1000 · energy_mJ / W_i per epoch, work-weighted against β
+    (`epochs_eco_score`), one entry per epoch in `per_epoch`.
+
+    Epochs without work get no score and are listed in `no_work_epochs` (their energy is in the carbon, not in
+    the score); epochs whose work has gaps (its count is a lower bound, so their η an upper bound) in
+    `work_gap_epochs`. Raises ValueError when the epochs' work is in several units or not in the class's unit."""
+    worked = [e for e in epochs if e.work_total > 0]
+    units = sorted({e.work_unit or "?" for e in worked})
+    if len(units) > 1:
+        raise ValueError(f"the epochs count work in different units ({', '.join(units)}): report each unit's "
+                         "epochs separately")
+    unit = units[0] if units else None
+    if baseline is not None and baseline.unit is not None and unit is not None and unit != baseline.unit:
+        raise ValueError(f"the epochs count work in {unit!r} but efficiency class {baseline.class_id!r} is per "
+                         f"{baseline.unit!r}: name the class of this work (--class)")
+    work = sum(e.work_total for e in worked)
+    efficiency = UJ_PER_MJ * sum(e.total_mj for e in worked) / work if work else None
+    out = _score_fields(baseline, efficiency, work, unit)
+    per_epoch = []
+    for e in epochs:
+        eta = UJ_PER_MJ * e.total_mj / e.work_total if e.work_total > 0 else None
+        score = efficiency_eco_score(eta, baseline.uj_per_unit) if eta is not None and baseline else None
+        per_epoch.append({"epoch": e.epoch, "energy_mj": e.total_mj, "work_units": e.work_total,
+                          "efficiency_uj_per_unit": eta, "eco_score": score})
+    out["per_epoch"] = per_epoch
+    out["no_work_epochs"] = [e.epoch for e in epochs if e.work_total <= 0]
+    out["work_gap_epochs"] = [e.epoch for e in epochs if e.work_gaps]
+    if not worked:
+        out["eco_score_note"] = f"{NO_WORK_NOTE}; the selected epochs recorded none"
+    elif baseline is None:
+        out["eco_score_note"] = ("give --class CLASS_ID (or --config FILE with node.class_id) or "
+                                 "--baseline-uj-per-unit B for the Eco Score")
+    else:
+        out["eco_score"] = epochs_eco_score(
+            (UJ_PER_MJ * e.total_mj / e.work_total, e.work_total, baseline.uj_per_unit) for e in worked)
+    return out
 
 
 def _split(epoch: EpochEnergy) -> tuple[float, float]:

@@ -1,5 +1,5 @@
-"""The TDP tables we ship (oracle/measure/data, provenance in PROVENANCE.md): CPUs for the utilisation × TDP
-estimate, GPUs for hardware-class reference power (Eco Score)."""
+"""The CPU TDP table we ship (oracle/measure/data/cpu_tdp.csv, provenance in PROVENANCE.md), for the utilisation ×
+TDP estimate of CPU energy."""
 
 from __future__ import annotations
 
@@ -54,23 +54,3 @@ def cpu_model_name() -> str:
     except OSError:
         pass
     return "unknown CPU"
-
-
-@dataclass(frozen=True)
-class GpuClass:
-    hardware_class: str
-    tdp_w: float
-    source: str
-
-
-@lru_cache(maxsize=1)
-def _gpu_table() -> list[tuple[str, GpuClass]]:
-    with open(DATA_DIR / "gpu_tdp.csv", newline="") as f:
-        return [(r["match"], GpuClass(r["class"], float(r["tdp_w"]), r["source"])) for r in csv.DictReader(f)]
-
-
-def hardware_class(name: str) -> GpuClass | None:
-    """The reference row of a hardware class ("H200"): its highest-TDP row in gpu_tdp.csv (the flagship)."""
-    wanted = name.strip().upper()
-    rows = [cls for _, cls in _gpu_table() if cls.hardware_class.upper() == wanted]
-    return max(rows, key=lambda c: c.tdp_w) if rows else None

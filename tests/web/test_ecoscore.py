@@ -1,4 +1,4 @@
-"""The Eco Score (docs/eco-score.md): one formula, efficiency against the class baseline, for CLI, node and web."""
+"""The Eco Score (docs/eco-score.md): one formula, efficiency against the class baseline, for `ecoai report` and the web."""
 
 from __future__ import annotations
 
