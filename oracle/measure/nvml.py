@@ -33,6 +33,7 @@ class _Gpu:
     device: str
     method: str
     power_limit_w: float | None
+    uuid: str = ""  # NVML UUID ("GPU-…"): the ID the NVIDIA device plugin gives the kubelet (pod attribution)
     last_value: int | None = None  # mJ (counter) or mW (power)
     last_t: float | None = None
     lost_reason: str | None = None
@@ -87,16 +88,24 @@ class NvmlSource:
         except nv.NVMLError:
             limit_w = None
         try:
+            uuid = _text(nv.nvmlDeviceGetUUID(handle))
+        except nv.NVMLError:  # only labels depend on it: measure without, the GPU's pod stays unknown
+            uuid = ""
+        try:
             nv.nvmlDeviceGetTotalEnergyConsumption(handle)
             method = COUNTER
         except nv.NVMLError as exc:
             if getattr(exc, "value", None) != nv.NVML_ERROR_NOT_SUPPORTED:
                 raise
             method = INTEGRATION
-        return _Gpu(index, handle, name, f"gpu{index}:{name}", method, limit_w)
+        return _Gpu(index, handle, name, f"gpu{index}:{name}", method, limit_w, uuid)
 
     def devices(self) -> list[str]:
         return [g.device for g in self._gpus]
+
+    def gpu_uuids(self) -> dict[str, str]:
+        """Device name → NVML UUID, for the `gpu_uuid` label of the metrics (empty where NVML did not say)."""
+        return {g.device: g.uuid for g in self._gpus}
 
     @property
     def cumulative(self) -> bool:
@@ -112,7 +121,7 @@ class NvmlSource:
                 util: float | None = float(self._nvml.nvmlDeviceGetUtilizationRates(g.handle).gpu)
             except self._nvml.NVMLError:
                 util = None
-            out.append({"index": g.index, "device": g.device, "name": g.name, "method": g.method,
+            out.append({"index": g.index, "device": g.device, "name": g.name, "uuid": g.uuid, "method": g.method,
                         "power_limit_w": g.power_limit_w, "gpu_util_pct": util, "driver": self.driver})
         return out
 

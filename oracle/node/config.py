@@ -91,6 +91,10 @@ class ExporterConfig:
     port: int = 9464
     # Loopback by default; a pod sets 0.0.0.0 so Prometheus and the kubelet's probes reach it on the pod IP.
     host: str = "127.0.0.1"
+    # The kubelet's pod-resources socket, for the pod labels of GPU energy (oracle.measure.podresources); empty:
+    # off (every pod label "unknown"). Polled every pod_resources_refresh_s while the exporter runs.
+    pod_resources_socket: str = ""
+    pod_resources_refresh_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
         "key": {"account", "passphrase_env", "passphrase_file"},
         "node": {"hardware_class", "region", "epoch_seconds", "class_id"},
         "measure": {"sources", "sample_hz", "work_sources", "allow_unmeasured", "replay_offset_s"},
-        "exporter": {"port", "host"},
+        "exporter": {"port", "host", "pod_resources_socket", "pod_resources_refresh_s"},
         "submit": {"max_backoff_s", "max_defer_s", "carbon_zone", "carbon_trace", "max_fee_per_gas_gwei",
                    "max_priority_fee_gwei", "max_gas_per_submit", "batch_size", "batch_wait_s", "relay_url"},
         "optimize": {"profile", "latency_slo_ms"},
@@ -270,6 +274,14 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
     except ValueError:
         raise UsageError(f"config field exporter.host: expected an IP address such as 127.0.0.1, got "
                          f"{exporter_host!r}") from None
+    pod_socket = _expect(e, "exporter", "pod_resources_socket", str, ExporterConfig.pod_resources_socket)
+    if pod_socket and not Path(pod_socket).is_absolute():  # a kubelet socket is a host path, never config-relative
+        raise UsageError(f"config field exporter.pod_resources_socket: expected an absolute path such as "
+                         f"/var/lib/kubelet/pod-resources/kubelet.sock, or empty, got {pod_socket!r}")
+    pod_refresh_s = float(_expect(e, "exporter", "pod_resources_refresh_s", (int, float),
+                                  ExporterConfig.pod_resources_refresh_s))
+    if not 1 <= pod_refresh_s <= 3600:
+        raise UsageError(f"config field exporter.pod_resources_refresh_s: expected 1..3600, got {pod_refresh_s}")
 
     max_backoff_s = float(_expect(s, "submit", "max_backoff_s", (int, float), SubmitConfig.max_backoff_s))
     if max_backoff_s <= 0:
@@ -317,7 +329,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> NodeConf
         KeyConfig(account, passphrase_env, passphrase_file),
         NodeSection(hardware_class, region, epoch_seconds, class_id),
         MeasureConfig(sources, sample_hz, work_sources, allow_unmeasured, replay_offset_s),
-        ExporterConfig(port, exporter_host),
+        ExporterConfig(port, exporter_host, pod_socket, pod_refresh_s),
         SubmitConfig(max_backoff_s, max_defer_s, carbon_zone, carbon_trace, max_fee, max_tip, max_gas, batch_size,
                      batch_wait_s, relay_url),
         OptimizeConfig(profile, latency_slo_ms),

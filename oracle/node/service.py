@@ -10,8 +10,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from oracle.chain.deployment import load_deployment
 from oracle.conventions import bytes32_to_label
@@ -25,6 +25,9 @@ from oracle.node.retry import Backoff
 from oracle.node.schedule import EpochSchedule
 from oracle.node.state import NodeState
 from oracle.paths import state_dir
+
+if TYPE_CHECKING:
+    from oracle.metrics import Metrics
 
 log = logging.getLogger("ecoai.oracle")
 T = TypeVar("T")
@@ -178,6 +181,7 @@ def build_loop(
         allow_unmeasured=config.chain.is_local or config.measure.allow_unmeasured,
         replay_offset_s=config.measure.replay_offset_s,
     )
+    attribute_energy(metrics.metrics, meter.sources, config)
     unit = view.efficiency.unit
     if meter.work_unit != unit:
         meter.close_sources()
@@ -202,6 +206,22 @@ def build_loop(
         relay_url=config.submit.relay_url,
         footprint=Footprint(),
     )
+
+
+def attribute_energy(metrics: Metrics, sources: Sequence[object], config: NodeConfig) -> None:
+    """The attribution labels of the energy metrics: each NVML GPU's UUID and, when
+    `exporter.pod_resources_socket` is set, the kubelet's pod-resources watcher (polled while the exporter runs)."""
+    from oracle.measure.podresources import PodResourcesWatcher
+
+    for source in sources:
+        uuids = getattr(source, "gpu_uuids", None)  # only NvmlSource knows GPU UUIDs
+        if uuids is not None:
+            metrics.set_gpu_uuids(uuids())
+    socket_path = config.exporter.pod_resources_socket
+    if socket_path:
+        metrics.attribute_pods(PodResourcesWatcher(socket_path, config.exporter.pod_resources_refresh_s))
+        log.info("pod attribution: kubelet pod-resources API at %s, every %g s", socket_path,
+                 config.exporter.pod_resources_refresh_s)
 
 
 def start_exporter(loop: OracleLoop, port: int, host: str = "127.0.0.1") -> Any:

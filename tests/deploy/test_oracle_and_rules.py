@@ -36,6 +36,7 @@ def test_oracle_configmap_parses_with_the_node_loader(kube: Any, tmp_path: Path)
     assert loaded.exporter.port == 9464 and loaded.exporter.host == "0.0.0.0"
     assert loaded.key.passphrase_file == Path("/var/run/secrets/ecoai/passphrase")
     assert loaded.measure.work_sources and loaded.measure.work_sources[0].startswith("vllm:")
+    assert loaded.exporter.pod_resources_socket == "/run/ecoai/pod-resources/kubelet.sock"
 
 
 def test_configmap_ports_and_paths_match_the_daemonset(by_kind_name: dict, kube: Any) -> None:

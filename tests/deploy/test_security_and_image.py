@@ -5,11 +5,14 @@ non-root. (Nothing here needs a cluster or a container builder: neither exists o
 from __future__ import annotations
 
 import re
+import tomllib
 from typing import Any
 
 import pytest
 
-ROOT_ALLOWED_INIT = {("ecoai-oracle", "state-owner")}  # chowns the hostPath state folder, CHOWN/FOWNER only
+# Containers that run as uid 0, and the only capabilities each may add. state-owner chowns the hostPath state folder
+# (CHOWN/FOWNER); pod-resources-relay opens the kubelet's root-only pod-resources socket, with no capability at all.
+ROOT_ALLOWED = {("ecoai-oracle", "state-owner"): {"CHOWN", "FOWNER"}, ("ecoai-oracle", "pod-resources-relay"): set()}
 
 
 def _pod_specs(rendered: list[dict[str, Any]], kube: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -27,8 +30,8 @@ def test_no_pod_is_privileged_or_shares_host_namespaces(rendered: list[dict[str,
             assert sc.get("privileged") is not True and sc["allowPrivilegeEscalation"] is False, (name, c["name"])
             assert sc["readOnlyRootFilesystem"] is True, (name, c["name"])
             assert sc["capabilities"]["drop"] == ["ALL"], (name, c["name"])
-            if (name, c["name"]) in ROOT_ALLOWED_INIT:
-                assert set(sc["capabilities"]["add"]) <= {"CHOWN", "FOWNER"}
+            if (name, c["name"]) in ROOT_ALLOWED:
+                assert set(sc["capabilities"].get("add", [])) <= ROOT_ALLOWED[(name, c["name"])], (name, c["name"])
                 continue
             assert "add" not in sc["capabilities"], (name, c["name"])
             run_as_non_root = sc.get("runAsNonRoot", spec["securityContext"].get("runAsNonRoot"))
@@ -68,15 +71,37 @@ def test_oracle_state_survives_restarts_on_the_node(by_kind_name: dict, kube: An
     assert volume["hostPath"]["path"] == "/var/lib/ecoai" and not mount.get("readOnly")
 
 
-def test_oracle_mounts_the_pod_resources_socket_read_only(by_kind_name: dict, kube: Any) -> None:
+def test_pod_resources_socket_reaches_the_oracle_only_through_the_unprivileged_relay(by_kind_name: dict,
+                                                                                     kube: Any) -> None:
     spec = kube.pod_spec(by_kind_name[("DaemonSet", "ecoai-oracle")])
-    oracle = next(c for c in spec["containers"] if c["name"] == "oracle")
-    mount = next(m for m in oracle["volumeMounts"] if m["mountPath"] == "/var/lib/kubelet/pod-resources")
-    assert mount["readOnly"] is True
-    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
-    assert volume["hostPath"]["path"] == "/var/lib/kubelet/pod-resources"
-    env = {e["name"]: e.get("value") for e in oracle["env"]}
-    assert env["ECOAI_PODRESOURCES_SOCKET"] == "/var/lib/kubelet/pod-resources/kubelet.sock"
+    containers = {c["name"]: c for c in spec.get("initContainers", []) + spec["containers"]}
+    oracle, relay = containers["oracle"], containers["pod-resources-relay"]
+    # A native sidecar: starts before the oracle, keeps running, and has no startupProbe that could hold the
+    # oracle back (a failing relay only turns the pod labels "unknown").
+    assert relay in spec["initContainers"] and relay["restartPolicy"] == "Always" and "startupProbe" not in relay
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    # The relay mounts the kubelet's socket folder read-only; the oracle never mounts it.
+    host_mount = next(m for m in relay["volumeMounts"] if m["mountPath"] == "/var/lib/kubelet/pod-resources")
+    assert host_mount["readOnly"] is True
+    assert volumes[host_mount["name"]]["hostPath"]["path"] == "/var/lib/kubelet/pod-resources"
+    assert not any(m["name"] == host_mount["name"] for m in oracle["volumeMounts"])
+    # The relay forwards the kubelet socket to a socket in a pod-local emptyDir the oracle mounts read-only.
+    cmd = relay["command"]
+    assert cmd[:3] == ["python", "-m", "oracle.measure.podresources_relay"]
+    assert cmd[cmd.index("--upstream") + 1] == "/var/lib/kubelet/pod-resources/kubelet.sock"
+    listen = cmd[cmd.index("--listen") + 1]
+    shared = next(m for m in relay["volumeMounts"] if listen.startswith(m["mountPath"] + "/"))
+    assert "emptyDir" in volumes[shared["name"]]
+    oracle_mount = next(m for m in oracle["volumeMounts"] if m["name"] == shared["name"])
+    assert oracle_mount["readOnly"] is True and oracle_mount["mountPath"] == shared["mountPath"]
+    # Root only to own the socket's uid: no capability, and its socket group is the oracle's group, mode 0660.
+    sc = relay["securityContext"]
+    assert sc["runAsUser"] == 0 and sc["capabilities"] == {"drop": ["ALL"]} and sc["privileged"] is False
+    assert sc["runAsGroup"] == oracle["securityContext"]["runAsGroup"] == 10001
+    assert cmd[cmd.index("--mode") + 1] == "660" and "ports" not in relay
+    # The node's own config points at the relay's socket.
+    cm = next(d for d in kube.load_file(kube.KUBE_DIR / "oracle-configmap.yaml") if d["kind"] == "ConfigMap")
+    assert tomllib.loads(cm["data"]["oracle.toml"])["exporter"]["pod_resources_socket"] == listen
 
 
 def test_node_key_and_passphrase_are_files_never_environment(by_kind_name: dict, kube: Any) -> None:

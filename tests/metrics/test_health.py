@@ -43,8 +43,8 @@ def test_health_and_readiness_probes_and_node_label(monkeypatch: pytest.MonkeyPa
         assert _status(base + "/healthz") == 503
         with urllib.request.urlopen(base + "/metrics", timeout=5) as reply:
             text = reply.read().decode()
-        assert 'ecoai_energy_joules_total{device="replay:h200",kind="replayed",method="replay/energy_counter",' \
-               'node="gpu-node-7"} 12.5' in text
+        assert 'ecoai_energy_joules_total{container="unknown",device="replay:h200",gpu_uuid="",kind="replayed",' \
+               'method="replay/energy_counter",namespace="unknown",node="gpu-node-7",pod="unknown"} 12.5' in text
     finally:
         exporter.close()
     with socket.socket() as probe:  # stopped: nothing listens any more

@@ -44,6 +44,8 @@ def test_default_config_file_parses_to_the_defaults(tmp_path: Path) -> None:
         ({"measure": {"sources": ["nvml", "tea-leaves"]}}, "measure.sources"),
         ({"measure": {"sample_hz": True}}, "measure.sample_hz"),
         ({"exporter": {"port": 70000}}, "exporter.port"),
+        ({"exporter": {"pod_resources_socket": "kubelet.sock"}}, "exporter.pod_resources_socket"),  # not absolute
+        ({"exporter": {"pod_resources_refresh_s": 0}}, "exporter.pod_resources_refresh_s"),
         ({"key": {"account": "0xabc"}}, "key.account"),
         ({"chain": {"network": "ethereum:sepolia", "rpc_url": "https://rpc.example"}}, "key.account"),
         ({"oracel": {}}, "oracel"),
@@ -52,6 +54,26 @@ def test_default_config_file_parses_to_the_defaults(tmp_path: Path) -> None:
 def test_bad_config_names_the_field(doc: dict, field: str) -> None:
     with pytest.raises(UsageError, match=rf"config field {field}\b"):
         parse_config(doc)
+
+
+def test_pod_attribution_config_gives_the_metrics_gpu_uuids_and_a_watcher() -> None:
+    from oracle.measure.podresources import PodResourcesWatcher
+    from oracle.metrics import Metrics
+    from oracle.node.service import attribute_energy
+
+    class Gpus:  # what build_loop finds on an NvmlSource
+        def gpu_uuids(self) -> dict[str, str]:
+            return {"gpu0:NVIDIA H100": "GPU-1234"}
+
+    off = Metrics(node_name="n")
+    attribute_energy(off, [Gpus(), object()], parse_config({}))
+    assert off._gpu_uuids == {"gpu0:NVIDIA H100": "GPU-1234"} and off.pods is None  # default: attribution off
+    on = Metrics(node_name="n")
+    socket_path = "/var/lib/kubelet/pod-resources/kubelet.sock"
+    attribute_energy(on, [Gpus()], parse_config({"exporter": {"pod_resources_socket": socket_path,
+                                                              "pod_resources_refresh_s": 30}}))
+    assert isinstance(on.pods, PodResourcesWatcher)
+    assert (on.pods.socket_path, on.pods.refresh_s) == (socket_path, 30.0)
 
 
 def test_bad_config_file_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
