@@ -14,7 +14,8 @@ Goal on the 2-core dev machine: >= 1,000 req/s with p99 < 50 ms (SQLite, 1 worke
 workers, cache-off leaderboard and node pages >= 2,000 req/s each with p99 < 50 ms. Runs, each against fresh
 server processes (--workers): the /healthz peer, leaderboard pages, node pages, and the same two with the
 page cache off (every request routed, validated, queried and rendered). Prints a table, then one JSON line
-per run.
+per run. The last full-size figures, and where a cache-off request's CPU goes, are in README.md (Tests and
+benchmarks).
 
     .venv/bin/python bench/web_load.py [--backend sqlite|postgres] [--nodes 10000] [--epochs 100] [--duration 8]
                                        [--connections 16] [--db reuse.sqlite] [--no-uncached] [--workers N]

@@ -265,3 +265,59 @@ def test_a_lost_lock_stops_the_writer(index_url: str) -> None:
     stale_conn.close()
     fresh_conn.close()
     db.dispose()
+
+
+def test_the_page_reader_answers_as_sqlalchemy_would(seeded: str) -> None:
+    """The pages' reader runs each statement's compiled SQL on the driver's connection: the rows equal what
+    SQLAlchemy's own execution returns, and a leaderboard page carries its total in the same round trip."""
+    from web.db import queries
+
+    db = Database(seeded)
+    reader = Reader(db.reader)
+    node = {"node": NODE_A}
+    cases = [(queries._NODE, node), (queries._NODE_WITH_CLASS, node), (queries._NODE_RECENT, {**node, "size": 5}),
+             (queries._NODE_PROOFS, {**node, "size": 5, "offset": 1}), (queries._TOTALS, {}), (queries._CURSOR, {}),
+             (queries._CLASSES, {}), (queries._PARAMS, {}), (queries._RETIREMENT_HOLDERS, {}),
+             (queries._LEADERBOARD["credits"], {"after": 0, "size": 10}),
+             (queries._CLASS_LEADERBOARD["efficiency"], {"class_id": CLASS_A, "after": 1, "size": 10})]
+    with db.engine.connect() as conn:
+        for statement, params in cases:
+            assert reader._rows(statement, params) == [dict(r) for r in conn.execute(statement, params).mappings()]
+    page = reader.leaderboard("credits", 1, 1)
+    assert (page.total, page.pages, [r["node"] for r in page.rows]) == (2, 2, [NODE_A])
+    assert "total" not in page.rows[0]
+    beyond = reader.leaderboard("efficiency", 3, 1, CLASS_A)  # no rows: the total still comes (2 nodes)
+    assert (beyond.rows, beyond.total) == ([], 2)
+    assert reader.leaderboard("credits", 5, 10, CLASS_B).total == 0
+    found = reader.node_and_class(NODE_A)
+    assert found is not None and found[0] == reader.node(NODE_A) and found[1] == reader.efficiency_class(CLASS_A)
+    assert reader.node_and_class(BEN) is None
+    if db.is_postgresql:  # each page statement is planned once per connection, not at every request
+        assert reader.conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_generic_plan"
+    reader.close()
+    db.dispose()
+
+
+def test_a_dropped_reader_connection_is_replaced(index_url: str) -> None:
+    """PostgreSQL restarted, or the session was killed: that request fails as a database error (the app answers
+    503) and the next one gets a fresh connection."""
+    from sqlalchemy.exc import DBAPIError
+
+    db = Database(index_url)
+    db.upgrade()
+    reader = Reader(db.reader)
+    assert reader.totals()["proofs"] == 0
+    if db.is_postgresql:
+        pid = reader.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with db.engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.commit()
+    else:
+        reader.conn.connection.dbapi_connection.close()  # the driver's connection is gone under the reader
+    with pytest.raises(DBAPIError):
+        for _ in range(50):  # the server ends the session a moment after the signal
+            reader.totals()
+            time.sleep(0.1)
+    assert reader.totals()["proofs"] == 0 and reader.cursor() is None
+    reader.close()
+    db.dispose()

@@ -262,3 +262,18 @@ def test_the_node_page_shows_the_footprint_a_node_db_reports(db: Path, tmp_path:
     assert node_db.read_bytes() == before  # read-only: the web never writes a node's state
     with TestClient(create_app(db)) as client:  # no --node-db: nothing reported
         assert 'id="node-footprint">not reported<' in client.get(f"/nodes/{NODE_A}").text
+
+
+def test_the_node_chart_escapes_what_it_writes_itself() -> None:
+    """The chart's bars are written by web.views (not the template): a class's unit is chain data, escaped there."""
+    from web.views import efficiency_chart
+
+    rows = [{"epoch": 7, "efficiency_uj_per_unit": 400, "baseline_uj_per_unit": 1000, "epoch_start": 3600,
+             "timestamp": 9}, {"epoch": 8, "efficiency_uj_per_unit": 600, "baseline_uj_per_unit": 1000,
+                               "epoch_start": None, "timestamp": 7200}]
+    chart = efficiency_chart(rows, HOSTILE)
+    bars = str(chart["bars"])
+    assert HOSTILE not in bars and bars.count("&lt;script&gt;") == 2 and bars.count('<rect class="bar"') == 2
+    assert "epoch 7, 1970-01-01 01:00:00 UTC: at most 400 µJ/&lt;script&gt;" in bars
+    assert "epoch 8, 1970-01-01 02:00:00 UTC" in bars  # no epoch start: the block's time
+    assert [text for _, text in chart["labels"]] == ["01-01 01:00", "01-01 02:00"]

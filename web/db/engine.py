@@ -89,8 +89,15 @@ class Database:
         if self.is_postgresql:
             # A page is one short statement after another on one connection per worker; the indexer holds one
             # connection (and its lock) for its lifetime.
+            connect_args: dict[str, object] = {"application_name": "ecoai-web" + ("" if readonly else "-writer")}
+            if readonly:
+                # The pages' statements are prepared on the server (psycopg does after a few runs) and each is an
+                # index lookup or range scan whatever its parameters: plan each once, not at every execution.
+                # (With `LIMIT $n` unknown, PostgreSQL would otherwise judge the generic plan of a leaderboard
+                # page dearer than a custom one and plan the page again on every request.)
+                connect_args["options"] = "-c plan_cache_mode=force_generic_plan"
             return create_engine(self.url, pool_size=2, max_overflow=4, pool_pre_ping=False,
-                                 connect_args={"application_name": "ecoai-web" + ("" if readonly else "-writer")})
+                                 connect_args=connect_args)
         assert self.path is not None, "SQLite needs a file (no :memory: index: readers open it separately)"
         path = self.path
         if readonly:

@@ -1,7 +1,11 @@
 """The read-only queries behind every page and API answer; each is one indexed lookup or a bounded range scan.
 
-Rows come back as mappings (`row["node"]`, and `row.node` in templates). The statements are built once at
-import: SQLAlchemy then reuses their compiled form, so a request pays for binding and the round trip only.
+Rows come back as plain dicts (`row["node"]`, and `row.node` in templates). The statements are built once at
+import and compiled once per dialect (SQLAlchemy writes the dialect's SQL, with bound parameters); a page's
+reader then runs that SQL on the driver's connection directly (psycopg prepares it on the server after a few
+runs), so a request pays for the round trip and the rows only, not for SQLAlchemy's per-execution machinery.
+A connection in neither autocommit nor a transaction (where SQLAlchemy tracks the implicit one a read begins)
+goes through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
 
 from web.db.schema import (INDEX_VERSION, LEADERBOARD_COLUMNS, batches, blocks, claims, classes, cursor,
                            epoch_stats, nodes, param_events, proofs, retirements, totals, verifications)
@@ -25,26 +30,41 @@ RETIREMENTS_PAGE_SIZE = 20
 PROOF_ROW_COLUMNS = ("epoch", "class_id", "tier", "efficiency_uj_per_unit", "work_units", "methods",
                      "energy_bound_mj", "carbon_bound_mg", "credits_wei", "baseline_uj_per_unit", "epoch_start",
                      "epoch_end", "block", "timestamp", "tx_hash", "batch_size")
+# What a node page shows of a proof (its chart and its table): a hundred rows of these cost half the full ones.
+NODE_PAGE_COLUMNS = ("epoch", "efficiency_uj_per_unit", "work_units", "methods", "energy_bound_mj", "credits_wei",
+                     "baseline_uj_per_unit", "epoch_start", "timestamp", "batch_size")
 
 _TOTALS = select(totals).where(totals.c.id == 1)
 _CURSOR = select(cursor.c.block, cursor.c.hash).where(cursor.c.id == 1)
 _EPOCHS = select(epoch_stats).order_by(epoch_stats.c.epoch.desc()).limit(bindparam("limit"))
 # Keyset pagination on the precomputed rank: `rank > offset` is an index range scan however deep the page
 # (PostgreSQL: index-only, the rank indexes INCLUDE these columns).
+# Each row also carries the page's total (the count of nodes ranked), so a page is one round trip.
+_ALL_NODES = select(totals.c.nodes).where(totals.c.id == 1).scalar_subquery()
+_CLASS_NODES = select(classes.c.nodes).where(classes.c.class_id == bindparam("class_id")).scalar_subquery()
 _LEADERBOARD = {
-    key: select(nodes.c[column].label("position"), *(nodes.c[c] for c in LEADERBOARD_COLUMNS))
+    key: select(_ALL_NODES.label("total"), nodes.c[column].label("position"),
+                *(nodes.c[c] for c in LEADERBOARD_COLUMNS))
     .where(nodes.c[column] > bindparam("after")).order_by(nodes.c[column]).limit(bindparam("size"))
     for key, column in RANK_COLUMNS.items()}
 _CLASS_LEADERBOARD = {
-    key: select(nodes.c[column].label("position"), *(nodes.c[c] for c in LEADERBOARD_COLUMNS))
+    key: select(_CLASS_NODES.label("total"), nodes.c[column].label("position"),
+                *(nodes.c[c] for c in LEADERBOARD_COLUMNS))
     .where(nodes.c.class_id == bindparam("class_id"), nodes.c[column] > bindparam("after"))
     .order_by(nodes.c[column]).limit(bindparam("size"))
     for key, column in CLASS_RANK_COLUMNS.items()}
 _CLASSES = select(classes).order_by(classes.c.nodes.desc(), classes.c.class_id)
 _CLASS = select(classes).where(classes.c.class_id == bindparam("class_id"))
 _NODE = select(nodes).where(nodes.c.node == bindparam("node"))
+# A node and its efficiency class (None when it has none, or one the index does not know) in one round trip.
+CLASS_PREFIX = "class_"
+_NODE_WITH_CLASS = (select(nodes, *(c.label(CLASS_PREFIX + c.name) for c in classes.c))
+                    .select_from(nodes.outerjoin(classes, classes.c.class_id == nodes.c.class_id))
+                    .where(nodes.c.node == bindparam("node")))
 _NODE_PROOFS = (select(*(proofs.c[c] for c in PROOF_ROW_COLUMNS)).where(proofs.c.node == bindparam("node"))
                 .order_by(proofs.c.epoch.desc()).limit(bindparam("size")).offset(bindparam("offset")))
+_NODE_RECENT = (select(*(proofs.c[c] for c in NODE_PAGE_COLUMNS)).where(proofs.c.node == bindparam("node"))
+                .order_by(proofs.c.epoch.desc()).limit(bindparam("size")))
 _PROOF = select(proofs).where(proofs.c.node == bindparam("node"), proofs.c.epoch == bindparam("epoch"))
 _SETTLED_WITH = (select(proofs.c.node, proofs.c.epoch, proofs.c.log_index).where(proofs.c.tx_hash == bindparam("tx"))
                  .order_by(proofs.c.log_index).limit(bindparam("limit")))
@@ -105,6 +125,43 @@ class Parameters:
         return self.schedule[-1]["length"] if self.schedule else None
 
 
+Row = dict[str, Any]  # one result row: column name → value
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement compiled for one dialect: its SQL, the order of its parameters (positional paramstyles, e.g.
+    SQLite's qmark; None: named, as psycopg's pyformat), the values of its literal parameters (`id = 1`) and,
+    once known, its column names."""
+
+    statement: Any  # kept alive: the cache is keyed by its id
+    sql: str
+    order: tuple[str, ...] | None
+    fixed: dict[str, Any]
+    names: list[tuple[str, ...]] = field(default_factory=list)
+
+    def arguments(self, params: dict[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
+        values = {**self.fixed, **params} if self.fixed else params
+        return values if self.order is None else tuple(values[name] for name in self.order)
+
+
+_COMPILED: dict[tuple[int, str, str], _Compiled] = {}
+
+
+def _compile(statement: Executable, dialect: Any) -> _Compiled:
+    key = (id(statement), dialect.name, dialect.driver)
+    entry = _COMPILED.get(key)
+    if entry is None:
+        compiled = statement.compile(dialect=dialect)
+        # Every parameter is a plain bound value: nothing rendered per execution, no bind-side conversion.
+        assert not compiled.literal_execute_params and not compiled.post_compile_params, statement
+        assert not getattr(compiled, "_bind_processors", None), statement  # checked once per statement
+        entry = _COMPILED[key] = _Compiled(
+            statement, compiled.string, tuple(compiled.positiontup or ()) if compiled.positional else None,
+            {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required})
+    return entry
+
+
 class Reader:
     """Read-only queries over one connection: a Connection, or a factory of them (Database.reader), in which
     case a connection the server dropped (PostgreSQL restarted) is replaced on the next call."""
@@ -125,19 +182,47 @@ class Reader:
             self._conn.close()
             self._conn = None
 
-    def _rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[RowMapping]:
+    def _rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Row]:
+        conn = self.conn
+        params = params or {}
+        if not conn.in_transaction() and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            # A read outside autocommit begins a transaction: let SQLAlchemy begin (and track) it.
+            return [dict(row) for row in self._execute(conn, lambda: conn.execute(statement, params).mappings())]
+        dialect = conn.dialect
+        compiled = _compile(statement, dialect)
+        args = compiled.arguments(params)
+
+        def run() -> list[Row]:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(compiled.sql, args)
+                if not compiled.names:
+                    compiled.names.append(tuple(column[0] for column in cursor.description))
+                names = compiled.names[0]
+                return [dict(zip(names, values)) for values in cursor.fetchall()]
+            finally:
+                cursor.close()
+
         try:
-            return list(self.conn.execute(statement, params or {}).mappings())
-        except DBAPIError:
-            if self._factory is not None:  # a broken connection is not reused; the caller answers 503 this time
-                conn, self._conn = self._conn, None
+            return self._execute(conn, run)
+        except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would raise it: the app answers 503
+            raise DBAPIError.instance(compiled.sql, args, exc, dialect.loaded_dbapi.Error,
+                                      dialect=dialect) from exc
+
+    def _execute(self, conn: Connection, run: Callable[[], Any]) -> Any:
+        try:
+            return run()
+        except Exception as exc:
+            if self._factory is not None and isinstance(exc, (DBAPIError, conn.dialect.loaded_dbapi.Error)):
+                # A broken connection is not reused; the caller answers 503 this time.
+                self._conn = None
                 try:
-                    conn.invalidate() if conn is not None else None
+                    conn.invalidate()
                 except Exception:  # noqa: BLE001 - it is gone either way
                     pass
             raise
 
-    def _one(self, statement: Any, params: dict[str, Any] | None = None) -> RowMapping | None:
+    def _one(self, statement: Any, params: dict[str, Any] | None = None) -> Row | None:
         rows = self._rows(statement, params)
         return rows[0] if rows else None
 
@@ -145,15 +230,15 @@ class Reader:
         rows = self._rows(INDEX_VERSION)
         return 0 if not rows or rows[0]["value"] is None else int(rows[0]["value"])
 
-    def totals(self) -> RowMapping:
+    def totals(self) -> Row:
         row = self._one(_TOTALS)
         assert row is not None, "the totals row is created by the initial migration"
         return row
 
-    def cursor(self) -> RowMapping | None:
+    def cursor(self) -> Row | None:
         return self._one(_CURSOR)
 
-    def epoch_series(self, limit: int = 200) -> list[RowMapping]:
+    def epoch_series(self, limit: int = 200) -> list[Row]:
         """The latest `limit` epochs' totals, oldest first."""
         rows = self._rows(_EPOCHS, {"limit": limit})
         rows.reverse()
@@ -165,55 +250,72 @@ class Reader:
         if class_id is None:
             if sort not in _LEADERBOARD:
                 raise ValueError(f"{sort} ranks only within an efficiency class")
-            total = int(self.totals()["nodes"])
             rows = self._rows(_LEADERBOARD[sort], {"after": (page - 1) * size, "size": size})
+        else:
+            rows = self._rows(_CLASS_LEADERBOARD[sort], {"class_id": class_id, "after": (page - 1) * size,
+                                                         "size": size})
+        if rows:  # every row carries the total
+            total = int(rows[0]["total"])
+            for row in rows:
+                del row["total"]
+        elif class_id is None:  # beyond the last page (or no nodes): the total still says how many pages
+            total = int(self.totals()["nodes"])
         else:
             cls = self.efficiency_class(class_id)
             total = 0 if cls is None else int(cls["nodes"])
-            rows = self._rows(_CLASS_LEADERBOARD[sort], {"class_id": class_id, "after": (page - 1) * size,
-                                                         "size": size})
         return Page(rows, page, size, total)
 
-    def classes(self) -> list[RowMapping]:
+    def classes(self) -> list[Row]:
         """Every efficiency class (current EfficiencyClassSet values, tiers as JSON text), most nodes first."""
         return self._rows(_CLASSES)
 
-    def efficiency_class(self, class_id: str) -> RowMapping | None:
+    def efficiency_class(self, class_id: str) -> Row | None:
         return self._one(_CLASS, {"class_id": class_id})
 
-    def node(self, node: str) -> RowMapping | None:
+    def node(self, node: str) -> Row | None:
         return self._one(_NODE, {"node": node})
+
+    def node_and_class(self, node: str) -> tuple[Row, Row | None] | None:
+        """A node (as `node`) and its efficiency class (as `efficiency_class`; None without one), one lookup."""
+        row = self._one(_NODE_WITH_CLASS, {"node": node})
+        if row is None:
+            return None
+        node_row = {name: row[name] for name in nodes.c.keys()}
+        if row[CLASS_PREFIX + "class_id"] is None:
+            return node_row, None
+        return node_row, {name: row[CLASS_PREFIX + name] for name in classes.c.keys()}
 
     def node_proofs(self, node: str, page: int, size: int, total: int) -> Page:
         """A node's proofs, newest first (a range of the (node, epoch) primary key)."""
         return Page(self._rows(_NODE_PROOFS, {"node": node, "size": size, "offset": (page - 1) * size}),
                     page, size, total)
 
-    def node_recent(self, node: str, limit: int = NODE_CHART_EPOCHS) -> list[RowMapping]:
-        """A node's newest `limit` proof rows, newest first: its chart and its first page in one range scan."""
-        return self._rows(_NODE_PROOFS, {"node": node, "size": limit, "offset": 0})
+    def node_recent(self, node: str, limit: int = NODE_CHART_EPOCHS) -> list[Row]:
+        """A node's newest `limit` proofs, newest first, with the columns its page shows (NODE_PAGE_COLUMNS): its
+        chart and its first pages in one range scan."""
+        return self._rows(_NODE_RECENT, {"node": node, "size": limit})
 
-    def node_chart(self, node: str, epochs: int = NODE_CHART_EPOCHS) -> list[RowMapping]:
-        """The newest `epochs` proofs of a node, oldest first: the data of its per-epoch chart."""
+    def node_chart(self, node: str, epochs: int = NODE_CHART_EPOCHS) -> list[Row]:
+        """The newest `epochs` proofs of a node, oldest first (as node_recent): the data of its per-epoch chart."""
         rows = self.node_recent(node, epochs)
         rows.reverse()
         return rows
 
-    def proof(self, node: str, epoch: int) -> RowMapping | None:
+    def proof(self, node: str, epoch: int) -> Row | None:
         return self._one(_PROOF, {"node": node, "epoch": epoch})
 
-    def settled_with(self, tx_hash: str, limit: int = 50) -> list[RowMapping]:
+    def settled_with(self, tx_hash: str, limit: int = 50) -> list[Row]:
         """The epochs (node, epoch, log_index) one transaction settled, in log order, at most `limit`."""
         return self._rows(_SETTLED_WITH, {"tx": tx_hash, "limit": limit})
 
-    def batch(self, tx_hash: str) -> RowMapping | None:
+    def batch(self, tx_hash: str) -> Row | None:
         """The BatchSettled event of a transaction (relayer, count, batch_hash), or None for a single submit."""
         return self._one(_BATCH, {"tx": tx_hash})
 
-    def claims_of(self, beneficiary: str, limit: int = 20) -> list[RowMapping]:
+    def claims_of(self, beneficiary: str, limit: int = 20) -> list[Row]:
         return self._rows(_CLAIMS_OF, {"beneficiary": beneficiary, "limit": limit})
 
-    def certificate(self, token_id: int) -> RowMapping | None:
+    def certificate(self, token_id: int) -> Row | None:
         """A retirement certificate (RetirementCertificate.Retired): token_id, holder, amount_wei (decimal text),
         amount_eco, beneficiary_name, message, block, timestamp (= retired_at, the block's time), tx_hash,
         log_index; None if not indexed."""
@@ -226,7 +328,7 @@ class Reader:
         total = int(self.totals()["retirements"])
         return Page(self._rows(_RETIREMENTS, {"size": size, "offset": (page - 1) * size}), page, size, total)
 
-    def retirements_of(self, holder: str, limit: int = 20) -> list[RowMapping]:
+    def retirements_of(self, holder: str, limit: int = 20) -> list[Row]:
         """A holder's certificates, newest first (holder: checksummed address)."""
         return self._rows(_RETIREMENTS_OF, {"holder": holder, "limit": limit})
 
@@ -244,7 +346,7 @@ class Reader:
             return None
         return {**json.loads(row["result"]), "verified_at": float(row["verified_at"])}
 
-    def params(self) -> list[RowMapping]:
+    def params(self) -> list[Row]:
         """Governance events in chain order (args as JSON text)."""
         return self._rows(_PARAMS)
 

@@ -86,9 +86,9 @@ async def api_leaderboard(request: Request, sort: SortKey = SortKey.efficiency, 
     """Nodes ranked by efficiency (µJ per unit, lower is better) within a class — the class with the most nodes
     unless `class` names one — or by credits (ECO = kWh saved), Eco Score or proofs, over all nodes or within
     `class`."""
-    board, class_id = leaderboard_page(web_state(request).reader, sort, class_id, page, size)
-    return models.Leaderboard(sort=sort.value, class_id=class_id, page=page, size=size, total=board.total,
-                              pages=board.pages,
+    board, current = leaderboard_page(web_state(request).reader, sort, class_id, page, size)
+    return models.Leaderboard(sort=sort.value, class_id=None if current is None else str(current["class_id"]),
+                              page=page, size=size, total=board.total, pages=board.pages,
                               nodes=[models.LeaderboardRow(**_node_summary(r), position=r["position"])
                                      for r in board.rows])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Annotated, Any
@@ -13,11 +14,9 @@ from eth_utils import to_checksum_address
 from fastapi import HTTPException, Path as PathParam, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from sqlalchemy.engine import RowMapping
-
 from web.cache import is_fragment
 from web.chain import Chain
-from web.db.queries import Page, Reader
+from web.db.queries import Page, Reader, Row
 from web.db.summaries import CLASS_SORTS
 from web.footprints import NodeFootprints
 
@@ -113,23 +112,28 @@ ClassQuery = Annotated[str | None, Query(alias="class", max_length=64,
                                         description="efficiency class id, e.g. H200/llm-8b/token")]
 
 
-def leaderboard_page(reader: Reader, sort: SortKey, class_id: str | None, page: int,
-                     size: int) -> tuple[Page, str | None]:
-    """One leaderboard page and the class it ranks within: efficiency always within a class (the one with the
-    most nodes unless named), the other orderings within the named class or over all nodes. 404: unknown class
-    or page beyond the last."""
-    if class_id is not None and reader.efficiency_class(class_id) is None:
-        raise HTTPException(404, f"no efficiency class {class_id[:64]!r} in the index")
-    if class_id is None and sort is SortKey.efficiency:
+def leaderboard_page(reader: Reader, sort: SortKey, class_id: str | None, page: int, size: int,
+                     classes: list[Row] | None = None) -> tuple[Page, Row | None]:
+    """One leaderboard page and the class it ranks within (its `classes` row, or None over all nodes):
+    efficiency always within a class (the one with the most nodes unless named), the other orderings within the
+    named class or over all nodes. 404: unknown class or page beyond the last. classes: reader.classes(), when
+    the caller has it already."""
+    if classes is None:
         classes = reader.classes()
+    current = None
+    if class_id is not None:
+        current = next((c for c in classes if c["class_id"] == class_id), None)
+        if current is None:
+            raise HTTPException(404, f"no efficiency class {class_id[:64]!r} in the index")
+    elif sort is SortKey.efficiency:
         if not classes:
             empty = Page([], page, size, 0)
             check_page(empty)
             return empty, None
-        class_id = str(classes[0]["class_id"])
-    board = reader.leaderboard(sort.value, page, size, class_id)
+        current = classes[0]
+    board = reader.leaderboard(sort.value, page, size, None if current is None else str(current["class_id"]))
     check_page(board)
-    return board, class_id
+    return board, current
 
 
 def check_page(page: Page) -> None:
@@ -145,31 +149,40 @@ def is_fragment_request(request: Request) -> bool:
 PUBLIC_SIGNAL_NAMES = ("efficiency_uj_per_unit", "work_units_total", "epoch", "node", "methods", "commitment")
 
 
-def public_signal_values(proof: RowMapping) -> list[int]:
+def public_signal_values(proof: Row) -> list[int]:
     """An indexed proof's public inputs in the efficiency circuit's (snarkjs) order, as GreenProof builds them:
     [τ, W, epoch, uint160(node), methods, commitment]."""
     return [int(proof["efficiency_uj_per_unit"]), int(proof["work_units"]), int(proof["epoch"]),
             int(proof["node"], 16), int(proof["methods"]), int(proof["commitment"])]
 
 
-def public_signals(proof: RowMapping) -> list[str]:
+def public_signals(proof: Row) -> list[str]:
     """`public_signal_values` as decimal strings: snarkjs's public.json."""
     return [str(v) for v in public_signal_values(proof)]
 
 
-def node_or_404(reader: Reader, address: str) -> RowMapping:
+def node_or_404(reader: Reader, address: str) -> Row:
+    return _find_node(reader.node, address)
+
+
+def node_and_class_or_404(reader: Reader, address: str) -> tuple[Row, Row | None]:
+    """The node and its efficiency class row (None without one), in one lookup."""
+    return _find_node(reader.node_and_class, address)
+
+
+def _find_node(lookup: Callable[[str], Any], address: str) -> Any:
     # The index stores checksummed addresses only, so an exact match is a valid address: no keccak needed.
-    node = reader.node(address) if ADDRESS_RE.match(address) else None
-    if node is not None:
-        return node
+    found = lookup(address) if ADDRESS_RE.match(address) else None
+    if found is not None:
+        return found
     node_address = parse_address(address)
-    node = reader.node(node_address)
-    if node is None:
+    found = lookup(node_address)
+    if found is None:
         raise HTTPException(404, f"no node {node_address} in the index")
-    return node
+    return found
 
 
-def proof_or_404(reader: Reader, address: str, epoch: int) -> RowMapping:
+def proof_or_404(reader: Reader, address: str, epoch: int) -> Row:
     node_address = parse_address(address)
     # uint64 epochs above 2^63 cannot be stored (64-bit signed columns on both backends), so none is indexed.
     proof = reader.proof(node_address, epoch) if epoch < 2**63 else None

@@ -12,9 +12,9 @@ from oracle.conventions import MG_PER_G, MJ_PER_KWH, calldata_to_proof
 from web.chain import verification_key_path
 from web.db.queries import NODE_CHART_EPOCHS, NODE_PAGE_SIZE, Page, method_labels
 from web.routes.common import (AddressParam, Busy, ClassQuery, EpochParam, PageQuery, SizeQuery, SortKey,
-                               check_page, is_fragment_request, leaderboard_page, node_or_404, proof_or_404,
-                               public_signals, verify_again, web_state)
-from web.views import efficiency_chart, fmt_chart_time, make_env
+                               check_page, is_fragment_request, leaderboard_page, node_and_class_or_404, node_or_404,
+                               proof_or_404, public_signals, verify_again, web_state)
+from web.views import efficiency_chart, fmt_chart_time, leaderboard_cells, make_env, proof_cells
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -52,11 +52,12 @@ async def overview(request: Request) -> HTMLResponse:
 async def leaderboard(request: Request, sort: SortKey = SortKey.efficiency, class_id: ClassQuery = None,
                       page: PageQuery = 1, size: SizeQuery = 25) -> HTMLResponse:
     reader = web_state(request).reader
-    board, class_id = leaderboard_page(reader, sort, class_id, page, size)
+    classes = reader.classes()
+    board, current = leaderboard_page(reader, sort, class_id, page, size, classes)
     name = "_leaderboard_table.html" if is_fragment_request(request) else "leaderboard.html"
-    return render(request, name, nav="leaderboard", board=board, sort=sort.value, class_id=class_id,
-                  classes=reader.classes(),
-                  current_class=reader.efficiency_class(class_id) if class_id is not None else None)
+    return render(request, name, nav="leaderboard", board=board, cells=leaderboard_cells(board.rows),
+                  sort=sort.value, class_id=None if current is None else str(current["class_id"]), classes=classes,
+                  current_class=current)
 
 
 @router.get("/nodes/{address}", name="node_page")
@@ -64,12 +65,14 @@ async def node_page(request: Request, address: AddressParam, page: PageQuery = 1
                     size: SizeQuery = NODE_PAGE_SIZE) -> HTMLResponse:
     state = web_state(request)
     reader = state.reader
-    node = node_or_404(reader, address)
+    fragment = is_fragment_request(request)
+    node, cls = (node_or_404(reader, address), None) if fragment else node_and_class_or_404(reader, address)
     total = int(node["proofs"])
     check_page(Page([], page, size, total))
-    if is_fragment_request(request):
-        return render(request, "_node_proofs.html", node=node, method_labels=method_labels,
-                      proofs=reader.node_proofs(node["node"], page, size, total))
+    if fragment:
+        proofs = reader.node_proofs(node["node"], page, size, total)
+        return render(request, "_node_proofs.html", node=node, proofs=proofs,
+                      proof_cells=proof_cells(proofs.rows, node["unit"]))
     # One range scan serves the chart (newest 100 epochs) and, when it covers it, the page of the table too.
     recent = reader.node_recent(node["node"], NODE_CHART_EPOCHS)
     if page * size <= len(recent) or len(recent) >= total:
@@ -77,11 +80,10 @@ async def node_page(request: Request, address: AddressParam, page: PageQuery = 1
     else:
         proofs = reader.node_proofs(node["node"], page, size, total)
     chart = efficiency_chart(recent[::-1], node["unit"] or "unit")
-    cls = reader.efficiency_class(node["class_id"]) if node["class_id"] else None
     return render(request, "node.html", nav="leaderboard", node=node, proofs=proofs, chart=chart,
                   rank=node["rank_credits"], class_rank=node["class_rank_efficiency"], cls=cls,
                   saved_mj=node["credits_eco"] * MJ_PER_KWH, footprint=state.footprints.of(node["node"]),
-                  method_labels=method_labels)
+                  proof_cells=proof_cells(proofs.rows, node["unit"]))
 
 
 @router.get("/proofs/{address}/{epoch}", name="proof_page")
