@@ -4,12 +4,13 @@ environment; the node's passphrase leaves os.environ as soon as the key is read.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 
-from oracle.app.stack import start_web, stop_process
+from oracle.app.stack import start_web, stop_process, wait_web
 from oracle.chain.anvil import Anvil
 from oracle.net import free_port
 from oracle.node.keys import load_key
@@ -43,8 +44,15 @@ def test_children_get_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     with Anvil(log_file=tmp_path / "anvil.log") as chain:
         anvil_env = _environ(chain.process.pid)  # type: ignore[union-attr]
-        web = start_web(free_port(), tmp_path / "none.json", chain.url, tmp_path / "web.log")
+        from oracle.chain.deploy import deploy_local
+
+        deploy_local(chain.url, out=tmp_path / "deployment.json")
+        port = free_port()
+        web = start_web(port, tmp_path / "deployment.json", chain.url, tmp_path / "web.log")
         try:
+            # The environment of the running web app: one that exited (a zombie) or has not finished its exec
+            # reads empty.
+            assert wait_web(f"http://127.0.0.1:{port}/", web, threading.Event()), (tmp_path / "web.log").read_text()
             web_env = _environ(web.pid)
         finally:
             stop_process(web)
