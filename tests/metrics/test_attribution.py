@@ -77,14 +77,21 @@ def test_exported_gpu_energy_carries_node_gpu_uuid_and_the_pod_using_it(
     assert not any(t.name == "ecoai-podresources" for t in threading.enumerate())  # closed with the exporter
 
 
-def test_a_gpu_changing_hands_counts_each_pods_share_and_moves_the_power_gauge(tmp_path: Path) -> None:
+def _one_gpu_held_by_train(tmp_path: Path, counter_mj: list[int]) -> tuple[Path, NvmlSource, Metrics,
+                                                                          PodResourcesWatcher, StandInKubelet]:
+    """One stand-in GPU (UUID0) whose counter reads `counter_mj`, metrics attributing it through a watcher that the
+    test refreshes by hand, and a stand-in kubelet (not started) saying TRAIN holds it."""
     sock = tmp_path / "kubelet.sock"
-    source = NvmlSource(StandInNvml([StandInGpu(uuid=UUID0, counter_mj=[0, 0, 4_000, 10_000])]))
+    source = NvmlSource(StandInNvml([StandInGpu(uuid=UUID0, counter_mj=counter_mj)]))
     metrics = Metrics(node_name="gpu-07")
     metrics.set_gpu_uuids(source.gpu_uuids())
-    watcher = PodResourcesWatcher(str(sock), refresh_s=3600, timeout_s=2)  # refreshed by hand below
+    watcher = PodResourcesWatcher(str(sock), refresh_s=3600, timeout_s=2)  # refreshed by hand
     metrics.attribute_pods(watcher)
-    kubelet = StandInKubelet([TRAIN])
+    return sock, source, metrics, watcher, StandInKubelet([TRAIN])
+
+
+def test_a_gpu_changing_hands_counts_each_pods_share_and_moves_the_power_gauge(tmp_path: Path) -> None:
+    sock, source, metrics, watcher, kubelet = _one_gpu_held_by_train(tmp_path, [0, 0, 4_000, 10_000])
     exporter = metrics.start_exporter(port=0)
     try:
         with kubelet_server(sock, kubelet):
@@ -104,13 +111,7 @@ def test_a_gpu_changing_hands_counts_each_pods_share_and_moves_the_power_gauge(t
 def test_energy_series_of_pods_that_released_the_gpu_are_dropped_later(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(metrics_module, "RETIRED_SERIES_S", 0.2)
-    sock = tmp_path / "kubelet.sock"
-    source = NvmlSource(StandInNvml([StandInGpu(uuid=UUID0, counter_mj=[0, 0, 1_000, 2_000, 3_000])]))
-    metrics = Metrics(node_name="gpu-07")
-    metrics.set_gpu_uuids(source.gpu_uuids())
-    watcher = PodResourcesWatcher(str(sock), refresh_s=3600, timeout_s=2)
-    metrics.attribute_pods(watcher)
-    kubelet = StandInKubelet([TRAIN])
+    sock, source, metrics, watcher, kubelet = _one_gpu_held_by_train(tmp_path, [0, 0, 1_000, 2_000, 3_000])
     exporter = metrics.start_exporter(port=0)
     try:
         with kubelet_server(sock, kubelet):
