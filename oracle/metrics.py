@@ -190,17 +190,19 @@ class Metrics:
                 self._last_tick = time.time()  # liveness is judged on this process's clock, not the sampler's
 
     def _relabel(self, key: tuple[str, str, str], labels: tuple[str, ...]) -> None:
-        """A device's attribution changed (its GPU changed hands): drop the old pod's power gauge at once (one power
-        series per device), retire the old energy counter and drop counters retired over RETIRED_SERIES_S ago."""
+        """When a device's attribution changed (its GPU changed hands): drop the old pod's power gauge at once (one
+        power series per device) and retire the old energy counter. On every reading: drop the counters retired over
+        RETIRED_SERIES_S ago (also when the GPU never changes hands again)."""
         previous = self._current.get(key)
-        if previous == labels:
+        if previous != labels:
+            self._current[key] = labels
+            self._retired.pop(labels, None)  # back with a holder it had before: that counter grows again
+            if previous is not None:
+                self.power.remove(*previous)
+                self._retired[previous] = time.monotonic()
+        if not self._retired:
             return
         now = time.monotonic()
-        self._current[key] = labels
-        self._retired.pop(labels, None)  # back with a holder it had before: that counter grows again
-        if previous is not None:
-            self.power.remove(*previous)
-            self._retired[previous] = now
         for old, since in list(self._retired.items()):
             if now - since > RETIRED_SERIES_S:
                 self.energy.remove(*old)

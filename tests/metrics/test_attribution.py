@@ -132,6 +132,26 @@ def test_energy_series_of_pods_that_released_the_gpu_are_dropped_later(tmp_path:
     assert energy == {"vllm-0": pytest.approx(1.0), "unknown": pytest.approx(1.0)}
 
 
+def test_a_single_hand_over_retires_the_old_series_while_the_new_holder_keeps_the_gpu(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics_module, "RETIRED_SERIES_S", 0.2)
+    sock, source, metrics, watcher, kubelet = _one_gpu_held_by_train(tmp_path, [0, 0, 1_000, 2_000, 3_000])
+    exporter = metrics.start_exporter(port=0)
+    try:
+        with kubelet_server(sock, kubelet):
+            assert watcher.refresh()
+            metrics.observe(drive(source, [0.0, 0.1, 0.2]))  # train-llm-0
+            kubelet.pods = [pod("inference", "vllm-0", {"server": [(GPU, [UUID0])]})]
+            assert watcher.refresh()
+            metrics.observe(drive(source, [0.3]))  # vllm-0 from now on, and no further change of holder
+            time.sleep(0.3)
+            metrics.observe(drive(source, [0.4]))
+        energy = {s["pod"]: v for s, v in _samples(exporter, "ecoai_energy_joules_total")}
+    finally:
+        exporter.close()
+    assert energy == {"vllm-0": pytest.approx(2.0)}  # train-llm-0 retired > 0.2 s ago: dropped
+
+
 def test_no_kubelet_means_unknown_pod_labels_and_attribution_down(tmp_path: Path) -> None:
     source = _two_gpus()
     metrics = Metrics(node_name="gpu-07")
