@@ -126,8 +126,8 @@ def epochs_score_report(epochs: Sequence[EpochEnergy], baseline: Baseline | None
         out["eco_score_note"] = ("give --class CLASS_ID (or --config FILE with node.class_id) or "
                                  "--baseline-uj-per-unit B for the Eco Score")
     else:
-        out["eco_score"] = epochs_eco_score(
-            (UJ_PER_MJ * e.total_mj / e.work_total, e.work_total, baseline.uj_per_unit) for e in worked)
+        out["eco_score"] = epochs_eco_score((p["efficiency_uj_per_unit"], p["work_units"], baseline.uj_per_unit)
+                                            for p in per_epoch if p["efficiency_uj_per_unit"] is not None)
     return out
 
 
