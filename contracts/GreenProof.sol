@@ -3,7 +3,6 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 /// @notice The generated Groth16 verifier of circuits/efficiency.circom (public inputs, in order:
 ///         efficiency_uj_per_unit, work_units_total, epoch, node, methods, commitment).
@@ -82,13 +81,14 @@ contract GreenProof is AccessControl, Pausable {
         uint64 length;
     }
 
-    /// @dev A node, one storage slot (160 + 40 + 16 + 16 + 8 bits): what every submission reads.
+    /// @dev A node, one storage slot (160 + 32 + 16 + 16 + 8 + 24 bits): what every submission reads.
     struct Node {
         address beneficiary;
-        uint40 admittedAt;
+        uint32 admittedAt; // unix seconds (until 2106)
         uint16 classIndex; // index + 1 into _classIds; 0 = none
         uint16 regionIndex; // index + 1 into _regionIds; 0 = none
         bool active;
+        uint24 index; // the node's place in the acceptance bitmap, from 1, given at first admission, never reused
     }
 
     /// @dev The parameters a submission reads: slot 0 baseline, count and tiers; slot 1 work bounds and flag.
@@ -109,22 +109,19 @@ contract GreenProof is AccessControl, Pausable {
     }
 
     /// @dev What a submission loop keeps in memory: storage reads shared by consecutive items (class, region,
-    ///      schedule, acceptance window), the current item's node, and the writes pending until the run of items
-    ///      sharing them ends (one bitmap word of one node, one beneficiary's accrual).
+    ///      schedule, acceptance window) and the writes pending until the run of items sharing them ends (one
+    ///      acceptance word, one beneficiary's accrual).
     struct Run {
         uint256 classIndex; // the cached class (0: none yet)
         ClassParams params;
         bytes32 classId;
         uint256 regionIndex; // the cached region (0: none yet)
         uint256 gramsPerKwh;
-        Segment last; // the schedule's last segment
+        uint256 origin; // the schedule's last segment
+        uint256 firstEpoch;
+        uint256 length;
         uint256 maxAge;
-        address beneficiary; // the current item's node: its registration, decoded from its one slot
-        uint256 admittedAt;
-        uint256 nodeClass;
-        uint256 nodeRegion;
-        address wordNode; // pending bitmap word (0: none)
-        uint256 wordIndex;
+        uint256 wordKey; // pending bitmap word: its key + 1 (0: none)
         uint256 word;
         address pendingBeneficiary; // pending accrual (0: none)
         uint256 pendingCredits;
@@ -143,8 +140,11 @@ contract GreenProof is AccessControl, Pausable {
 
     Segment[] private _schedule;
     mapping(address node => Node) private _nodes;
-    // Accepted epochs: bit (epoch & 255) of word (epoch >> 8); the full record is in EpochProved.
-    mapping(address node => mapping(uint256 word => uint256)) private _accepted;
+    // Accepted (node, epoch) pairs, in blocks of 16 epochs × 16 nodes per word (_acceptedKey): a fleet's batch
+    // of one epoch and a node's queue of consecutive epochs both share words, so one storage write serves up to
+    // 16 items. The full record is in EpochProved.
+    mapping(uint256 key => uint256) private _accepted;
+    uint24 private _nodeCount; // node indices given so far
     bytes32[] private _classIds;
     mapping(bytes32 classId => uint16) private _classIndex; // index + 1
     mapping(uint256 classIndex => ClassParams) private _classParams;
@@ -154,32 +154,27 @@ contract GreenProof is AccessControl, Pausable {
     mapping(uint256 regionIndex => uint256) private _gramsPerKwh;
 
     /// @notice A node's epoch was accepted and its credits accrued to the beneficiary. This event is the epoch's
-    ///         full public record (storage keeps only one bit per epoch: isAccepted).
+    ///         full public record (storage keeps only one bit per epoch: isAccepted). The small fields are packed
+    ///         in two words (`record`, `amounts`) because a batch emits one event per epoch and every topic or data
+    ///         word costs gas (oracle.conventions.decode_epoch_record unpacks them). The energy bound the proof
+    ///         implies is ceil(τ · W / 1000) mJ, from the event's own fields.
     /// @param node The node whose proof it is (a public input of the proof).
     /// @param epoch The proven epoch (a public input of the proof).
-    /// @param beneficiary The wallet credited (the node's registered beneficiary at submit time).
     /// @param classId The node's efficiency class.
-    /// @param tier Index of the proven tier in the class.
-    /// @param efficiencyUjPerUnit The proven tier τ: energy per work unit was at most this, µJ per unit.
-    /// @param workUnits The epoch's work units W (a public input of the proof).
-    /// @param methods energy_method | (work_method << 4); 0 measured, 1 estimated, 2 replayed.
+    /// @param record From the low bits: the beneficiary credited (160: the node's registered beneficiary at submit
+    ///        time), the tier index (8), methods (8: energy_method | work_method << 4; 0 measured, 1 estimated,
+    ///        2 replayed), the work units W (64, a public input).
     /// @param commitment Poseidon commitment to the epoch's energy and work series (public input).
-    /// @param energyBoundMj Energy bound the proof implies, ceil(τ · W / 1000) mJ.
-    /// @param carbonBoundMg Carbon bound, ceil(energyBoundMj · gramsPerKwh / 3.6e6) mg CO2.
-    /// @param credits Credits accrued, ECO-wei.
+    /// @param amounts From the low bits: the proven tier τ (32: energy per work unit was at most this, µJ per
+    ///        unit), the carbon bound ceil(ceil(τ · W / 1000) · gramsPerKwh / 3.6e6) mg CO2 (96), the credits
+    ///        accrued, ECO-wei (128).
     event EpochProved(
         address indexed node,
         uint64 indexed epoch,
-        address indexed beneficiary,
         bytes32 classId,
-        uint8 tier,
-        uint256 efficiencyUjPerUnit,
-        uint256 workUnits,
-        uint8 methods,
+        uint256 record,
         uint256 commitment,
-        uint256 energyBoundMj,
-        uint256 carbonBoundMg,
-        uint256 credits
+        uint256 amounts
     );
     /// @notice A batch was accepted as a whole (its EpochProved events precede this one).
     /// @param relayer The account that sent it.
@@ -291,6 +286,8 @@ contract GreenProof is AccessControl, Pausable {
     error InvalidDuration();
     /// @notice An address argument is zero.
     error ZeroAddress();
+    /// @notice All 2^24 − 1 node indices are given.
+    error TooManyNodes();
     /// @notice The beneficiary has no accrued credits.
     error NothingToClaim(address beneficiary);
 
@@ -368,7 +365,8 @@ contract GreenProof is AccessControl, Pausable {
     ///      the node can always submit it itself. Reverts with the first failing item's error, DuplicateInBatch
     ///      for a (node, epoch) twice in the batch, or InvalidBatchProof when the pairing fails. Emits one
     ///      EpochProved per item, then BatchSettled. Consecutive items with the same beneficiary accrue with
-    ///      one storage write.
+    ///      one storage write, and consecutive items in the same acceptance word (the same 16-epoch block and
+    ///      16 node indices: order a fleet's batch by node) set their bits with one.
     /// @param items The submissions (14 calldata words each).
     function submitBatch(Submission[] calldata items) external whenNotPaused {
         uint256 n = items.length;
@@ -496,8 +494,13 @@ contract GreenProof is AccessControl, Pausable {
         uint16 regionIndex = _regionIndex[region];
         if (regionIndex == 0) revert UnknownRegion(region);
         Node storage stored = _nodes[node];
-        uint40 admittedAt = stored.active ? stored.admittedAt : uint40(block.timestamp);
-        _nodes[node] = Node(beneficiary, admittedAt, classIndex, regionIndex, true);
+        uint32 admittedAt = stored.active ? stored.admittedAt : uint32(block.timestamp);
+        uint24 index = stored.index;
+        if (index == 0) {
+            if (_nodeCount == type(uint24).max) revert TooManyNodes();
+            index = ++_nodeCount;
+        }
+        _nodes[node] = Node(beneficiary, admittedAt, classIndex, regionIndex, true, index);
         emit NodeAdmitted(node, beneficiary, classId, region, label, admittedAt);
     }
 
@@ -596,15 +599,22 @@ contract GreenProof is AccessControl, Pausable {
     /// @param epoch The epoch number.
     /// @return True once accepted.
     function isAccepted(address node, uint64 epoch) external view returns (bool) {
-        return (_accepted[node][epoch >> 8] >> (epoch & 255)) & 1 == 1;
+        (uint256 word, uint256 bit) = acceptedWord(node, epoch);
+        return (word >> bit) & 1 == 1;
     }
 
-    /// @notice 256 epochs' acceptance bits of a node: bit k of word w is epoch 256·w + k.
+    /// @notice The acceptance word holding (node, epoch), shared by 16 epochs × 16 nodes, and the bit of the pair
+    ///         in it. A node never admitted has no word: (0, 0).
     /// @param node The node's address.
-    /// @param word The word index (epoch >> 8).
-    /// @return The bitmap word.
-    function acceptedWord(address node, uint256 word) external view returns (uint256) {
-        return _accepted[node][word];
+    /// @param epoch The epoch number.
+    /// @return word The bitmap word.
+    /// @return bit The bit of (node, epoch): 16 · (epoch mod 16) + (node index mod 16).
+    function acceptedWord(address node, uint64 epoch) public view returns (uint256 word, uint256 bit) {
+        uint256 index = _nodes[node].index;
+        if (index == 0) return (0, 0);
+        uint256 key;
+        (key, bit) = _acceptedKey(index, epoch);
+        word = _accepted[key];
     }
 
     /// @notice A node's registration.
@@ -691,7 +701,10 @@ contract GreenProof is AccessControl, Pausable {
 
     /// @dev A fresh Run: the schedule's last segment and the acceptance window read once per transaction.
     function _newRun() private view returns (Run memory run) {
-        run.last = _schedule[_schedule.length - 1];
+        Segment memory last = _schedule[_schedule.length - 1];
+        run.origin = last.origin;
+        run.firstEpoch = last.firstEpoch;
+        run.length = last.length;
         run.maxAge = maxEpochAge;
     }
 
@@ -701,72 +714,69 @@ contract GreenProof is AccessControl, Pausable {
     ///      in `run` until the beneficiary changes or _flush). `ptr` holds the 6 public-input words with the tier
     ///      index in word 0. The proof is the caller's.
     function _item(Run memory run, uint256 ptr) private returns (bool) {
-        address node = address(uint160(_word(ptr, IN_NODE)));
-        _loadNode(run, node);
-        uint256 length = _check(run, ptr);
-        if (!_mark(run, node, uint64(_word(ptr, IN_EPOCH)))) return false;
+        uint256 packed; // the node's registration slot
+        assembly ("memory-safe") {
+            mstore(0, mload(add(ptr, 96)))
+            mstore(32, _nodes.slot)
+            packed := sload(keccak256(0, 64))
+        }
+        // beneficiary 160 | admittedAt 32 | classIndex 16 | regionIndex 16 | active 8 | index 24 (from the low bits).
+        if ((packed >> 224) & 0xff == 0) revert NodeNotActive(address(uint160(_word(ptr, IN_NODE))));
+        uint256 length = _check(run, ptr, packed);
+        if (!_mark(run, packed >> 232, _word(ptr, IN_EPOCH))) return false;
         uint256 tier = _word(ptr, IN_TIER);
         uint256 tierValue = run.params.tiersUjPerUnit[tier];
         assembly ("memory-safe") {
             mstore(ptr, tierValue)
         }
         uint256 credits = _credits(run.params, tierValue, _word(ptr, IN_WORK), length);
-        if (run.nodeRegion != run.regionIndex) {
-            run.regionIndex = run.nodeRegion;
-            run.gramsPerKwh = _gramsPerKwh[run.nodeRegion];
+        uint256 region = uint16(packed >> 208);
+        if (region != run.regionIndex) {
+            run.regionIndex = region;
+            run.gramsPerKwh = _gramsPerKwh[region];
         }
-        _emitProved(run, tier, ptr, credits);
-        address beneficiary = run.beneficiary;
+        address beneficiary = address(uint160(packed));
+        _emitProved(run, tier, ptr, credits, beneficiary);
         if (beneficiary != run.pendingBeneficiary) {
             if (run.pendingCredits != 0) accrued[run.pendingBeneficiary] += run.pendingCredits;
             run.pendingBeneficiary = beneficiary;
             run.pendingCredits = credits;
         } else {
-            run.pendingCredits += credits;
+            unchecked {
+                run.pendingCredits += credits; // each < 2^115 (_credits)
+            }
         }
         return true;
     }
 
-    /// @dev Decodes `node`'s one registration slot (the Node struct's packing) into `run`; reverts NodeNotActive
-    ///      for an inactive or unknown node.
-    function _loadNode(Run memory run, address node) private view {
-        uint256 packed;
-        assembly ("memory-safe") {
-            mstore(0, node)
-            mstore(32, _nodes.slot)
-            packed := sload(keccak256(0, 64))
-        }
-        // beneficiary 160 | admittedAt 40 | classIndex 16 | regionIndex 16 | active 8 (from the low bits).
-        if ((packed >> 232) & 0xff == 0) revert NodeNotActive(node);
-        run.beneficiary = address(uint160(packed));
-        run.admittedAt = uint40(packed >> 160);
-        run.nodeClass = uint16(packed >> 200);
-        run.nodeRegion = uint16(packed >> 216);
-    }
-
-    /// @dev Every check of one submission except activity (_loadNode), uniqueness and the proof; loads the
-    ///      node's class into `run` (parameters in force now) unless cached. Returns the epoch's length.
-    function _check(Run memory run, uint256 ptr) private view returns (uint256) {
-        uint64 epoch = uint64(_word(ptr, IN_EPOCH));
+    /// @dev Every check of one submission except activity (the caller's), uniqueness and the proof, with the node's
+    ///      registration slot `packed`; loads the node's class into `run` (parameters in force now) unless cached.
+    ///      Returns the epoch's length.
+    function _check(Run memory run, uint256 ptr, uint256 packed) private view returns (uint256) {
+        uint256 epoch = _word(ptr, IN_EPOCH);
         uint256 start; // uint256: a far-future epoch's end may pass 2^64 (then EpochNotEnded, not a Panic)
         uint256 end;
-        Segment memory last = run.last;
-        if (epoch >= last.firstEpoch) {
-            start = uint256(last.origin) + uint256(epoch - last.firstEpoch) * last.length;
-            end = start + last.length;
-        } else {
-            (start, end) = _epochBounds(epoch);
+        unchecked {
+            // epoch and the segment's fields are below 2^64: no term reaches 2^129.
+            if (epoch >= run.firstEpoch) {
+                start = run.origin + (epoch - run.firstEpoch) * run.length;
+                end = start + run.length;
+            } else {
+                (start, end) = _epochBounds(uint64(epoch));
+            }
+            if (end > block.timestamp) revert EpochNotEnded(uint64(epoch), _epochAt(block.timestamp));
+            if (block.timestamp - end > run.maxAge) revert EpochTooOld(uint64(epoch), _epochAt(block.timestamp));
         }
-        if (end > block.timestamp) revert EpochNotEnded(epoch, _epochAt(block.timestamp));
-        if (block.timestamp - end > run.maxAge) revert EpochTooOld(epoch, _epochAt(block.timestamp));
-        if (start < run.admittedAt) revert EpochBeforeAdmission(epoch, uint64(run.admittedAt));
+        uint256 admittedAt = uint32(packed >> 160);
+        if (start < admittedAt) revert EpochBeforeAdmission(uint64(epoch), uint64(admittedAt));
         // The other public inputs are below r by their types (uint32 tier, uint64, uint160, uint8).
         uint256 commitment = _word(ptr, IN_COMMITMENT);
         if (commitment >= SNARK_SCALAR_FIELD) revert InputNotInField(commitment);
-        if (run.nodeClass != run.classIndex) {
-            run.classIndex = run.nodeClass;
-            run.params = _classParams[run.nodeClass];
-            run.classId = _classIds[run.nodeClass - 1];
+        uint256 classIndex = uint16(packed >> 192);
+        if (classIndex != run.classIndex) {
+            run.classIndex = classIndex;
+            run.params = _classParams[classIndex];
+            run.classId = _classIdAt(classIndex);
         }
         uint256 tier = _word(ptr, IN_TIER);
         if (tier >= run.params.tierCount) revert UnknownTier(run.classId, uint8(tier));
@@ -777,29 +787,46 @@ contract GreenProof is AccessControl, Pausable {
         {
             revert MethodNotAccepted(uint8(methods));
         }
-        return end - start;
+        unchecked {
+            return end - start;
+        }
     }
 
-    /// @dev Sets (node, epoch)'s bit in `run`'s pending bitmap word, first writing the pending word out when
-    ///      this is another node or word; returns false when the bit was already set (in storage or earlier in
-    ///      the run).
-    function _mark(Run memory run, address node, uint64 epoch) private returns (bool) {
-        uint256 index = epoch >> 8;
-        if (node != run.wordNode || index != run.wordIndex) {
-            if (run.wordNode != address(0)) _accepted[run.wordNode][run.wordIndex] = run.word;
-            run.wordNode = node;
-            run.wordIndex = index;
-            run.word = _accepted[node][index];
+    /// @dev Sets (node `index`, epoch)'s bit in `run`'s pending bitmap word, first writing the pending word out
+    ///      when this item's is another; returns false when the bit was already set (in storage or earlier in the
+    ///      run).
+    function _mark(Run memory run, uint256 index, uint256 epoch) private returns (bool) {
+        (uint256 key, uint256 bit) = _acceptedKey(index, uint64(epoch));
+        if (key + 1 != run.wordKey) {
+            if (run.wordKey != 0) _accepted[run.wordKey - 1] = run.word;
+            run.wordKey = key + 1;
+            run.word = _accepted[key];
         }
-        uint256 bit = 1 << (epoch & 255);
-        if (run.word & bit != 0) return false;
-        run.word |= bit;
+        uint256 mask = 1 << bit;
+        if (run.word & mask != 0) return false;
+        run.word |= mask;
         return true;
+    }
+
+    /// @dev The acceptance word of (node index, epoch), and the pair's bit in it: 16 epochs × 16 node indices per
+    ///      word (the index < 2^24 leaves 20 bits for index >> 4).
+    function _acceptedKey(uint256 index, uint64 epoch) private pure returns (uint256 key, uint256 bit) {
+        key = (uint256(epoch >> 4) << 20) | (index >> 4);
+        bit = (uint256(epoch & 15) << 4) | (index & 15);
+    }
+
+    /// @dev _classIds[classIndex - 1] without the array's length check (one cold read less per batch): a node's
+    ///      classIndex always names an existing class (admitNode).
+    function _classIdAt(uint256 classIndex) private view returns (bytes32 classId) {
+        assembly ("memory-safe") {
+            mstore(0, _classIds.slot)
+            classId := sload(add(keccak256(0, 32), sub(classIndex, 1)))
+        }
     }
 
     /// @dev Writes `run`'s pending bitmap word and accrual.
     function _flush(Run memory run) private {
-        if (run.wordNode != address(0)) _accepted[run.wordNode][run.wordIndex] = run.word;
+        if (run.wordKey != 0) _accepted[run.wordKey - 1] = run.word;
         if (run.pendingCredits != 0) accrued[run.pendingBeneficiary] += run.pendingCredits;
     }
 
@@ -821,38 +848,42 @@ contract GreenProof is AccessControl, Pausable {
     }
 
     /// @dev credits = (β − τ) · min(W, maxUnitsPerSecond · length) · 10^18 / UJ_PER_KWH, ECO-wei. No overflow:
-    ///      β < 2^32, W and the cap < 2^128, so the product < 2^224.
+    ///      τ < β < 2^32 (setEfficiencyClass), W < 2^64 and the cap < 2^128, so the product < 2^156; the result
+    ///      < 2^115.
     function _credits(ClassParams memory params, uint256 tierValue, uint256 work, uint256 length)
         private
         pure
         returns (uint256)
     {
-        uint256 cap = uint256(params.maxUnitsPerSecond) * length;
-        uint256 counted = work < cap ? work : cap;
-        return (params.baselineUjPerUnit - tierValue) * counted * 1e18 / UJ_PER_KWH;
+        unchecked {
+            uint256 cap = uint256(params.maxUnitsPerSecond) * length;
+            uint256 counted = work < cap ? work : cap;
+            return (params.baselineUjPerUnit - tierValue) * counted * 1e18 / UJ_PER_KWH;
+        }
     }
 
-    /// @dev Emits EpochProved (one LOG4 from scratch memory past the free pointer): energy bound ceil(τ·W/1000)
-    ///      mJ, carbon bound ceil(energy bound · g/kWh / 3.6e6) mg with the region's factor in force now (`run`).
-    ///      `ptr`: the inputs, tier value in word 0.
-    function _emitProved(Run memory run, uint256 tier, uint256 ptr, uint256 credits) private {
-        uint256 energyBoundMj = Math.ceilDiv(_word(ptr, IN_TIER) * _word(ptr, IN_WORK), 1000);
-        uint256 carbonBoundMg = Math.ceilDiv(energyBoundMj * run.gramsPerKwh, MJ_GRAMS_DIVISOR);
+    /// @dev Emits EpochProved (one LOG3 from scratch memory past the free pointer) with the carbon bound
+    ///      ceil(ceil(τ·W/1000) mJ · g/kWh / 3.6e6) mg, the region's factor in force now (`run`). `ptr`: the
+    ///      inputs, tier value in word 0.
+    function _emitProved(Run memory run, uint256 tier, uint256 ptr, uint256 credits, address beneficiary) private {
+        uint256 carbonBoundMg;
+        unchecked {
+            // τ · W < 2^96 and the energy bound times g/kWh (≤ 2^20) < 2^106: the ceilings cannot overflow.
+            uint256 energyBoundMj = (_word(ptr, IN_TIER) * _word(ptr, IN_WORK) + 999) / 1000;
+            carbonBoundMg = (energyBoundMj * run.gramsPerKwh + (MJ_GRAMS_DIVISOR - 1)) / MJ_GRAMS_DIVISOR;
+        }
         bytes32 topic = EpochProved.selector;
         bytes32 classId = run.classId;
-        address beneficiary = run.beneficiary;
+        // Field bounds: tier < 5, methods < 2^8, W < 2^64, τ < 2^32, carbon bound < 2^85 and credits < 2^115
+        // (_credits), so the packed fields never overlap.
         assembly ("memory-safe") {
             let m := mload(0x40)
             mstore(m, classId)
-            mstore(add(m, 32), tier)
-            mstore(add(m, 64), mload(ptr))
-            mstore(add(m, 96), mload(add(ptr, 32)))
-            mstore(add(m, 128), mload(add(ptr, 128)))
-            mstore(add(m, 160), mload(add(ptr, 160)))
-            mstore(add(m, 192), energyBoundMj)
-            mstore(add(m, 224), carbonBoundMg)
-            mstore(add(m, 256), credits)
-            log4(m, 288, topic, mload(add(ptr, 96)), mload(add(ptr, 64)), beneficiary)
+            mstore(add(m, 32), or(or(beneficiary, shl(160, tier)), or(shl(168, mload(add(ptr, 128))),
+                shl(176, mload(add(ptr, 32))))))
+            mstore(add(m, 64), mload(add(ptr, 160)))
+            mstore(add(m, 96), or(or(mload(ptr), shl(32, carbonBoundMg)), shl(128, credits)))
+            log3(m, 128, topic, mload(add(ptr, 96)), mload(add(ptr, 64)))
         }
     }
 

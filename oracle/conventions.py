@@ -66,6 +66,42 @@ def efficiency_carbon_bound_mg(tier_uj_per_unit: int, work_units: int, grams_per
     return -(-energy_bound_mj(tier_uj_per_unit, work_units) * grams_per_kwh * MG_PER_G // MJ_PER_KWH)
 
 
+@dataclass(frozen=True)
+class EpochRecord:
+    """The packed fields of GreenProof's EpochProved event (`record`, `amounts`), unpacked."""
+
+    beneficiary: str  # checksummed: the wallet credited
+    tier: int  # index into the class's tiers
+    methods: int  # energy_method | work_method << 4
+    work_units: int
+    efficiency_uj_per_unit: int  # the proven tier τ
+    carbon_bound_mg: int
+    credits_wei: int
+
+    @property
+    def energy_bound_mj(self) -> int:
+        return energy_bound_mj(self.efficiency_uj_per_unit, self.work_units)
+
+
+def decode_epoch_record(record: int, amounts: int) -> EpochRecord:
+    """EpochProved's `record` (from the low bits: beneficiary 160, tier 8, methods 8, work 64) and `amounts`
+    (τ 32, carbon bound 96, credits 128), as GreenProof._emitProved packs them."""
+    from eth_utils import to_checksum_address
+
+    record, amounts = int(record), int(amounts)
+    return EpochRecord(
+        beneficiary=to_checksum_address(f"0x{record & (1 << 160) - 1:040x}"), tier=record >> 160 & 0xFF,
+        methods=record >> 168 & 0xFF, work_units=record >> 176 & (1 << 64) - 1,
+        efficiency_uj_per_unit=amounts & 0xFFFFFFFF, carbon_bound_mg=amounts >> 32 & (1 << 96) - 1,
+        credits_wei=amounts >> 128)
+
+
+def encode_epoch_record(r: EpochRecord) -> tuple[int, int]:
+    """The inverse of decode_epoch_record (for tests and fixtures)."""
+    record = int(r.beneficiary, 16) | r.tier << 160 | r.methods << 168 | r.work_units << 176
+    return record, r.efficiency_uj_per_unit | r.carbon_bound_mg << 32 | r.credits_wei << 128
+
+
 def eco_from_wei(wei: int) -> float:
     return wei / WEI_PER_ECO
 

@@ -25,7 +25,7 @@ from web3.exceptions import BlockNotFound
 
 from sqlalchemy import delete, select
 
-from oracle.conventions import WEI_PER_ECO, bytes32_to_label
+from oracle.conventions import WEI_PER_ECO, bytes32_to_label, decode_epoch_record
 from web.chain import Chain
 from web.db.engine import Database
 from web.db.lock import IndexerLock, LockBusy, LockLost
@@ -241,17 +241,18 @@ class Indexer:
             key = {"tx_hash": tx_hash, "log_index": index}
             timestamp = block_info[number][1]
             if name == "EpochProved":
-                credits = int(args["credits"])
+                record = decode_epoch_record(args["record"], args["amounts"])
+                credits = record.credits_wei
                 epoch = int(args["epoch"])
                 class_id = bytes32_to_label(args["classId"])
                 start, end = _epoch_bounds(schedule, epoch)
                 gas_used, sender, tx_proofs = receipts.get(tx_hash, (None, None, {}))
                 rows[proofs].append({
-                    "node": args["node"], "epoch": epoch, "beneficiary": args["beneficiary"], "class_id": class_id,
-                    "tier": int(args["tier"]), "efficiency_uj_per_unit": int(args["efficiencyUjPerUnit"]),
-                    "work_units": int(args["workUnits"]), "methods": int(args["methods"]),
-                    "commitment": str(int(args["commitment"])), "energy_bound_mj": int(args["energyBoundMj"]),
-                    "carbon_bound_mg": int(args["carbonBoundMg"]), "credits_wei": str(credits),
+                    "node": args["node"], "epoch": epoch, "beneficiary": record.beneficiary, "class_id": class_id,
+                    "tier": record.tier, "efficiency_uj_per_unit": record.efficiency_uj_per_unit,
+                    "work_units": record.work_units, "methods": record.methods,
+                    "commitment": str(int(args["commitment"])), "energy_bound_mj": record.energy_bound_mj,
+                    "carbon_bound_mg": record.carbon_bound_mg, "credits_wei": str(credits),
                     "credits_eco": credits / WEI_PER_ECO, "baseline_uj_per_unit": baselines.get(class_id),
                     "epoch_start": start, "epoch_end": end, "block": number, "timestamp": timestamp, **key,
                     "gas_used": gas_used, "batch_size": per_tx.get(tx_hash, 1), "settled_by": sender,

@@ -7,8 +7,8 @@ The steps, each a pure function over web3.py objects (no EcoAI server involved):
    `submitBatch(Submission[])` (the item whose node and epoch match).
 3. `Submission.public_inputs`: the inputs exactly as GreenProof builds them,
    `[tiers[class][tier], work, epoch, uint160(node), methods, commitment]`, the tier's value taken from the
-   event's `efficiencyUjPerUnit` (what the contract used) and cross-checked against the class's tiers at that
-   block (`efficiencyClass(classId)`).
+   event's τ (in `amounts`, conventions.decode_epoch_record: what the contract used) and cross-checked against
+   the class's tiers at that block (`efficiencyClass(classId)`).
 4. The proof words back to snarkjs form (`conventions.calldata_to_proof`), checked by oracle.zk.verifier against
    the efficiency verification key (the caller does this: `fetch_onchain_epoch` returns everything it needs).
 """
@@ -22,7 +22,7 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from oracle.conventions import PUBLIC_SIGNALS, Submission, calldata_to_proof
+from oracle.conventions import PUBLIC_SIGNALS, Submission, calldata_to_proof, decode_epoch_record
 from oracle.errors import UsageError
 
 LOG_CHUNK_BLOCKS = 50_000  # eth_getLogs range per query (public RPC endpoints cap the range)
@@ -112,11 +112,11 @@ def find_epoch_proved(green: Contract, node: str, epoch: int, from_block: int,
 
 def _proved_event(log: Any) -> ProvedEvent:
     a = log["args"]
+    r = decode_epoch_record(a["record"], a["amounts"])
     return ProvedEvent(
-        node=Web3.to_checksum_address(a["node"]), epoch=int(a["epoch"]),
-        beneficiary=Web3.to_checksum_address(a["beneficiary"]), class_id=bytes(a["classId"]), tier=int(a["tier"]),
-        efficiency_uj_per_unit=int(a["efficiencyUjPerUnit"]), work_units=int(a["workUnits"]),
-        methods=int(a["methods"]), commitment=int(a["commitment"]), credits=int(a["credits"]),
+        node=Web3.to_checksum_address(a["node"]), epoch=int(a["epoch"]), beneficiary=r.beneficiary,
+        class_id=bytes(a["classId"]), tier=r.tier, efficiency_uj_per_unit=r.efficiency_uj_per_unit,
+        work_units=r.work_units, methods=r.methods, commitment=int(a["commitment"]), credits=r.credits_wei,
         tx_hash=_hex(log["transactionHash"]), block_number=int(log["blockNumber"]), log_index=int(log["logIndex"]))
 
 

@@ -105,6 +105,10 @@ def test_a_batch_from_several_nodes_relayed_by_a_third_account_credits_each_bene
     assert s.green.accrued(s.account(FLEET_BENEFICIARIES[1]).address) == 4 * per_epoch
     assert s.green.accrued(s.beneficiary.address) == per_epoch
     assert s.green.accrued(s.outsider.address) == relayer_before == 0  # the relayer earns nothing
+    # One acceptance word holds the fleet's epoch E (node indices 2..4, admitted after the node's 1): one write.
+    words = {tuple(s.green.acceptedWord(p.node, p.epoch)) for p in proofs.fleet if p.epoch == proofs.fleet[0].epoch}
+    [word] = {w for w, _ in words}
+    assert len(words) == 3 and all(word >> bit & 1 for _, bit in words)
     for p in proofs.fleet:
         assert s.green.isAccepted(p.node, p.epoch)
     s.green.claim(sender=s.account(8))
@@ -226,7 +230,8 @@ def test_one_nodes_queue_settles_in_one_batch_with_one_bitmap_word_and_one_accru
     assert s.green.accrued(s.beneficiary.address) == 3 * _credit(32_000)
     for p in queue:
         assert s.green.isAccepted(p.node, p.epoch)
-        assert s.green.acceptedWord(p.node, p.epoch >> 8) >> (p.epoch & 255) & 1
+        word, bit = s.green.acceptedWord(p.node, p.epoch)
+        assert word >> bit & 1
     assert not s.green.isAccepted(proofs.node, proofs.epoch + 4)
     s.rejects("EpochAlreadyProved", s.wgreen.submitBatch([proofs.over_cap.item(), proofs.second.item()]),
               s.outsider, node=proofs.node, epoch=proofs.second.epoch)

@@ -9,6 +9,7 @@ from py_ecc import bn128
 
 from oracle.conventions import (
     SNARK_SCALAR_FIELD,
+    decode_epoch_record,
     efficiency_carbon_bound_mg,
     efficiency_credits_wei,
     energy_bound_mj,
@@ -41,16 +42,19 @@ def test_accepted_epoch_credits_the_formula_and_claim_mints(stack, proofs):
     expected = credits(TIERS[PROVEN_TIER], p.work)
     assert expected == (BASELINE - 900) * 32_000 * 10**18 // 3_600_000_000_000 > 0
     [event] = receipt.decode_logs(s.green.EpochProved)
-    assert (event.node, event.epoch, event.beneficiary) == (s.node.address, p.epoch, s.beneficiary.address)
+    record = decode_epoch_record(event.record, event.amounts)
+    assert (event.node, event.epoch, record.beneficiary) == (s.node.address, p.epoch, s.beneficiary.address)
     assert event.classId == label_to_bytes32(TEST_CLASS)
-    assert (event.tier, event.efficiencyUjPerUnit, event.workUnits, event.methods, event.commitment) == (
+    assert (record.tier, record.efficiency_uj_per_unit, record.work_units, record.methods, event.commitment) == (
         PROVEN_TIER, 900, 32_000, 0, p.commitment)
-    assert event.energyBoundMj == energy_bound_mj(900, 32_000) == 28_800 >= sum(ENERGY)
-    assert event.carbonBoundMg == efficiency_carbon_bound_mg(900, 32_000, GRAMS_PER_KWH)
-    assert event.credits == expected
+    assert record.energy_bound_mj == energy_bound_mj(900, 32_000) == 28_800 >= sum(ENERGY)
+    assert record.carbon_bound_mg == efficiency_carbon_bound_mg(900, 32_000, GRAMS_PER_KWH)
+    assert record.credits_wei == expected
     assert s.green.accrued(s.beneficiary.address) == expected
     assert s.green.isAccepted(s.node.address, p.epoch) and not s.green.isAccepted(s.node.address, p.epoch + 1)
-    assert s.green.acceptedWord(s.node.address, p.epoch >> 8) == 1 << (p.epoch & 255)
+    # The node's bit in its acceptance word (16 epochs × 16 node indices): nothing else there is set.
+    word, bit = s.green.acceptedWord(s.node.address, p.epoch)
+    assert word == 1 << bit and bit == (p.epoch % 16) * 16 + 1  # the first node admitted has index 1
     assert s.green.creditsFor(label_to_bytes32(TEST_CLASS), PROVEN_TIER, p.work, p.epoch) == expected
     s.green.claim(sender=s.beneficiary)
     assert s.credit.balanceOf(s.beneficiary.address) == expected
@@ -142,6 +146,18 @@ def test_retired_node_is_refused(stack, proofs):
     s.green.retireNode(s.node.address, sender=s.governor)
     s.rejects("NodeNotActive", s.wgreen.submit(*p.submit_args()), s.node, node=s.node.address)
     s.rejects("NodeNotActive", s.wgreen.retireNode(s.node.address), s.governor)
+
+
+def test_a_re_admitted_node_keeps_its_index_and_acceptance_history(stack, proofs):
+    s, p = stack, proofs.first
+    s.mine_at(proofs.submit_time)
+    s.green.submit(*p.submit_args(), sender=s.node)
+    before = tuple(s.green.acceptedWord(s.node.address, p.epoch))
+    s.green.retireNode(s.node.address, sender=s.governor)
+    s.admit(s.node.address, s.beneficiary.address)
+    assert s.green.isAccepted(s.node.address, p.epoch)
+    assert tuple(s.green.acceptedWord(s.node.address, p.epoch)) == before  # the same index: the same word and bit
+    assert tuple(s.green.acceptedWord(s.outsider.address, p.epoch)) == (0, 0)  # never admitted: no word
 
 
 def test_governance_validates_classes_and_emits_them(stack):
@@ -285,8 +301,9 @@ def test_work_above_the_class_rate_cap_is_credited_at_the_cap(stack, proofs):
     s.mine_at(proofs.submit_time)
     receipt = s.green.submit(*p.submit_args(), sender=s.node)
     [ev] = receipt.decode_logs(s.green.EpochProved)
-    assert ev.workUnits == 64_000  # the record keeps W; the credits count at most the cap
-    assert ev.credits == credits(400, 64_000) == (BASELINE - 400) * 50_000 * 10**18 // 3_600_000_000_000
+    record = decode_epoch_record(ev.record, ev.amounts)
+    assert record.work_units == 64_000  # the record keeps W; the credits count at most the cap
+    assert record.credits_wei == credits(400, 64_000) == (BASELINE - 400) * 50_000 * 10**18 // 3_600_000_000_000
 
 
 def test_a_class_requiring_measured_rejects_a_replayed_submission(stack, proofs):
@@ -301,7 +318,8 @@ def test_a_class_requiring_measured_rejects_a_replayed_submission(stack, proofs)
     # In a class that accepts them, the replayed submission is accepted and its methods are on chain.
     s.admit(s.node.address, s.beneficiary.address, TEST_CLASS)
     receipt = s.green.submit(*p.submit_args(), sender=s.node)
-    assert receipt.decode_logs(s.green.EpochProved)[0].methods == 0x22
+    [ev] = receipt.decode_logs(s.green.EpochProved)
+    assert decode_epoch_record(ev.record, ev.amounts).methods == 0x22
 
 
 def test_credits_use_the_parameters_in_force_at_submit_time(stack, proofs):
@@ -312,5 +330,6 @@ def test_credits_use_the_parameters_in_force_at_submit_time(stack, proofs):
     s.green.setRegionCarbon(label_to_bytes32("KR"), 100, sender=s.governor)
     receipt = s.green.submit(*p.submit_args(), sender=s.node)
     [ev] = receipt.decode_logs(s.green.EpochProved)
-    assert ev.credits == credits(900, p.work, baseline=3000) != credits(900, p.work)
-    assert ev.carbonBoundMg == efficiency_carbon_bound_mg(900, p.work, 100)
+    record = decode_epoch_record(ev.record, ev.amounts)
+    assert record.credits_wei == credits(900, p.work, baseline=3000) != credits(900, p.work)
+    assert record.carbon_bound_mg == efficiency_carbon_bound_mg(900, p.work, 100)

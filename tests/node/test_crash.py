@@ -13,6 +13,7 @@ import pytest
 from web3 import Web3
 
 from oracle.chain.deployment import Deployment
+from oracle.conventions import decode_epoch_record
 from oracle.node.keys import dev_account
 from oracle.zk import efficiency_commitment
 
@@ -83,7 +84,8 @@ def test_sigkill_at_each_step_then_restart_loses_nothing_and_never_double_submit
     by_epoch = {e["args"]["epoch"]: e for e in events}
     assert by_epoch[second]["args"]["commitment"] == efficiency_commitment(intervals_mj, work_units, salt,
                                                                            NODE.address, second)
-    assert by_epoch[second]["args"]["workUnits"] == rows[second]["work_total"] == sum(work_units) > 0
+    record = decode_epoch_record(by_epoch[second]["args"]["record"], by_epoch[second]["args"]["amounts"])
+    assert record.work_units == rows[second]["work_total"] == sum(work_units) > 0
     assert by_epoch[second]["transactionHash"].to_0x_hex() == rows[second]["tx_hash"]
     # Nonces: one transaction per accepted epoch, none wasted or reused across the restarts.
     assert nonce_after_send == 1 and w3.eth.get_transaction_count(NODE.address) == 2

@@ -16,6 +16,7 @@ from web3 import Web3
 from oracle.chain.anvil import Anvil
 from oracle.net import free_port
 from oracle.chain.deployment import Deployment
+from oracle.conventions import decode_epoch_record
 from oracle.paths import REPO_ROOT
 
 from tests.conftest import wait_for
@@ -102,11 +103,12 @@ def test_up_runs_three_epochs_to_accepted_proofs_and_credits(ecoai_home: Path) -
             assert receipt["status"] == 1 and receipt["gasUsed"] == proof["gas"]
         events = proved_events(w3, deployment, NODE.address)
         assert sorted(e["args"]["epoch"] for e in events) == sorted(p["epoch"] for p in accepted)
-        expected = sum(e["args"]["credits"] for e in events)
+        records = {e["args"]["epoch"]: decode_epoch_record(e["args"]["record"], e["args"]["amounts"]) for e in events}
+        expected = sum(r.credits_wei for r in records.values())
         by_epoch = {p["epoch"]: p for p in accepted}
-        for e in events:
-            assert e["args"]["workUnits"] == by_epoch[e["args"]["epoch"]]["work_units"]
-            assert e["args"]["efficiencyUjPerUnit"] == by_epoch[e["args"]["epoch"]]["efficiency_uj_per_unit"]
+        for epoch, record in records.items():
+            assert record.work_units == by_epoch[epoch]["work_units"]
+            assert record.efficiency_uj_per_unit == by_epoch[epoch]["efficiency_uj_per_unit"]
         assert green.functions.accrued(BENEFICIARY.address).call() == expected > 0
         assert summary["credits"] == pytest.approx(expected / 10**18)
         assert int(summary["credits_wei"]) == expected

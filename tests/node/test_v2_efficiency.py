@@ -13,6 +13,7 @@ import pytest
 from web3 import Web3
 
 from oracle.chain.deployment import Deployment
+from oracle.conventions import decode_epoch_record
 from oracle.errors import UsageError
 from oracle.node.config import parse_config
 from oracle.node.keys import dev_account
@@ -57,12 +58,13 @@ def test_serving_node_earns_and_idle_node_proves_nothing(
     accrued = green.functions.accrued(BENEFICIARY.address).call()
     assert accrued == int(serving["credits_wei"]) > 0
     events = proved_events(w3, deployed, NODE.address)
-    assert sum(e["args"]["credits"] for e in events) == accrued
+    records = [decode_epoch_record(e["args"]["record"], e["args"]["amounts"]) for e in events]
+    assert sum(r.credits_wei for r in records) == accrued
     rows = node_rows(serving_home)
-    for e in events:
+    for e, record in zip(events, records, strict=True):
         row = rows[e["args"]["epoch"]]
-        assert e["args"]["workUnits"] == row["work_total"] > 0
-        assert e["args"]["methods"] == row["methods"] == 2 | (2 << 4)  # replayed energy, replayed work
+        assert record.work_units == row["work_total"] > 0
+        assert record.methods == row["methods"] == 2 | (2 << 4)  # replayed energy, replayed work
         assert e["args"]["commitment"] == efficiency_commitment(
             json.loads(row["intervals_mj"]), json.loads(row["work_units"]), int(row["salt"]), NODE.address,
             row["epoch"])

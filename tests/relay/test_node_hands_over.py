@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from oracle.conventions import decode_epoch_record
 from oracle.paths import REPO_ROOT
 
 from tests.conftest import node_rows
@@ -83,10 +84,11 @@ def test_a_node_hands_its_epochs_to_a_relay_that_settles_them(anvil, deployed, a
         tx_hash = event["transactionHash"].to_0x_hex()
         assert row["tx_hash"].lower() == tx_hash.lower()  # the node recorded the relay's transaction
         assert w3.eth.get_transaction(tx_hash)["from"] == relayer
-        assert event["args"]["beneficiary"] == beneficiary and event["args"]["credits"] > 0
+        record = decode_epoch_record(event["args"]["record"], event["args"]["amounts"])
+        assert record.beneficiary == beneficiary and record.credits_wei > 0
         item = relay.item(node, epoch)
         assert item["status"] == "settled" and item["tx_hash"].lower() == tx_hash.lower()
-        credits += event["args"]["credits"]
+        credits += record.credits_wei
     assert green.functions.accrued(beneficiary).call() == credits > 0
     assert green.functions.accrued(relayer).call() == 0
     assert relay.status()["queue"]["settled"] == 2
