@@ -96,12 +96,6 @@ def decode_epoch_record(record: int, amounts: int) -> EpochRecord:
         credits_wei=amounts >> 128)
 
 
-def encode_epoch_record(r: EpochRecord) -> tuple[int, int]:
-    """The inverse of decode_epoch_record (for tests and fixtures)."""
-    record = int(r.beneficiary, 16) | r.tier << 160 | r.methods << 168 | r.work_units << 176
-    return record, r.efficiency_uj_per_unit | r.carbon_bound_mg << 32 | r.credits_wei << 128
-
-
 def eco_from_wei(wei: int) -> float:
     return wei / WEI_PER_ECO
 

@@ -108,6 +108,15 @@ def test_a_gpu_changing_hands_counts_each_pods_share_and_moves_the_power_gauge(t
     assert power == [("vllm-0", pytest.approx(60.0))]  # one power series per GPU: the current holder's
 
 
+def _hand_over_to_vllm(source, metrics, watcher, kubelet) -> None:
+    """Three readings while train-llm-0 holds the GPU, then one after it went to vllm-0."""
+    assert watcher.refresh()
+    metrics.observe(drive(source, [0.0, 0.1, 0.2]))  # train-llm-0
+    kubelet.pods = [pod("inference", "vllm-0", {"server": [(GPU, [UUID0])]})]
+    assert watcher.refresh()
+    metrics.observe(drive(source, [0.3]))  # vllm-0
+
+
 def test_energy_series_of_pods_that_released_the_gpu_are_dropped_later(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(metrics_module, "RETIRED_SERIES_S", 0.2)
@@ -115,11 +124,7 @@ def test_energy_series_of_pods_that_released_the_gpu_are_dropped_later(tmp_path:
     exporter = metrics.start_exporter(port=0)
     try:
         with kubelet_server(sock, kubelet):
-            assert watcher.refresh()
-            metrics.observe(drive(source, [0.0, 0.1, 0.2]))  # train-llm-0
-            kubelet.pods = [pod("inference", "vllm-0", {"server": [(GPU, [UUID0])]})]
-            assert watcher.refresh()
-            metrics.observe(drive(source, [0.3]))  # vllm-0; train-llm-0's series retired now
+            _hand_over_to_vllm(source, metrics, watcher, kubelet)  # train-llm-0's series retired now
             assert {s["pod"] for s, _ in _samples(exporter, "ecoai_energy_joules_total")} == {"train-llm-0", "vllm-0"}
             time.sleep(0.3)
             kubelet.pods = []  # the GPU is free again: "unknown" from now on
@@ -139,11 +144,7 @@ def test_a_single_hand_over_retires_the_old_series_while_the_new_holder_keeps_th
     exporter = metrics.start_exporter(port=0)
     try:
         with kubelet_server(sock, kubelet):
-            assert watcher.refresh()
-            metrics.observe(drive(source, [0.0, 0.1, 0.2]))  # train-llm-0
-            kubelet.pods = [pod("inference", "vllm-0", {"server": [(GPU, [UUID0])]})]
-            assert watcher.refresh()
-            metrics.observe(drive(source, [0.3]))  # vllm-0 from now on, and no further change of holder
+            _hand_over_to_vllm(source, metrics, watcher, kubelet)  # and no further change of holder
             time.sleep(0.3)
             metrics.observe(drive(source, [0.4]))
         energy = {s["pod"]: v for s, v in _samples(exporter, "ecoai_energy_joules_total")}
